@@ -1,0 +1,79 @@
+#pragma once
+// The host-side `train:` node: its schema, defaults and typed options.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "trex/registry/diagnostics.h"
+#include "trex/registry/schema.h"
+
+namespace trex {
+
+struct OptimizerOptions {
+  std::string type = "adam";  ///< sgd | adam | adamw | adadelta | rmsprop
+  double lr = 1e-3;
+  double weight_decay = 0;
+  double momentum = 0;        ///< sgd, rmsprop
+  bool nesterov = false;      ///< sgd
+  std::vector<double> betas{0.9, 0.999};  ///< adam, adamw
+  double eps = 1e-8;
+  double rho = 0.9;           ///< adadelta
+  double alpha = 0.99;        ///< rmsprop
+};
+
+struct ScheduleOptions {
+  std::string type = "constant";  ///< constant | step | multistep | cosine | one_cycle
+  std::int64_t warmup_epochs = 0; ///< linear warm-up from 0 over these epochs
+  std::int64_t step_size = 10;    ///< step: epochs between decays
+  std::vector<std::int64_t> milestones;  ///< multistep: epochs at which lr *= gamma
+  double gamma = 0.1;
+  double min_lr = 0;              ///< cosine: the floor
+  double pct_start = 0.3;         ///< one_cycle: share of steps spent rising
+  double div_factor = 25;         ///< one_cycle: start lr = lr / div_factor
+  double final_div_factor = 1e4;  ///< one_cycle: end lr = start lr / final_div_factor
+};
+
+struct LossOptions {
+  double label_smoothing = 0;
+  std::string class_weights = "none";  ///< none | balanced | list (then `weights`)
+  std::vector<double> weights;
+};
+
+struct EarlyStoppingOptions {
+  bool enabled = false;
+  std::string monitor = "val_loss";
+  std::string mode = "auto";  ///< auto | min | max
+  std::int64_t patience = 3;
+  double min_delta = 0;
+  bool restore_best = true;
+};
+
+struct CheckpointOptions {
+  std::string monitor = "val_accuracy";
+  std::string mode = "auto";
+  std::string keep = "both";  ///< best | last | both | none
+};
+
+struct TrainOptions {
+  std::int64_t epochs = 10;
+  std::int64_t batch_size = 128;
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+  LossOptions loss;
+  double grad_clip = 0;          ///< max global grad norm; 0 = off
+  std::int64_t accumulate = 1;   ///< batches per optimizer step
+  EarlyStoppingOptions early_stopping;
+  CheckpointOptions checkpoint;
+  std::int64_t threads = 0;      ///< intra-op threads; 0 = all cores
+  std::int64_t workers = 2;      ///< data loader threads
+  std::int64_t prefetch = 4;     ///< batches queued ahead of the model
+  std::string device = "cpu";
+  bool channels_last = false;
+  bool bf16 = false;             ///< CPU autocast to bfloat16
+};
+
+/// Validates `node` (may be null: all defaults) and returns the options; the
+/// filled-in node for the resolved spec goes to `resolved`.
+TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostics& diag, Node& resolved);
+
+}  // namespace trex

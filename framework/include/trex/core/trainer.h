@@ -1,0 +1,34 @@
+#pragma once
+// `trex run`: builds a resolved spec's parts from plugins, trains, evaluates,
+// and records everything in the store. Reads like pytorch/examples cpp/mnist:
+// train_one_epoch(), evaluate(), run().
+#include <functional>
+#include <string>
+
+#include "trex/core/spec.h"
+#include "trex/core/store.h"
+
+namespace trex {
+
+struct RunOptions {
+  std::string resume_id;               ///< continue this run from its last checkpoint
+  bool quiet = false;                  ///< no progress output
+  std::function<bool()> should_stop;   ///< polled after every batch (SIGINT / SIGTERM)
+};
+
+struct RunResult {
+  std::string run_id;
+  std::string status;  ///< completed | failed | interrupted
+  std::string error;
+  std::string run_dir;
+  double test_accuracy = -1;  ///< when the run has a test set and an accuracy metric
+};
+
+/// Trains `spec` and records it in `store`. Errors after the run record exists
+/// mark it failed and are reported in the result, not thrown.
+RunResult run_experiment(const ResolvedSpec& spec, const Registry& registry, Store& store, const RunOptions& options);
+
+/// Which BLAS LibTorch's matrix products use here; "reference" is ~20x slow.
+std::string active_blas();
+
+}  // namespace trex

@@ -1,0 +1,20 @@
+#pragma once
+// The trex subcommands. Each registers its options on a CLI11 app and returns
+// the exit code: 0 success, 1 failure (one-line cause on stderr), 130 interrupted.
+#include <CLI/CLI.hpp>
+
+namespace trex::cli {
+
+/// Options shared by commands that load plugins and touch the store.
+struct CommonOptions {
+  std::string store;
+  std::vector<std::string> plugin_paths;
+};
+
+void add_common(CLI::App& app, CommonOptions& o, bool store = true, bool plugins = true);
+
+void add_run_commands(CLI::App& app, int& exit_code);      // run, validate
+void add_store_commands(CLI::App& app, int& exit_code);    // runs, show
+void add_plugin_commands(CLI::App& app, int& exit_code);   // plugins [describe]
+
+}  // namespace trex::cli

@@ -1,0 +1,30 @@
+#include "common.h"
+
+#include <iostream>
+
+#include "trex/core/store.h"
+
+namespace trex::cli {
+
+void add_common(CLI::App& app, CommonOptions& o, bool store, bool plugins) {
+  if (store)
+    app.add_option("--store", o.store, "experiment store (default: $TREX_STORE or results/trex.db)");
+  if (plugins)
+    app.add_option("--plugin-path", o.plugin_paths, "extra folder to search for plugins (repeatable; also $TREX_PLUGIN_PATH)");
+}
+
+std::unique_ptr<Registry> make_registry(const CommonOptions& o, bool warn) {
+  auto registry = std::make_unique<Registry>(Registry::search_path(o.plugin_paths));
+  if (warn)
+    for (const auto& p : registry->problems()) std::cerr << "trex: warning: skipped plugin " << p.path << ": " << p.reason << "\n";
+  return registry;
+}
+
+std::string store_path(const CommonOptions& o) { return o.store.empty() ? Store::default_path() : o.store; }
+
+int fail(const std::string& message) {
+  std::cerr << "trex: " << message << "\n";
+  return 1;
+}
+
+}  // namespace trex::cli

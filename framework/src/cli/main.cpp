@@ -1,0 +1,29 @@
+// trex: image-classification experiments from YAML, with plugins and a store.
+#include <iostream>
+
+#include "commands.h"
+#include "trex/registry/diagnostics.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"trex: image classification and transfer-learning experiments"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  trex::cli::add_run_commands(app, exit_code);
+  trex::cli::add_store_commands(app, exit_code);
+  trex::cli::add_plugin_commands(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const trex::SpecError& e) {
+    for (const auto& issue : e.issues()) std::cerr << "trex: " << issue.format() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    // LibTorch errors carry a C++ backtrace after the first line; users need the first line.
+    if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
+    std::cerr << "trex: " << what << "\n";
+    return 1;
+  }
+  return exit_code;
+}

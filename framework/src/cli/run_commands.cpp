@@ -1,0 +1,90 @@
+// trex run, trex validate
+#include <malloc.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "common.h"
+#include "trex/core/spec.h"
+#include "trex/core/trainer.h"
+
+namespace trex::cli {
+namespace {
+
+std::atomic<int> g_signal{0};
+
+void on_signal(int sig) {
+  if (g_signal.exchange(sig) != 0) {  // a second signal: stop now
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+
+struct RunArgs {
+  CommonOptions common;
+  std::string spec;
+  std::vector<std::string> sets;
+  std::string resume;
+  bool quiet = false;
+};
+
+int do_run(const RunArgs& a) {
+  auto registry = make_registry(a.common);
+  Store store(store_path(a.common));
+  ResolvedSpec spec;
+  if (!a.resume.empty()) {
+    if (!a.spec.empty() || !a.sets.empty())
+      return fail("--resume continues a stored run with its stored spec; drop SPEC and --set");
+    RunRecord r = store.run(a.resume);
+    spec = load_spec_text(r.spec_yaml, "run " + r.id + " (stored spec)", *registry);
+  } else {
+    if (a.spec.empty()) return fail("trex run needs a SPEC file (or --resume RUN_ID)");
+    spec = load_spec(a.spec, a.sets, *registry);
+  }
+  if (active_blas() == "reference")
+    std::cerr << "trex: warning: LibTorch uses the reference BLAS (about 20x slower); "
+                 "install libopenblas0-pthread (tools/setup.sh does)\n";
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  RunOptions options;
+  options.resume_id = a.resume;
+  options.quiet = a.quiet;
+  options.should_stop = [] { return g_signal.load() != 0; };
+  RunResult result = run_experiment(spec, *registry, store, options);
+  if (result.status == "completed") return 0;
+  std::cerr << "trex: run " << result.run_id << " " << result.status << ": " << result.error << "\n";
+  return result.status == "interrupted" ? 130 : 1;
+}
+
+}  // namespace
+
+void add_run_commands(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  auto* run = app.add_subcommand("run", "train an experiment spec and record it in the store");
+  run->add_option("spec", args->spec, "experiment YAML");
+  run->add_option("--set", args->sets, "override a dotted key: --set train.optimizer.lr=0.01 (repeatable)");
+  run->add_option("--resume", args->resume, "continue RUN_ID from its last checkpoint");
+  run->add_flag("-q,--quiet", args->quiet, "no progress output");
+  add_common(*run, args->common);
+  run->callback([args, &exit_code] {
+    // glibc's mmap/munmap churn on large tensors made training erratic (issue #3).
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    exit_code = do_run(*args);
+  });
+
+  auto vargs = std::make_shared<RunArgs>();
+  auto* validate = app.add_subcommand("validate", "print the resolved spec (bases merged, overrides applied, defaults filled) or its errors");
+  validate->add_option("spec", vargs->spec, "experiment YAML")->required();
+  validate->add_option("--set", vargs->sets, "override a dotted key (repeatable)");
+  add_common(*validate, vargs->common, false, true);
+  validate->callback([vargs, &exit_code] {
+    auto registry = make_registry(vargs->common);
+    ResolvedSpec spec = load_spec(vargs->spec, vargs->sets, *registry);
+    std::cout << spec.yaml();
+    exit_code = 0;
+  });
+}
+
+}  // namespace trex::cli

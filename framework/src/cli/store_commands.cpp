@@ -1,0 +1,95 @@
+// trex runs, trex show
+#include <iostream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common.h"
+#include "table.h"
+#include "trex/core/store.h"
+
+namespace trex::cli {
+namespace {
+
+std::string main_metric_of(const RunRecord& r) { return r.main_metric.empty() ? "val_accuracy" : r.main_metric; }
+
+int do_runs(const CommonOptions& common, const std::string& format) {
+  Store store(store_path(common), true);
+  Table t{{"id", "name", "experiment", "status", "start", "duration", "metric", "best", "last"}, {}};
+  for (const auto& r : store.runs()) {
+    const std::string metric = main_metric_of(r);
+    std::string best, last;
+    for (const auto& s : store.summaries(r.id))
+      if (s.key == metric) best = format_number(s.best), last = format_number(s.last);
+    const double end = r.end_time > 0 ? r.end_time : r.heartbeat;
+    t.rows.push_back({r.id, r.name, r.experiment, r.status, format_time(r.start_time),
+                      format_duration(end - r.start_time), metric, best, last});
+  }
+  std::cout << t.render(format);
+  return 0;
+}
+
+int do_show(const CommonOptions& common, const std::string& ref) {
+  Store store(store_path(common), true);
+  RunRecord r = store.run(ref);
+  std::cout << fmt::format("run        {}\nname       {}\nexperiment {}\nstatus     {}{}\nstarted    {}\nduration   {}\n"
+                           "host       {} (pid {})\nseed       {}\nversions   trex {}, LibTorch {}, OpenCV {}\ngit        {}\n",
+                           r.id, r.name, r.experiment, r.status, r.error.empty() ? "" : " (" + r.error + ")",
+                           format_time(r.start_time),
+                           format_duration((r.end_time > 0 ? r.end_time : r.heartbeat) - r.start_time), r.host, r.pid,
+                           r.seed, r.trex_version, r.torch_version, r.opencv_version,
+                           r.git_commit.empty() ? "(unknown)" : r.git_commit);
+  std::cout << "\n# resolved spec\n" << r.spec_yaml << "\n";
+
+  // Per-epoch table: one row per epoch, one column per metric key.
+  std::map<std::int64_t, std::map<std::string, double>> by_epoch;
+  std::vector<std::string> keys;
+  for (const auto& m : store.metrics(r.id)) {
+    if (std::find(keys.begin(), keys.end(), m.key()) == keys.end()) keys.push_back(m.key());
+    by_epoch[m.epoch][m.key()] = m.value;
+  }
+  std::map<std::int64_t, double> lrs;
+  for (const auto& [e, lr] : store.learning_rates(r.id)) lrs[e] = lr;
+  Table t{{"epoch"}, {}};
+  for (const auto& k : keys) t.columns.push_back(k);
+  t.columns.push_back("lr");
+  for (const auto& [epoch, values] : by_epoch) {
+    std::vector<std::string> row{std::to_string(epoch)};
+    for (const auto& k : keys) row.push_back(values.count(k) ? format_number(values.at(k)) : "");
+    row.push_back(lrs.count(epoch) ? fmt::format("{:.3g}", lrs[epoch]) : "");
+    t.rows.push_back(row);
+  }
+  std::cout << "# epochs\n" << t.render("table");
+
+  Table s{{"metric", "best", "best_epoch", "last", "min", "max"}, {}};
+  for (const auto& x : store.summaries(r.id))
+    s.rows.push_back({x.key, format_number(x.best), std::to_string(x.best_epoch), format_number(x.last),
+                      format_number(x.min), format_number(x.max)});
+  std::cout << "\n# summaries\n" << s.render("table");
+  auto artifacts = store.artifacts(r.id);
+  if (!artifacts.empty()) {
+    std::cout << "\n# artifacts (relative to " << store.folder() << ")\n";
+    for (const auto& a : artifacts) std::cout << a.kind << "  " << a.path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_store_commands(CLI::App& app, int& exit_code) {
+  auto common = std::make_shared<CommonOptions>();
+  auto format = std::make_shared<std::string>("table");
+  auto* runs = app.add_subcommand("runs", "list the runs in the store");
+  runs->add_option("--format", *format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
+  add_common(*runs, *common, true, false);
+  runs->callback([common, format, &exit_code] { exit_code = do_runs(*common, *format); });
+
+  auto show_common = std::make_shared<CommonOptions>();
+  auto ref = std::make_shared<std::string>();
+  auto* show = app.add_subcommand("show", "a run's record, resolved spec, per-epoch metrics and summaries");
+  show->add_option("run", *ref, "run id, or a name (its latest completed run)")->required();
+  add_common(*show, *show_common, true, false);
+  show->callback([show_common, ref, &exit_code] { exit_code = do_show(*show_common, *ref); });
+}
+
+}  // namespace trex::cli

@@ -1,0 +1,536 @@
+#include "trex/core/trainer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <opencv2/core/version.hpp>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim.h>
+#include <torch/utils.h>
+#include <torch/version.h>
+
+#include "trex/core/adadelta.h"
+#include "trex/core/checkpoint.h"
+#include "trex/core/loader.h"
+#include "trex/core/lr_schedule.h"
+#include "trex/core/progress.h"
+#include "trex/plugin/metric.h"
+#include "trex/plugin/model.h"
+
+namespace fs = std::filesystem;
+
+namespace trex {
+namespace {
+
+constexpr std::uint64_t kTrainStream = 1, kValStream = 2, kTestStream = 3;
+
+std::string hex_hash(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  char out[20];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+
+std::string git_commit() {
+  FILE* p = popen("git rev-parse HEAD 2>/dev/null", "r");
+  if (!p) return "";
+  char buf[64] = {0};
+  std::string out = fgets(buf, sizeof buf, p) ? buf : "";
+  pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+/// Writes the run's heartbeat from its own connection while an epoch runs.
+class Heartbeat {
+ public:
+  Heartbeat(const std::string& store_path, std::string run_id) : run_id_(std::move(run_id)) {
+    thread_ = std::thread([this, store_path] {
+      sql::Database db(store_path, false);
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return stop_; })) {
+        try {
+          db.prepare("UPDATE runs SET heartbeat=? WHERE id=?").bind_all(now_seconds(), run_id_).run();
+        } catch (const std::exception&) {
+          // A busy store delays a heartbeat; the next one catches up.
+        }
+      }
+    });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::string run_id_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+struct Interrupted : std::runtime_error {
+  Interrupted() : std::runtime_error("interrupted by a signal; resume with `trex run --resume RUN_ID`") {}
+};
+
+struct MetricSet {
+  std::vector<std::shared_ptr<Metric>> metrics;
+  std::vector<std::string> names;
+  void reset() {
+    for (auto& m : metrics) m->reset();
+  }
+  void add(const MetricBatch& b) {
+    for (auto& m : metrics) m->add(b);
+  }
+};
+
+struct Prediction {
+  std::size_t position;
+  std::int64_t label, predicted;
+  double confidence;
+};
+
+class Trainer {
+ public:
+  Trainer(const ResolvedSpec& spec, const Registry& registry, Store& store, const RunOptions& options)
+      : spec_(spec), registry_(registry), store_(store), options_(options), t_(spec.train) {}
+
+  RunResult run();
+
+ private:
+  void setup();
+  void start_record();
+  std::map<std::string, double> train_one_epoch(std::int64_t epoch);
+  std::map<std::string, double> evaluate(const std::vector<SampleRef>& set, std::uint64_t stream,
+                                         std::vector<Prediction>* predictions);
+  void test_and_finish(RunResult& result);
+  bool improved(double value, double best, bool higher, double min_delta) const {
+    return higher ? value > best + min_delta : value < best - min_delta;
+  }
+  bool higher_is_better(const std::string& key, const std::string& mode) const;
+  MetricSet make_metrics() const;
+  std::unique_ptr<torch::optim::Optimizer> make_optimizer();
+  at::Tensor loss_per_example(const at::Tensor& logits, const at::Tensor& targets) const;
+  void set_lr(double lr) {
+    for (auto& g : optimizer_->param_groups()) g.options().set_lr(lr);
+  }
+  std::string checkpoint_path(const std::string& which) const {
+    return (fs::path(run_dir_) / "checkpoints" / (which + ".pt")).string();
+  }
+
+  const ResolvedSpec& spec_;
+  const Registry& registry_;
+  Store& store_;
+  RunOptions options_;
+  const TrainOptions& t_;
+
+  std::shared_ptr<Dataset> dataset_;
+  SplitPlan plan_;
+  Pipeline train_pipeline_, eval_pipeline_;
+  ImageShape train_shape_, eval_shape_;
+  std::shared_ptr<Model> model_;
+  std::shared_ptr<torch::nn::Module> module_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  at::Tensor class_weights_;
+  MetricSet train_metrics_, eval_metrics_;
+  std::map<std::string, bool> directions_;  ///< metric name -> higher is better
+  std::vector<std::string> class_names_;
+  std::string run_id_, run_dir_;
+  TrainerState state_;
+  double lr_ = 0;
+  std::unique_ptr<Progress> progress_;
+};
+
+bool Trainer::higher_is_better(const std::string& key, const std::string& mode) const {
+  if (mode == "max") return true;
+  if (mode == "min") return false;
+  const auto underscore = key.find('_');
+  const std::string name = underscore == std::string::npos ? key : key.substr(underscore + 1);
+  auto it = directions_.find(name);
+  return it == directions_.end() ? true : it->second;
+}
+
+MetricSet Trainer::make_metrics() const {
+  MetricSet set;
+  for (const auto& m : spec_.metrics) {
+    set.metrics.push_back(registry_.create_as<Metric>(m.plugin, {}));
+    set.names.push_back(m.name);
+  }
+  return set;
+}
+
+std::unique_ptr<torch::optim::Optimizer> Trainer::make_optimizer() {
+  const auto& o = t_.optimizer;
+  std::vector<at::Tensor> params;
+  for (auto& p : module_->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  if (o.type == "sgd")
+    return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.lr).momentum(o.momentum)
+                                                           .nesterov(o.nesterov).weight_decay(o.weight_decay));
+  if (o.type == "adam")
+    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr).betas({o.betas[0], o.betas[1]})
+                                                            .eps(o.eps).weight_decay(o.weight_decay));
+  if (o.type == "adamw")
+    return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(o.lr).betas({o.betas[0], o.betas[1]})
+                                                             .eps(o.eps).weight_decay(o.weight_decay));
+  if (o.type == "rmsprop")
+    return std::make_unique<torch::optim::RMSprop>(params, torch::optim::RMSpropOptions(o.lr).alpha(o.alpha).eps(o.eps)
+                                                               .momentum(o.momentum).weight_decay(o.weight_decay));
+  if (o.type == "adadelta")
+    return std::make_unique<Adadelta>(std::vector<torch::optim::OptimizerParamGroup>{torch::optim::OptimizerParamGroup(params)},
+                                      AdadeltaOptions(o.lr).rho(o.rho).eps(o.eps).weight_decay(o.weight_decay));
+  throw std::runtime_error("train.optimizer.type: unknown optimizer '" + o.type + "'");
+}
+
+at::Tensor Trainer::loss_per_example(const at::Tensor& logits, const at::Tensor& targets) const {
+  namespace F = torch::nn::functional;
+  auto opts = F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(t_.loss.label_smoothing);
+  if (class_weights_.defined()) opts.weight(class_weights_);
+  return F::cross_entropy(logits, targets, opts);
+}
+
+void Trainer::setup() {
+  const int threads = t_.threads > 0 ? static_cast<int>(t_.threads) : static_cast<int>(std::thread::hardware_concurrency());
+  at::set_num_threads(std::max(1, threads));
+  torch::manual_seed(spec_.seed);
+
+  dataset_ = registry_.create_as<Dataset>(spec_.data, {});
+  class_names_ = dataset_->class_names();
+  plan_ = plan_splits(*dataset_, spec_.data_options, spec_.seed);
+
+  auto pipeline = [&](const std::vector<AugmentStep>& steps) {
+    std::vector<PipelineStep> out;
+    for (const auto& s : steps) out.push_back({registry_.create_as<Augmentation>(s.plugin, {}), s.p, s.plugin.type});
+    return Pipeline(std::move(out));
+  };
+  train_pipeline_ = pipeline(spec_.augment_train);
+  eval_pipeline_ = pipeline(spec_.augment_eval);
+  train_shape_ = train_pipeline_.output_shape(dataset_->shape());
+  eval_shape_ = eval_pipeline_.output_shape(dataset_->shape());
+  if (train_shape_.channels != eval_shape_.channels || train_shape_.height != eval_shape_.height ||
+      train_shape_.width != eval_shape_.width)
+    throw std::runtime_error("augment.train makes " + std::to_string(train_shape_.height) + "x" +
+                             std::to_string(train_shape_.width) + " images but augment.eval makes " +
+                             std::to_string(eval_shape_.height) + "x" + std::to_string(eval_shape_.width) +
+                             "; add the same resize/crop to both lists");
+
+  BuildContext ctx;
+  ctx.channels = train_shape_.channels;
+  ctx.height = train_shape_.height;
+  ctx.width = train_shape_.width;
+  ctx.num_classes = static_cast<std::int64_t>(class_names_.size());
+  ctx.seed = spec_.seed;
+  model_ = registry_.create_as<Model>(spec_.model, ctx);
+  module_ = std::shared_ptr<torch::nn::Module>(model_, model_->module().get());
+  if (t_.channels_last)
+    for (auto& p : module_->parameters())
+      if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  optimizer_ = make_optimizer();
+
+  if (t_.loss.class_weights == "balanced") {
+    auto counts = plan_.class_counts("train", class_names_.size());
+    std::vector<float> w;
+    for (auto c : counts)
+      w.push_back(c ? static_cast<float>(plan_.train.size()) / static_cast<float>(counts.size() * static_cast<std::size_t>(c)) : 0.f);
+    class_weights_ = torch::tensor(w);
+  } else if (t_.loss.class_weights == "list") {
+    if (t_.loss.weights.size() != class_names_.size())
+      throw std::runtime_error("train.loss.class_weights has " + std::to_string(t_.loss.weights.size()) +
+                               " values but the dataset has " + std::to_string(class_names_.size()) + " classes");
+    class_weights_ = torch::tensor(std::vector<float>(t_.loss.weights.begin(), t_.loss.weights.end()));
+  }
+
+  train_metrics_ = make_metrics();
+  eval_metrics_ = make_metrics();
+  for (const auto& m : spec_.metrics) directions_[m.name] = m.plugin.ref.record->descriptor->higher_is_better;
+
+  for (const auto* monitor : {&t_.checkpoint.monitor, &t_.early_stopping.monitor}) {
+    if (monitor == &t_.early_stopping.monitor && !t_.early_stopping.enabled) continue;
+    if (monitor->rfind("val_", 0) == 0 && plan_.val.empty())
+      throw std::runtime_error("'" + *monitor + "' is monitored but there is no validation set; set data.val_fraction > 0 or monitor a train_ metric");
+  }
+}
+
+void Trainer::start_record() {
+  if (!options_.resume_id.empty()) {
+    RunRecord r = store_.run(options_.resume_id);
+    run_id_ = r.id;
+    run_dir_ = store_.run_dir(run_id_);
+    if (r.status == "completed") throw std::runtime_error("run " + run_id_ + " is already completed; nothing to resume");
+    if (fs::exists(checkpoint_path("last"))) {
+      load_checkpoint(checkpoint_path("last"), *module_, optimizer_.get(), &state_);
+    }
+    // Epochs after the checkpoint are repeated, bit for bit, so their rows go.
+    store_.truncate_after(run_id_, state_.epoch + 1, directions_);  // stored epochs are 1-based
+    store_.set_status(run_id_, RunStatus::Running);
+    return;
+  }
+  RunRecord r;
+  r.id = Store::new_run_id();
+  r.name = spec_.name;
+  r.experiment = spec_.name;
+  r.start_time = now_seconds();
+  r.host = host_name();
+  r.pid = getpid();
+  r.seed = static_cast<std::int64_t>(spec_.seed);
+  r.trex_version = "0.1.0";
+  r.torch_version = TORCH_VERSION;
+  r.opencv_version = CV_VERSION;
+  r.git_commit = git_commit();
+  r.spec_yaml = spec_.yaml();
+  r.spec_hash = hex_hash(r.spec_yaml);
+  r.class_names = class_names_;
+  r.main_metric = t_.checkpoint.monitor;
+  auto params = spec_.flat();
+  std::int64_t total = 0, trainable = 0;
+  for (const auto& p : module_->parameters()) {
+    total += p.numel();
+    if (p.requires_grad()) trainable += p.numel();
+  }
+  params.push_back({"model.params.total", std::to_string(total), "int"});
+  params.push_back({"model.params.trainable", std::to_string(trainable), "int"});
+  for (const char* set : {"train", "val", "test"}) {
+    params.push_back({std::string("data.sizes.") + set, std::to_string(plan_.get(set).size()), "int"});
+    auto counts = plan_.class_counts(set, class_names_.size());
+    for (std::size_t c = 0; c < counts.size(); ++c)
+      params.push_back({std::string("data.class_sizes.") + set + "." + std::to_string(c), std::to_string(counts[c]), "int"});
+  }
+  store_.create_run(r, params);
+  run_id_ = r.id;
+  run_dir_ = store_.run_dir(run_id_);
+}
+
+std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
+  module_->train();
+  // Dropout and other in-model randomness: one stream per epoch, so resume repeats it.
+  torch::manual_seed(mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), 0xd20));
+  LoaderOptions lo{t_.batch_size, true, t_.workers, t_.prefetch, spec_.seed, epoch, kTrainStream, train_shape_};
+  BatchLoader loader(*dataset_, plan_.train, train_pipeline_, lo);
+  train_metrics_.reset();
+  const std::size_t n = loader.batches();
+  std::size_t b = 0;
+  optimizer_->zero_grad();
+  progress_->start_epoch(epoch, t_.epochs, n);
+  while (auto batch = loader.next()) {
+    lr_ = lr_at(t_.optimizer, t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs);
+    set_lr(lr_);
+    at::Tensor images = t_.channels_last ? batch->images.contiguous(at::MemoryFormat::ChannelsLast) : batch->images;
+    at::Tensor logits;
+    {
+      at::autocast::set_cpu_enabled(t_.bf16);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      logits = model_->forward(images).to(at::kFloat);
+      at::autocast::set_cpu_enabled(false);
+      if (t_.bf16) at::autocast::clear_cache();
+    }
+    at::Tensor per_example = loss_per_example(logits, batch->targets);
+    at::Tensor loss = per_example.mean();
+    if (at::Tensor reg = model_->regularization(); reg.defined()) loss = loss + reg;
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value))
+      throw std::runtime_error("loss became " + std::string(std::isnan(loss_value) ? "NaN" : "Inf") + " at epoch " +
+                               std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                               "; lower train.optimizer.lr or set train.grad_clip");
+    (t_.accumulate > 1 ? loss / static_cast<double>(t_.accumulate) : loss).backward();
+    const bool step_now = (b + 1) % static_cast<std::size_t>(t_.accumulate) == 0 || b + 1 == n;
+    if (step_now) {
+      if (t_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(module_->parameters(), t_.grad_clip);
+      optimizer_->step();
+      optimizer_->zero_grad();
+    }
+    train_metrics_.add({logits.detach(), batch->targets, per_example.sum().item<double>()});
+    ++b;
+    progress_->update(b, static_cast<std::size_t>(batch->targets.size(0)), loss_value);
+    if (options_.should_stop && options_.should_stop()) throw Interrupted();
+  }
+  std::map<std::string, double> out;
+  for (std::size_t i = 0; i < train_metrics_.metrics.size(); ++i) out[train_metrics_.names[i]] = train_metrics_.metrics[i]->value();
+  return out;
+}
+
+std::map<std::string, double> Trainer::evaluate(const std::vector<SampleRef>& set, std::uint64_t stream,
+                                                std::vector<Prediction>* predictions) {
+  torch::NoGradGuard no_grad;
+  module_->eval();
+  LoaderOptions lo{t_.batch_size, false, t_.workers, t_.prefetch, spec_.seed, 0, stream, eval_shape_};
+  BatchLoader loader(*dataset_, set, eval_pipeline_, lo);
+  eval_metrics_.reset();
+  while (auto batch = loader.next()) {
+    at::Tensor images = t_.channels_last ? batch->images.contiguous(at::MemoryFormat::ChannelsLast) : batch->images;
+    at::autocast::set_cpu_enabled(t_.bf16);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::Tensor logits = model_->forward(images).to(at::kFloat);
+    at::autocast::set_cpu_enabled(false);
+    if (t_.bf16) at::autocast::clear_cache();
+    at::Tensor per_example = loss_per_example(logits, batch->targets);
+    eval_metrics_.add({logits, batch->targets, per_example.sum().item<double>()});
+    if (predictions) {
+      auto [conf, pred] = logits.softmax(1).max(1);
+      auto c = conf.accessor<float, 1>();
+      auto p = pred.accessor<std::int64_t, 1>();
+      auto l = batch->targets.accessor<std::int64_t, 1>();
+      for (std::int64_t i = 0; i < pred.size(0); ++i)
+        predictions->push_back({batch->positions[static_cast<std::size_t>(i)], l[i], p[i], c[i]});
+    }
+    if (options_.should_stop && options_.should_stop()) throw Interrupted();
+  }
+  std::map<std::string, double> out;
+  for (std::size_t i = 0; i < eval_metrics_.metrics.size(); ++i) out[eval_metrics_.names[i]] = eval_metrics_.metrics[i]->value();
+  return out;
+}
+
+void Trainer::test_and_finish(RunResult& result) {
+  if (!plan_.test.empty()) {
+    std::string which = "last";
+    std::int64_t epoch = state_.epoch;
+    if (fs::exists(checkpoint_path("best"))) {
+      TrainerState best_state;
+      load_checkpoint(checkpoint_path("best"), *module_, nullptr, &best_state);
+      which = "best";
+      epoch = best_state.epoch;
+    }
+    std::vector<Prediction> predictions;
+    auto values = evaluate(plan_.test, kTestStream, &predictions);
+    std::vector<MetricRow> rows;
+    for (const auto& [name, v] : values) rows.push_back({epoch + 1, "test", name, v, 0});
+    store_.record_epoch(run_id_, epoch + 1, rows, directions_);
+    if (values.count("accuracy")) result.test_accuracy = values["accuracy"];
+    const fs::path csv = fs::path(run_dir_) / "test_predictions.csv";
+    {
+      std::ofstream out(csv);
+      out << "index,split,label,predicted,confidence\n";
+      for (const auto& p : predictions) {
+        const SampleRef& ref = plan_.test[p.position];
+        out << ref.index << "," << ref.split << "," << p.label << "," << p.predicted << "," << p.confidence << "\n";
+      }
+    }
+    store_.add_artifact(run_id_, "test_predictions", "runs/" + run_id_ + "/test_predictions.csv", file_checksum(csv.string()));
+    store_.add_artifact(run_id_, "test_checkpoint", "runs/" + run_id_ + "/checkpoints/" + which + ".pt", which);
+    if (!options_.quiet) {
+      std::cout << "test (" << which << " checkpoint, epoch " << epoch + 1 << "):";
+      for (const auto& [name, v] : values) std::cout << "  test_" << name << " " << v;
+      std::cout << "\n";
+    }
+  }
+  for (const char* which : {"best", "last"}) {
+    const std::string path = checkpoint_path(which);
+    if (!fs::exists(path)) continue;
+    const bool keep = t_.checkpoint.keep == "both" || t_.checkpoint.keep == which;
+    if (keep) store_.add_artifact(run_id_, std::string("checkpoint_") + which,
+                                  "runs/" + run_id_ + "/checkpoints/" + which + ".pt", file_checksum(path));
+    else fs::remove(path);
+  }
+}
+
+RunResult Trainer::run() {
+  RunResult result;
+  setup();  // failures here leave no record: nothing has started
+  start_record();
+  result.run_id = run_id_;
+  result.run_dir = run_dir_;
+  fs::create_directories(fs::path(run_dir_) / "checkpoints");
+  progress_ = std::make_unique<Progress>(options_.quiet);
+  if (!options_.quiet)
+    std::cout << "run " << run_id_ << "  " << spec_.name << "  train " << plan_.train.size() << " / val "
+              << plan_.val.size() << " / test " << plan_.test.size() << " images, " << class_names_.size()
+              << " classes, " << at::get_num_threads() << " threads\n";
+  try {
+    Heartbeat heartbeat(store_.path(), run_id_);
+    const bool ckpt_higher = higher_is_better(t_.checkpoint.monitor, t_.checkpoint.mode);
+    const bool stop_higher = higher_is_better(t_.early_stopping.monitor, t_.early_stopping.mode);
+    for (std::int64_t epoch = state_.epoch + 1; epoch < t_.epochs; ++epoch) {
+      const auto start = std::chrono::steady_clock::now();
+      auto train = train_one_epoch(epoch);
+      auto val = plan_.val.empty() ? std::map<std::string, double>{} : evaluate(plan_.val, kValStream, nullptr);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::vector<MetricRow> rows;
+      std::map<std::string, double> keyed;
+      for (const auto& [name, v] : train) rows.push_back({epoch + 1, "train", name, v, seconds}), keyed["train_" + name] = v;
+      for (const auto& [name, v] : val) rows.push_back({epoch + 1, "val", name, v, seconds}), keyed["val_" + name] = v;
+      // Store first, checkpoint second: a kill between them leaves an epoch the
+      // resumed run repeats identically, never a checkpoint ahead of the store.
+      store_.record_epoch(run_id_, epoch + 1, rows, directions_, lr_);
+
+      const double monitored = keyed.at(t_.checkpoint.monitor);
+      const bool first = state_.best_epoch < 0;
+      const bool best = first || improved(monitored, state_.best_value, ckpt_higher, 0);
+      if (best) state_.best_value = monitored, state_.best_epoch = epoch;
+      bool stop = false;
+      if (t_.early_stopping.enabled) {
+        const double v = keyed.at(t_.early_stopping.monitor);
+        if (epoch == 0 || improved(v, state_.stop_best, stop_higher, t_.early_stopping.min_delta)) {
+          state_.stop_best = v;
+          state_.bad_epochs = 0;
+        } else {
+          stop = ++state_.bad_epochs > t_.early_stopping.patience;
+        }
+      }
+      state_.epoch = epoch;
+      if (t_.checkpoint.keep != "none" || t_.early_stopping.restore_best) {
+        save_checkpoint(checkpoint_path("last"), *module_, optimizer_.get(), state_);
+        if (best) save_checkpoint(checkpoint_path("best"), *module_, nullptr, state_);
+      }
+      progress_->end_epoch(keyed, lr_, seconds, plan_.train.size(), best);
+      if (stop) {
+        if (!options_.quiet)
+          std::cout << "early stopping: " << t_.early_stopping.monitor << " did not improve for "
+                    << t_.early_stopping.patience << " epochs\n";
+        break;
+      }
+    }
+    test_and_finish(result);
+    store_.set_status(run_id_, RunStatus::Completed);
+    result.status = "completed";
+  } catch (const Interrupted& e) {
+    store_.set_status(run_id_, RunStatus::Interrupted, e.what());
+    result.status = "interrupted";
+    result.error = e.what();
+  } catch (const std::exception& e) {
+    store_.set_status(run_id_, RunStatus::Failed, e.what());
+    result.status = "failed";
+    result.error = e.what();
+  }
+  if (!options_.quiet) {
+    std::cout << "run " << run_id_ << " " << result.status << "; results in " << run_dir_ << " and " << store_.path()
+              << " (trex show " << run_id_ << ")\n";
+  }
+  return result;
+}
+
+}  // namespace
+
+RunResult run_experiment(const ResolvedSpec& spec, const Registry& registry, Store& store, const RunOptions& options) {
+  Trainer trainer(spec, registry, store, options);
+  return trainer.run();
+}
+
+std::string active_blas() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("libopenblas") != std::string::npos || line.find("openblas") != std::string::npos) return "openblas";
+    if (line.find("libblis") != std::string::npos) return "blis";
+    if (line.find("libmkl") != std::string::npos) return "mkl";
+    if (line.find("/blas/libblas.so") != std::string::npos) return "reference";
+  }
+  return "unknown";
+}
+
+}  // namespace trex

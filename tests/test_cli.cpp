@@ -1,0 +1,91 @@
+// The trex CLI: help, exit codes, one-line errors, listing and describing.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "helpers.h"
+
+using namespace trex::test;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+TEST_CASE("--help works on every command and exits 0", "[cli]") {
+  for (const char* cmd : {"", " run", " validate", " runs", " show", " plugins", " plugins describe"}) {
+    INFO(cmd);
+    auto r = run_command(trex_binary() + cmd + " --help");
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.output, Contains("Usage:") || Contains("USAGE"));
+  }
+}
+
+TEST_CASE("failures exit non-zero with a one-line cause", "[cli]") {
+  TempDir d;
+  auto r = run_command(trex_binary() + " validate " + d.file("missing.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.output == "trex: " + d.file("missing.yaml") +
+                        ": file not found; check the path (relative paths start at the current directory or, for base:, "
+                        "at the including file)\n");
+  auto s = run_command(trex_binary() + " show nope --store " + d.file("none.db"));
+  CHECK(s.exit_code == 1);
+  CHECK_THAT(s.output, StartsWith("trex: store '") && Contains("does not exist"));
+  CHECK(run_command(trex_binary() + " frobnicate").exit_code != 0);
+  auto p = run_command(trex_binary() + " plugins describe seed_cn");
+  CHECK(p.exit_code == 1);
+  CHECK(p.output == "trex: no plugin named 'seed_cn' (did you mean 'seed_cnn'?); `trex plugins` lists them\n");
+}
+
+TEST_CASE("trex validate prints the resolved spec", "[cli]") {
+  TempDir d;
+  write_file(d.file("s.yaml"), "data: {type: fashion_mnist}\nmodel: {type: seed_cnn}\n");
+  auto r = run_command(trex_binary() + " validate " + d.file("s.yaml") + " --set train.epochs=3");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("epochs: 3") && Contains("dense_units: 128") && Contains("root: /usr/share/datasets"));
+}
+
+TEST_CASE("trex plugins lists and describes plugins, as a table or JSON", "[cli]") {
+  auto r = run_command(trex_binary() + " plugins --format json");
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.output);
+  std::set<std::string> names;
+  for (const auto& p : j) names.insert(p["name"].get<std::string>());
+  for (const char* n : {"idx", "opencv_digits", "seed_cnn", "rescale", "normalize", "random_flip", "random_crop",
+                        "accuracy", "top_k_accuracy", "loss"})
+    CHECK(names.count(n));
+  auto m = run_command(trex_binary() + " plugins --kind metric");
+  CHECK_THAT(m.output, Contains("top5_accuracy"));
+  CHECK_THAT(m.output, !Contains("seed_cnn"));
+  auto desc = run_command(trex_binary() + " plugins describe random_crop");
+  CHECK(desc.exit_code == 0);
+  CHECK_THAT(desc.output, Contains("padding_mode (string) = constant") && Contains("one of {constant, reflect, edge}"));
+  auto json = run_command(trex_binary() + " plugins describe loss --format json");
+  CHECK(nlohmann::json::parse(json.output)["higher_is_better"] == false);
+  auto shadow = run_command("TREX_PLUGIN_PATH=" + std::string(TREX_FIXTURE_DIR) + "/bad " + trex_binary() + " plugins");
+  CHECK_THAT(shadow.output, Contains("not loaded: ") && Contains("plugin ABI version 999"));
+}
+
+TEST_CASE("trex runs and trex show read the store", "[cli]") {
+  TempDir d;
+  write_file(d.file("s.yaml"), "name: tiny\ndata: {type: opencv_digits, per_class_limit: 20, test_fraction: 0.2}\n"
+                               "model: {type: seed_cnn}\naugment: {train: [rescale], eval: [rescale]}\n"
+                               "train: {epochs: 2, batch_size: 32}\n");
+  const std::string store = d.file("trex.db");
+  auto run = run_command(trex_binary() + " run " + d.file("s.yaml") + " --store " + store);
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  auto runs = run_command(trex_binary() + " runs --format json --store " + store);
+  REQUIRE(runs.exit_code == 0);
+  auto j = nlohmann::json::parse(runs.output);
+  REQUIRE(j.size() == 1);
+  CHECK(j[0]["name"] == "tiny");
+  CHECK(j[0]["status"] == "completed");
+  CHECK(j[0]["metric"] == "val_accuracy");
+  CHECK_FALSE(j[0]["best"].get<std::string>().empty());
+  auto csv = run_command(trex_binary() + " runs --format csv --store " + store);
+  CHECK_THAT(csv.output, StartsWith("id,name,experiment,status,start,duration,metric,best,last\n"));
+  auto show = run_command(trex_binary() + " show tiny --store " + store);
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.output, Contains("# resolved spec") && Contains("# epochs") && Contains("val_accuracy") &&
+                              Contains("test_predictions"));
+}

@@ -1,0 +1,218 @@
+// End to end: trex run on real Fashion-MNIST, resume bit for bit, and SIGKILL
+// at random and at chosen moments (inside the epoch commit, inside the
+// checkpoint write) leaving a consistent, resumable store.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+#include "helpers.h"
+#include "trex/core/store.h"
+
+using namespace trex;
+using namespace trex::test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const char* kSpec = R"(name: e2e
+seed: 3
+data: {type: fashion_mnist, limit: 700, val_fraction: 0.15}
+augment:
+  train: [{type: random_crop, padding: 2}, {type: random_flip}, {type: normalize, mean: [0.286], std: [0.353]}]
+  eval: [{type: normalize, mean: [0.286], std: [0.353]}]
+model: {type: seed_cnn}
+train: {epochs: 4, batch_size: 64, threads: 2, workers: 2, optimizer: {type: sgd, lr: 0.05, momentum: 0.9},
+        schedule: {type: cosine}}
+metrics: [accuracy, top3_accuracy]
+)";
+
+std::string trex_cmd(const std::string& store, const std::string& args) {
+  return trex_binary() + " " + args + " --store " + store + " -q";
+}
+
+/// Per-epoch metrics of a run as "epoch split name value" lines, values printed exactly.
+std::vector<std::string> epoch_rows(const std::string& store_path, const std::string& run_id) {
+  Store s(store_path, true);
+  std::vector<std::string> out;
+  for (const auto& m : s.metrics(run_id)) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%a", m.value);  // hex float: bit-exact comparison
+    out.push_back(std::to_string(m.epoch) + " " + m.split + " " + m.name + " " + buf);
+  }
+  return out;
+}
+
+std::string latest_run(const std::string& store_path) {
+  Store s(store_path, true);
+  auto runs = s.runs();
+  return runs.empty() ? "" : runs.back().id;
+}
+
+/// Starts `trex run` in its own process and returns its pid.
+pid_t spawn(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+void check_consistent(const std::string& store_path, const std::string& run_id) {
+  Store s(store_path, true);
+  auto q = s.db().prepare("PRAGMA integrity_check");
+  q.step();
+  CHECK(q.text(0) == "ok");
+  // Every epoch present once, with the same keys, in a gap-free prefix.
+  auto dup = s.db().prepare("SELECT COUNT(*) FROM (SELECT epoch, split, name, COUNT(*) c FROM metrics WHERE run_id=? GROUP BY 1,2,3 HAVING c > 1)");
+  dup.bind_all(run_id);
+  dup.step();
+  CHECK(dup.integer(0) == 0);
+  auto ep = s.db().prepare("SELECT COUNT(DISTINCT epoch), COALESCE(MAX(epoch), 0) FROM metrics WHERE run_id=? AND split != 'test'");
+  ep.bind_all(run_id);
+  ep.step();
+  CHECK(ep.integer(0) == ep.integer(1));
+}
+
+}  // namespace
+
+TEST_CASE("trex run trains on Fashion-MNIST and records the run", "[e2e]") {
+  TempDir d;
+  const std::string spec = write_file(d.file("e2e.yaml"), kSpec), store = d.file("trex.db");
+  auto r = run_command(trex_cmd(store, "run " + spec));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string id = latest_run(store);
+  Store s(store, true);
+  auto run = s.run(id);
+  CHECK(run.status == "completed");
+  CHECK(run.class_names.size() == 10);
+  CHECK(run.main_metric == "val_accuracy");
+  CHECK_THAT(run.spec_yaml, Contains("momentum: 0.9"));
+  auto rows = s.metrics(id);
+  // 4 epochs x (train, val) x (accuracy, top3, loss) + 3 test metrics.
+  CHECK(rows.size() == 4 * 2 * 3 + 3);
+  std::map<std::string, SummaryRow> summary;
+  for (auto& x : s.summaries(id)) summary[x.key] = x;
+  CHECK(summary.at("val_accuracy").best >= summary.at("val_accuracy").last);
+  CHECK(summary.at("train_loss").last < summary.at("train_loss").max);  // it learned something
+  CHECK(summary.at("test_accuracy").last > 0.5);
+  auto params = s.params(id);
+  auto has = [&](const std::string& key, const std::string& value) {
+    return std::any_of(params.begin(), params.end(), [&](const ParamRow& p) { return p.key == key && p.value == value; });
+  };
+  CHECK(has("train.optimizer.lr", "0.05"));
+  CHECK(has("data.sizes.test", "700"));
+  CHECK(has("augment.train.0.padding", "2"));
+  auto artifacts = s.artifacts(id);
+  CHECK(std::any_of(artifacts.begin(), artifacts.end(), [](const ArtifactRow& a) { return a.kind == "test_predictions"; }));
+  const std::string predictions = read_file(s.folder() + "/runs/" + id + "/test_predictions.csv");
+  CHECK(std::count(predictions.begin(), predictions.end(), '\n') == 701);
+  CHECK(fs::exists(s.folder() + "/runs/" + id + "/checkpoints/best.pt"));
+}
+
+TEST_CASE("a run that is SIGKILLed anywhere resumes to the uninterrupted run's metrics, bit for bit", "[e2e][slow]") {
+  TempDir d;
+  const std::string spec = write_file(d.file("e2e.yaml"), kSpec);
+  const std::string ref_store = d.file("ref.db");
+  auto ref = run_command(trex_cmd(ref_store, "run " + spec));
+  REQUIRE(ref.exit_code == 0);
+  const auto expected = epoch_rows(ref_store, latest_run(ref_store));
+
+  auto resume_and_compare = [&](const std::string& store) {
+    const std::string id = latest_run(store);
+    if (id.empty()) return;  // killed before the run record existed: nothing to resume
+    check_consistent(store, id);
+    if (Store(store, true).run(id).status != "completed") {  // a late kill may land after the end
+      auto again = run_command(trex_cmd(store, "run --resume " + id));
+      INFO(again.output);
+      REQUIRE(again.exit_code == 0);
+    }
+    check_consistent(store, id);
+    CHECK(epoch_rows(store, id) == expected);
+    Store s(store, true);
+    CHECK(s.run(id).status == "completed");
+  };
+
+  SECTION("killed inside the epoch commit and inside the checkpoint write") {
+    for (const char* point : {"commit", "checkpoint"}) {
+      for (const char* epoch : {"1", "3"}) {
+        INFO(point << " at epoch " << epoch);
+        const std::string store = d.file(std::string(point) + epoch + ".db"), marker = d.file("marker");
+        fs::remove(marker);
+        pid_t pid = spawn(trex_cmd(store, "run " + spec),
+                          {{"TREX_FAULT_POINT", point}, {"TREX_FAULT_EPOCH", epoch}, {"TREX_FAULT_MARKER", marker}});
+        for (int i = 0; i < 600 && !fs::exists(marker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        REQUIRE(fs::exists(marker));
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        resume_and_compare(store);
+      }
+    }
+  }
+  SECTION("killed at seeded random moments") {
+    std::mt19937 rng(2024);
+    std::uniform_int_distribution<int> ms(300, 6000);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      const std::string store = d.file("random" + std::to_string(attempt) + ".db");
+      pid_t pid = spawn(trex_cmd(store, "run " + spec));
+      const int wait = ms(rng);
+      INFO("kill after " << wait << " ms");
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      if (fs::exists(store)) resume_and_compare(store);
+    }
+  }
+}
+
+TEST_CASE("SIGINT stops a run as interrupted with a checkpoint to resume from", "[e2e]") {
+  TempDir d;
+  const std::string spec = write_file(d.file("e2e.yaml"), kSpec), store = d.file("trex.db");
+  pid_t pid = spawn(trex_cmd(store, "run " + spec + " --set train.epochs=6"));
+  // Interrupt once the first epoch is in the store.
+  auto epochs_done = [&] {
+    if (!fs::exists(store)) return 0L;
+    try {
+      Store s(store, true);
+      auto q = s.db().prepare("SELECT COUNT(*) FROM metrics");
+      q.step();
+      return static_cast<long>(q.integer(0));
+    } catch (const std::exception&) {
+      return 0L;
+    }
+  };
+  for (int i = 0; i < 1200 && epochs_done() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  REQUIRE(epochs_done() > 0);
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  const std::string id = latest_run(store);
+  Store s(store, true);
+  CHECK(s.run(id).status == "interrupted");
+  CHECK_THAT(s.run(id).error, Contains("interrupted by a signal"));
+  auto r = run_command(trex_cmd(store, "run --resume " + id));
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  Store after(store, true);
+  CHECK(after.run(id).status == "completed");
+  check_consistent(store, id);
+}
+
+TEST_CASE("a diverging loss fails the run naming epoch and batch", "[e2e]") {
+  TempDir d;
+  const std::string spec = write_file(d.file("e2e.yaml"), kSpec), store = d.file("trex.db");
+  auto r = run_command(trex_cmd(store, "run " + spec + " --set train.optimizer.lr=1000 --set train.epochs=3"));
+  CHECK(r.exit_code == 1);
+  Store s(store, true);
+  auto run = s.run(latest_run(store));
+  CHECK(run.status == "failed");
+  CHECK_THAT(run.error, Contains("loss became") && Contains("at epoch ") && Contains("batch "));
+}
