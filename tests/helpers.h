@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "trex/registry/registry.h"
+
 namespace trex::test {
 
 namespace fs = std::filesystem;
@@ -68,5 +70,11 @@ inline std::string trex_binary() { return std::string(TREX_BINARY_DIR) + "/bin/t
 inline std::string plugin_dir() { return std::string(TREX_BINARY_DIR) + "/plugins"; }
 inline std::string source_dir() { return TREX_SOURCE_DIR; }
 inline const char* fashion_root() { return "/usr/share/datasets/fashion-mnist/"; }
+
+/// The plugins this build produced, loaded once per test process.
+inline const Registry& built_plugins() {
+  static Registry r({plugin_dir()});
+  return r;
+}
 
 }  // namespace trex::test

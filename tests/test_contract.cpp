@@ -17,10 +17,7 @@ using Catch::Matchers::WithinAbs;
 
 namespace {
 
-const Registry& registry() {
-  static Registry r({plugin_dir()});
-  return r;
-}
+const Registry& registry() { return built_plugins(); }
 
 ResolvedPlugin defaults_of(Kind kind, const std::string& name) {
   Node n = Node::map();

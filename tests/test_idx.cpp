@@ -15,10 +15,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-const Registry& registry() {
-  static Registry r({plugin_dir()});
-  return r;
-}
+const Registry& registry() { return built_plugins(); }
 
 std::shared_ptr<Dataset> open_idx(const std::string& root) {
   Node n = Node::map();

@@ -11,10 +11,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-const Registry& registry() {
-  static Registry r({plugin_dir()});
-  return r;
-}
+const Registry& registry() { return built_plugins(); }
 
 const char* kMinimal = R"(name: t
 data: {type: fashion_mnist, limit: 100}

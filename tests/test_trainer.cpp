@@ -114,6 +114,9 @@ TEST_CASE("trex run trains on Fashion-MNIST and records the run", "[e2e]") {
   const std::string predictions = read_file(s.folder() + "/runs/" + id + "/test_predictions.csv");
   CHECK(std::count(predictions.begin(), predictions.end(), '\n') == 701);
   CHECK(fs::exists(s.folder() + "/runs/" + id + "/checkpoints/best.pt"));
+  CHECK(resolve_checkpoint(s, id) == s.folder() + "/runs/" + id + "/checkpoints/best.pt");
+  CHECK(resolve_checkpoint(s, "run:e2e@last") == s.folder() + "/runs/" + id + "/checkpoints/last.pt");
+  CHECK_THROWS_WITH(resolve_checkpoint(s, id + "@worst"), Contains("a checkpoint is RUN@best or RUN@last"));
 }
 
 TEST_CASE("a run that is SIGKILLed anywhere resumes to the uninterrupted run's metrics, bit for bit", "[e2e][slow]") {

@@ -423,6 +423,22 @@ std::vector<std::pair<std::int64_t, double>> Store::learning_rates(const std::st
   return out;
 }
 
+std::string resolve_checkpoint(const Store& store, const std::string& ref) {
+  const auto at = ref.rfind('@');
+  const std::string run_ref = at == std::string::npos ? ref : ref.substr(0, at);
+  const std::string which = at == std::string::npos ? "" : ref.substr(at + 1);
+  if (!which.empty() && which != "best" && which != "last")
+    throw std::runtime_error("'" + ref + "': a checkpoint is RUN@best or RUN@last, not @" + which);
+  const RunRecord run = store.run(run_ref);
+  const fs::path dir = fs::path(store.run_dir(run.id, false)) / "checkpoints";
+  for (const std::string& name : which.empty() ? std::vector<std::string>{"best", "last"} : std::vector<std::string>{which}) {
+    const fs::path file = dir / (name + ".pt");
+    if (fs::exists(file)) return file.string();
+  }
+  throw std::runtime_error("run " + run.id + " has no " + (which.empty() ? "" : which + " ") + "checkpoint in " + dir.string() +
+                           " (train.checkpoint.keep may have dropped it)");
+}
+
 int Store::mark_stale_runs() {
   std::vector<std::string> stale;
   {

@@ -14,6 +14,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <opencv2/core/version.hpp>
+#include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim.h>
@@ -128,6 +129,10 @@ class Trainer {
   MetricSet make_metrics() const;
   std::unique_ptr<torch::optim::Optimizer> make_optimizer();
   at::Tensor loss_per_example(const at::Tensor& logits, const at::Tensor& targets) const;
+  at::Tensor to_model_input(const at::Tensor& images) const {
+    at::Tensor x = images.to(device_);
+    return t_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+  }
   void set_lr(double lr) {
     for (auto& g : optimizer_->param_groups()) g.options().set_lr(lr);
   }
@@ -156,6 +161,7 @@ class Trainer {
   TrainerState state_;
   double lr_ = 0;
   std::unique_ptr<Progress> progress_;
+  torch::Device device_{torch::kCPU};
 };
 
 bool Trainer::higher_is_better(const std::string& key, const std::string& mode) const {
@@ -239,6 +245,13 @@ void Trainer::setup() {
   ctx.seed = spec_.seed;
   model_ = registry_.create_as<Model>(spec_.model, ctx);
   module_ = std::shared_ptr<torch::nn::Module>(model_, model_->module().get());
+  if (t_.device == "cuda") {
+    if (!torch::cuda::is_available())
+      throw std::runtime_error("train.device is cuda, but this LibTorch sees no CUDA device (Debian's libtorch is CPU-only); "
+                               "set train.device: cpu");
+    device_ = torch::Device(torch::kCUDA);
+    module_->to(device_);
+  }
   if (t_.channels_last)
     for (auto& p : module_->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
@@ -249,12 +262,12 @@ void Trainer::setup() {
     std::vector<float> w;
     for (auto c : counts)
       w.push_back(c ? static_cast<float>(plan_.train.size()) / static_cast<float>(counts.size() * static_cast<std::size_t>(c)) : 0.f);
-    class_weights_ = torch::tensor(w);
+    class_weights_ = torch::tensor(w).to(device_);
   } else if (t_.loss.class_weights == "list") {
     if (t_.loss.weights.size() != class_names_.size())
       throw std::runtime_error("train.loss.class_weights has " + std::to_string(t_.loss.weights.size()) +
                                " values but the dataset has " + std::to_string(class_names_.size()) + " classes");
-    class_weights_ = torch::tensor(std::vector<float>(t_.loss.weights.begin(), t_.loss.weights.end()));
+    class_weights_ = torch::tensor(std::vector<float>(t_.loss.weights.begin(), t_.loss.weights.end())).to(device_);
   }
 
   train_metrics_ = make_metrics();
@@ -331,7 +344,8 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   while (auto batch = loader.next()) {
     lr_ = lr_at(t_.optimizer, t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs);
     set_lr(lr_);
-    at::Tensor images = t_.channels_last ? batch->images.contiguous(at::MemoryFormat::ChannelsLast) : batch->images;
+    at::Tensor images = to_model_input(batch->images);
+    batch->targets = batch->targets.to(device_);
     at::Tensor logits;
     {
       at::autocast::set_cpu_enabled(t_.bf16);
@@ -373,7 +387,8 @@ std::map<std::string, double> Trainer::evaluate(const std::vector<SampleRef>& se
   BatchLoader loader(*dataset_, set, eval_pipeline_, lo);
   eval_metrics_.reset();
   while (auto batch = loader.next()) {
-    at::Tensor images = t_.channels_last ? batch->images.contiguous(at::MemoryFormat::ChannelsLast) : batch->images;
+    at::Tensor images = to_model_input(batch->images);
+    batch->targets = batch->targets.to(device_);
     at::autocast::set_cpu_enabled(t_.bf16);
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
     at::Tensor logits = model_->forward(images).to(at::kFloat);
@@ -383,6 +398,9 @@ std::map<std::string, double> Trainer::evaluate(const std::vector<SampleRef>& se
     eval_metrics_.add({logits, batch->targets, per_example.sum().item<double>()});
     if (predictions) {
       auto [conf, pred] = logits.softmax(1).max(1);
+      conf = conf.cpu();
+      pred = pred.cpu();
+      batch->targets = batch->targets.cpu();
       auto c = conf.accessor<float, 1>();
       auto p = pred.accessor<std::int64_t, 1>();
       auto l = batch->targets.accessor<std::int64_t, 1>();
@@ -483,7 +501,7 @@ RunResult Trainer::run() {
         }
       }
       state_.epoch = epoch;
-      if (t_.checkpoint.keep != "none" || t_.early_stopping.restore_best) {
+      if (t_.checkpoint.keep != "none" || (t_.early_stopping.enabled && t_.early_stopping.restore_best)) {
         save_checkpoint(checkpoint_path("last"), *module_, optimizer_.get(), state_);
         if (best) save_checkpoint(checkpoint_path("best"), *module_, nullptr, state_);
       }

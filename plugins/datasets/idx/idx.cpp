@@ -146,15 +146,10 @@ class IdxDataset : public Dataset {
 
 const Descriptor& descriptor() {
   static const Descriptor d = [] {
-    Descriptor d;
-    d.kind = Kind::Dataset;
-    d.name = "idx";
-    d.version = "1.0.0";
-    d.summary = "MNIST / Fashion-MNIST IDX files (gzipped or not); train + test splits";
-    d.params = {
-        ParamSpec("root", ParamType::String, "folder with the four IDX files").def(IdxOptions{}.root),
-        ParamSpec("classes", ParamType::String, "class names to use").def(IdxOptions{}.classes).one_of({"fashion_mnist", "mnist"}),
-    };
+    Descriptor d = make_descriptor(
+        Kind::Dataset, "idx", "1.0.0", "MNIST / Fashion-MNIST IDX files (gzipped or not); train + test splits",
+        {ParamSpec("root", ParamType::String, "folder with the four IDX files").def(IdxOptions{}.root),
+         ParamSpec("classes", ParamType::String, "class names to use").def(IdxOptions{}.classes).one_of({"fashion_mnist", "mnist"})});
     d.presets = {{"fashion_mnist", "Fashion-MNIST from Debian's dataset-fashion-mnist", {{"classes", std::string("fashion_mnist")}}}};
     return d;
   }();

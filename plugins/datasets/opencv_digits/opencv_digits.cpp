@@ -46,16 +46,11 @@ class DigitsDataset : public Dataset {
 };
 
 const Descriptor& descriptor() {
-  static const Descriptor d = [] {
-    Descriptor d;
-    d.kind = Kind::Dataset;
-    d.name = "opencv_digits";
-    d.version = "1.0.0";
-    d.summary = "OpenCV's digits.png: 5,000 handwritten 20x20 digits, 500 per class (train split only)";
-    d.params = {ParamSpec("path", ParamType::String, "the digits sheet")
-                    .def(std::string("/usr/share/doc/opencv-doc/examples/data/digits.png"))};
-    return d;
-  }();
+  static const Descriptor d = make_descriptor(
+      Kind::Dataset, "opencv_digits", "1.0.0",
+      "OpenCV's digits.png: 5,000 handwritten 20x20 digits, 500 per class (train split only)",
+      {ParamSpec("path", ParamType::String, "the digits sheet")
+           .def(std::string("/usr/share/doc/opencv-doc/examples/data/digits.png"))});
   return d;
 }
 

@@ -101,12 +101,9 @@ class SeedCnnModel : public Model {
 
 const Descriptor& descriptor() {
   static const Descriptor d = [] {
-    Descriptor d;
-    d.kind = Kind::Model;
-    d.name = "seed_cnn";
-    d.version = "1.0.0";
-    d.summary = "the book's small CNN from scratch (two 3x3 convs, BN, pool, dense 128)";
     using T = ParamType;
+    Descriptor d = make_descriptor(Kind::Model, "seed_cnn", "1.0.0",
+                                   "the book's small CNN from scratch (two 3x3 convs, BN, pool, dense 128)");
     d.params = {
         ParamSpec("conv1_filters", T::Int, "filters of the first 3x3 conv (valid padding)").def(std::int64_t{16}).range(1, 4096),
         ParamSpec("conv2_filters", T::Int, "filters of the second 3x3 conv (same padding)").def(std::int64_t{32}).range(1, 4096),

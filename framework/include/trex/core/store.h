@@ -120,6 +120,10 @@ class Store {
   std::unique_ptr<sql::Database> db_;
 };
 
+/// The checkpoint file a reference names: `RUN@best`, `RUN@last`, or `RUN`
+/// (best where it exists, else last); RUN as Store::run takes it.
+std::string resolve_checkpoint(const Store& store, const std::string& ref);
+
 double now_seconds();
 std::string host_name();
 /// True when this run's record says running but it cannot be (stale heartbeat, dead pid here).
