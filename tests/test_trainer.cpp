@@ -119,6 +119,21 @@ TEST_CASE("trex run trains on Fashion-MNIST and records the run", "[e2e]") {
   CHECK_THROWS_WITH(resolve_checkpoint(s, id + "@worst"), Contains("a checkpoint is RUN@best or RUN@last"));
 }
 
+TEST_CASE("the same seed gives the same run whatever the number of loader threads", "[e2e]") {
+  TempDir d;
+  const std::string spec = write_file(d.file("e2e.yaml"), kSpec);
+  std::vector<std::vector<std::string>> results;
+  for (const char* workers : {"0", "1", "3"}) {
+    const std::string store = d.file(std::string("w") + workers + ".db");
+    auto r = run_command(trex_cmd(store, "run " + spec + " --set train.epochs=2 --set train.workers=" + workers));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    results.push_back(epoch_rows(store, latest_run(store)));
+  }
+  CHECK(results[0] == results[1]);
+  CHECK(results[0] == results[2]);
+}
+
 TEST_CASE("a run that is SIGKILLed anywhere resumes to the uninterrupted run's metrics, bit for bit", "[e2e][slow]") {
   TempDir d;
   const std::string spec = write_file(d.file("e2e.yaml"), kSpec);

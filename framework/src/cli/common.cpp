@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include <spdlog/spdlog.h>
+
 #include "trex/core/store.h"
 
 namespace trex::cli {
@@ -16,7 +18,7 @@ void add_common(CLI::App& app, CommonOptions& o, bool store, bool plugins) {
 std::unique_ptr<Registry> make_registry(const CommonOptions& o, bool warn) {
   auto registry = std::make_unique<Registry>(Registry::search_path(o.plugin_paths));
   if (warn)
-    for (const auto& p : registry->problems()) std::cerr << "trex: warning: skipped plugin " << p.path << ": " << p.reason << "\n";
+    for (const auto& p : registry->problems()) spdlog::warn("skipped plugin {}: {}", p.path, p.reason);
   return registry;
 }
 

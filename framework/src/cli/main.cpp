@@ -1,10 +1,17 @@
 // trex: image-classification experiments from YAML, with plugins and a store.
 #include <iostream>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "commands.h"
 #include "trex/registry/diagnostics.h"
 
 int main(int argc, char** argv) {
+  // Warnings and notes go to stderr as "trex: warning: ...", so stdout stays parseable.
+  auto logger = spdlog::stderr_color_mt("trex");
+  logger->set_pattern("trex: %l: %v");
+  spdlog::set_default_logger(logger);
   CLI::App app{"trex: image classification and transfer-learning experiments"};
   app.require_subcommand(1);
   int exit_code = 0;

@@ -5,6 +5,8 @@
 #include <csignal>
 #include <iostream>
 
+#include <spdlog/spdlog.h>
+
 #include "common.h"
 #include "trex/core/spec.h"
 #include "trex/core/trainer.h"
@@ -43,8 +45,7 @@ int do_run(const RunArgs& a) {
     spec = load_spec(a.spec, a.sets, *registry);
   }
   if (active_blas() == "reference")
-    std::cerr << "trex: warning: LibTorch uses the reference BLAS (about 20x slower); "
-                 "install libopenblas0-pthread (tools/setup.sh does)\n";
+    spdlog::warn("LibTorch uses the reference BLAS (about 20x slower); install libopenblas0-pthread (tools/setup.sh does)");
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   RunOptions options;

@@ -57,7 +57,8 @@ void Progress::end_epoch(const std::map<std::string, double>& metrics, double lr
   if (tty_) std::printf("\r\033[K");
   std::printf("epoch %lld/%lld", static_cast<long long>(epoch_ + 1), static_cast<long long>(epochs_));
   for (const auto& [key, v] : metrics) std::printf("  %s %.4f", key.c_str(), v);
-  std::printf("  lr %.3g  %.1fs  %.0f img/s%s\n", lr, seconds, images_per_second_, best ? "  *best" : "");
+  std::printf("  lr %.3g  %.1fs  %.0f img/s  data wait %.0f%%%s\n", lr, seconds, images_per_second_,
+              train_seconds > 0 ? 100 * data_wait_ / train_seconds : 0.0, best ? "  *best" : "");
   std::fflush(stdout);
 }
 

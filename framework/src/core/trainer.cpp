@@ -341,7 +341,12 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   std::size_t b = 0;
   optimizer_->zero_grad();
   progress_->start_epoch(epoch, t_.epochs, n);
-  while (auto batch = loader.next()) {
+  double waited = 0;  // seconds the model sat idle waiting for data
+  for (;;) {
+    const auto wait_start = std::chrono::steady_clock::now();
+    auto batch = loader.next();
+    waited += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+    if (!batch) break;
     lr_ = lr_at(t_.optimizer, t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs);
     set_lr(lr_);
     at::Tensor images = to_model_input(batch->images);
@@ -374,6 +379,7 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
     progress_->update(b, static_cast<std::size_t>(batch->targets.size(0)), loss_value);
     if (options_.should_stop && options_.should_stop()) throw Interrupted();
   }
+  progress_->set_data_wait(waited);
   std::map<std::string, double> out;
   for (std::size_t i = 0; i < train_metrics_.metrics.size(); ++i) out[train_metrics_.names[i]] = train_metrics_.metrics[i]->value();
   return out;

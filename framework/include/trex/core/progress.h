@@ -15,6 +15,8 @@ class Progress {
   /// Prints the epoch's summary line; `train_seconds` covers the training pass only.
   void end_epoch(const std::map<std::string, double>& metrics, double lr, double seconds, std::size_t train_images,
                  bool best);
+  /// Seconds the training pass spent waiting for batches (shown as a share).
+  void set_data_wait(double seconds) { data_wait_ = seconds; }
   /// Images per second of the last training pass.
   double images_per_second() const { return images_per_second_; }
 
@@ -25,6 +27,7 @@ class Progress {
   double loss_sum_ = 0;
   std::size_t loss_count_ = 0;
   double images_per_second_ = 0;
+  double data_wait_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_, train_end_;
 };
 
