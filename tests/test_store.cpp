@@ -49,14 +49,14 @@ TEST_CASE("migrations move an old store forward and keep its rows", "[store]") {
             "VALUES('r1', 'old', 'old', 'completed', 1, 1, 'name: old', 'h')");
   }
   Store s(path);
-  CHECK(s.schema_version() == 2);
+  CHECK(s.schema_version() == Store::kSchemaVersion);
   auto r = s.run("r1");
   CHECK(r.name == "old");
   CHECK(r.main_metric.empty());
   CHECK(s.learning_rates("r1").empty());  // the v2 table exists
   SECTION("a store newer than this trex is refused") {
     s.db().exec("PRAGMA user_version=99");
-    CHECK_THROWS_WITH(Store(path, true), Contains("schema version 99, newer than this trex's 2; upgrade trex"));
+    CHECK_THROWS_WITH(Store(path, true), Contains("schema version 99, newer than this trex's 3; upgrade trex"));
   }
 }
 

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   trex::cli::add_run_commands(app, exit_code);
   trex::cli::add_store_commands(app, exit_code);
   trex::cli::add_plugin_commands(app, exit_code);
+  trex::cli::add_use_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "trex/core/fault.h"
+#include "trex/core/report.h"
 #include "trex/core/spec.h"
 
 namespace fs = std::filesystem;
@@ -86,6 +87,31 @@ CREATE TABLE epochs(
   epoch INTEGER NOT NULL,
   lr REAL,
   PRIMARY KEY(run_id, epoch)
+) WITHOUT ROWID;
+)sql",
+    // 3: evaluations of a trained run (trex predict --evaluate), apart from training runs
+    R"sql(
+CREATE TABLE evaluations(
+  id INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  created REAL NOT NULL,
+  checkpoint TEXT NOT NULL,
+  source TEXT NOT NULL,
+  examples INTEGER NOT NULL
+);
+CREATE INDEX evaluations_run ON evaluations(run_id);
+CREATE TABLE evaluation_metrics(
+  evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  value REAL,
+  PRIMARY KEY(evaluation_id, name)
+) WITHOUT ROWID;
+CREATE TABLE evaluation_classes(
+  evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+  class_index INTEGER NOT NULL,
+  class_name TEXT,
+  precision REAL, recall REAL, f1 REAL, support INTEGER,
+  PRIMARY KEY(evaluation_id, class_index)
 ) WITHOUT ROWID;
 )sql",
 };
@@ -421,6 +447,32 @@ std::vector<std::pair<std::int64_t, double>> Store::learning_rates(const std::st
   s.bind_all(run_id);
   while (s.step()) out.emplace_back(s.integer(0), s.real(1));
   return out;
+}
+
+std::int64_t Store::add_evaluation(const std::string& run_id, const std::string& checkpoint, const std::string& source,
+                                   const std::map<std::string, double>& metrics, const ClassificationReport& report) {
+  std::int64_t id = 0;
+  db_->transaction([&] {
+    db_->prepare("INSERT INTO evaluations(run_id, created, checkpoint, source, examples) VALUES(?,?,?,?,?)")
+        .bind_all(run_id, now_seconds(), checkpoint, source, report.macro.support)
+        .run();
+    auto last = db_->prepare("SELECT last_insert_rowid()");
+    last.step();
+    id = last.integer(0);
+    auto m = db_->prepare("INSERT INTO evaluation_metrics(evaluation_id, name, value) VALUES(?,?,?)");
+    for (const auto& [name, value] : metrics) {
+      m.reset();
+      m.bind_all(id, name, value).run();
+    }
+    auto c = db_->prepare(
+        "INSERT INTO evaluation_classes(evaluation_id, class_index, class_name, precision, recall, f1, support) VALUES(?,?,?,?,?,?,?)");
+    for (std::size_t i = 0; i < report.classes.size(); ++i) {
+      const auto& row = report.classes[i];
+      c.reset();
+      c.bind_all(id, static_cast<std::int64_t>(i), row.name, row.precision, row.recall, row.f1, row.support).run();
+    }
+  });
+  return id;
 }
 
 std::string resolve_checkpoint(const Store& store, const std::string& ref) {

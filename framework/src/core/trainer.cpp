@@ -23,6 +23,7 @@
 
 #include "trex/core/adadelta.h"
 #include "trex/core/checkpoint.h"
+#include "trex/core/experiment.h"
 #include "trex/core/loader.h"
 #include "trex/core/lr_schedule.h"
 #include "trex/core/progress.h"
@@ -146,17 +147,13 @@ class Trainer {
   RunOptions options_;
   const TrainOptions& t_;
 
-  std::shared_ptr<Dataset> dataset_;
-  SplitPlan plan_;
-  Pipeline train_pipeline_, eval_pipeline_;
-  ImageShape train_shape_, eval_shape_;
+  Experiment parts_;
   std::shared_ptr<Model> model_;
   std::shared_ptr<torch::nn::Module> module_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   at::Tensor class_weights_;
   MetricSet train_metrics_, eval_metrics_;
   std::map<std::string, bool> directions_;  ///< metric name -> higher is better
-  std::vector<std::string> class_names_;
   std::string run_id_, run_dir_;
   TrainerState state_;
   double lr_ = 0;
@@ -215,36 +212,9 @@ at::Tensor Trainer::loss_per_example(const at::Tensor& logits, const at::Tensor&
 void Trainer::setup() {
   const int threads = t_.threads > 0 ? static_cast<int>(t_.threads) : static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(std::max(1, threads));
-  torch::manual_seed(spec_.seed);
-
-  dataset_ = registry_.create_as<Dataset>(spec_.data, {});
-  class_names_ = dataset_->class_names();
-  plan_ = plan_splits(*dataset_, spec_.data_options, spec_.seed);
-
-  auto pipeline = [&](const std::vector<AugmentStep>& steps) {
-    std::vector<PipelineStep> out;
-    for (const auto& s : steps) out.push_back({registry_.create_as<Augmentation>(s.plugin, {}), s.p, s.plugin.type});
-    return Pipeline(std::move(out));
-  };
-  train_pipeline_ = pipeline(spec_.augment_train);
-  eval_pipeline_ = pipeline(spec_.augment_eval);
-  train_shape_ = train_pipeline_.output_shape(dataset_->shape());
-  eval_shape_ = eval_pipeline_.output_shape(dataset_->shape());
-  if (train_shape_.channels != eval_shape_.channels || train_shape_.height != eval_shape_.height ||
-      train_shape_.width != eval_shape_.width)
-    throw std::runtime_error("augment.train makes " + std::to_string(train_shape_.height) + "x" +
-                             std::to_string(train_shape_.width) + " images but augment.eval makes " +
-                             std::to_string(eval_shape_.height) + "x" + std::to_string(eval_shape_.width) +
-                             "; add the same resize/crop to both lists");
-
-  BuildContext ctx;
-  ctx.channels = train_shape_.channels;
-  ctx.height = train_shape_.height;
-  ctx.width = train_shape_.width;
-  ctx.num_classes = static_cast<std::int64_t>(class_names_.size());
-  ctx.seed = spec_.seed;
-  model_ = registry_.create_as<Model>(spec_.model, ctx);
-  module_ = std::shared_ptr<torch::nn::Module>(model_, model_->module().get());
+  parts_ = build_experiment(spec_, registry_);
+  model_ = parts_.model;
+  module_ = parts_.module;
   if (t_.device == "cuda") {
     if (!torch::cuda::is_available())
       throw std::runtime_error("train.device is cuda, but this LibTorch sees no CUDA device (Debian's libtorch is CPU-only); "
@@ -258,15 +228,15 @@ void Trainer::setup() {
   optimizer_ = make_optimizer();
 
   if (t_.loss.class_weights == "balanced") {
-    auto counts = plan_.class_counts("train", class_names_.size());
+    auto counts = parts_.plan.class_counts("train", parts_.class_names.size());
     std::vector<float> w;
     for (auto c : counts)
-      w.push_back(c ? static_cast<float>(plan_.train.size()) / static_cast<float>(counts.size() * static_cast<std::size_t>(c)) : 0.f);
+      w.push_back(c ? static_cast<float>(parts_.plan.train.size()) / static_cast<float>(counts.size() * static_cast<std::size_t>(c)) : 0.f);
     class_weights_ = torch::tensor(w).to(device_);
   } else if (t_.loss.class_weights == "list") {
-    if (t_.loss.weights.size() != class_names_.size())
+    if (t_.loss.weights.size() != parts_.class_names.size())
       throw std::runtime_error("train.loss.class_weights has " + std::to_string(t_.loss.weights.size()) +
-                               " values but the dataset has " + std::to_string(class_names_.size()) + " classes");
+                               " values but the dataset has " + std::to_string(parts_.class_names.size()) + " classes");
     class_weights_ = torch::tensor(std::vector<float>(t_.loss.weights.begin(), t_.loss.weights.end())).to(device_);
   }
 
@@ -276,7 +246,7 @@ void Trainer::setup() {
 
   for (const auto* monitor : {&t_.checkpoint.monitor, &t_.early_stopping.monitor}) {
     if (monitor == &t_.early_stopping.monitor && !t_.early_stopping.enabled) continue;
-    if (monitor->rfind("val_", 0) == 0 && plan_.val.empty())
+    if (monitor->rfind("val_", 0) == 0 && parts_.plan.val.empty())
       throw std::runtime_error("'" + *monitor + "' is monitored but there is no validation set; set data.val_fraction > 0 or monitor a train_ metric");
   }
 }
@@ -309,7 +279,7 @@ void Trainer::start_record() {
   r.git_commit = git_commit();
   r.spec_yaml = spec_.yaml();
   r.spec_hash = hex_hash(r.spec_yaml);
-  r.class_names = class_names_;
+  r.class_names = parts_.class_names;
   r.main_metric = t_.checkpoint.monitor;
   auto params = spec_.flat();
   std::int64_t total = 0, trainable = 0;
@@ -320,8 +290,8 @@ void Trainer::start_record() {
   params.push_back({"model.params.total", std::to_string(total), "int"});
   params.push_back({"model.params.trainable", std::to_string(trainable), "int"});
   for (const char* set : {"train", "val", "test"}) {
-    params.push_back({std::string("data.sizes.") + set, std::to_string(plan_.get(set).size()), "int"});
-    auto counts = plan_.class_counts(set, class_names_.size());
+    params.push_back({std::string("data.sizes.") + set, std::to_string(parts_.plan.get(set).size()), "int"});
+    auto counts = parts_.plan.class_counts(set, parts_.class_names.size());
     for (std::size_t c = 0; c < counts.size(); ++c)
       params.push_back({std::string("data.class_sizes.") + set + "." + std::to_string(c), std::to_string(counts[c]), "int"});
   }
@@ -334,8 +304,8 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   module_->train();
   // Dropout and other in-model randomness: one stream per epoch, so resume repeats it.
   torch::manual_seed(mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), 0xd20));
-  LoaderOptions lo{t_.batch_size, true, t_.workers, t_.prefetch, spec_.seed, epoch, kTrainStream, train_shape_};
-  BatchLoader loader(*dataset_, plan_.train, train_pipeline_, lo);
+  LoaderOptions lo{t_.batch_size, true, t_.workers, t_.prefetch, spec_.seed, epoch, kTrainStream, parts_.input_shape};
+  BatchLoader loader(*parts_.dataset, parts_.plan.train, parts_.train_pipeline, lo);
   train_metrics_.reset();
   const std::size_t n = loader.batches();
   std::size_t b = 0;
@@ -389,8 +359,8 @@ std::map<std::string, double> Trainer::evaluate(const std::vector<SampleRef>& se
                                                 std::vector<Prediction>* predictions) {
   torch::NoGradGuard no_grad;
   module_->eval();
-  LoaderOptions lo{t_.batch_size, false, t_.workers, t_.prefetch, spec_.seed, 0, stream, eval_shape_};
-  BatchLoader loader(*dataset_, set, eval_pipeline_, lo);
+  LoaderOptions lo{t_.batch_size, false, t_.workers, t_.prefetch, spec_.seed, 0, stream, parts_.input_shape};
+  BatchLoader loader(*parts_.dataset, set, parts_.eval_pipeline, lo);
   eval_metrics_.reset();
   while (auto batch = loader.next()) {
     at::Tensor images = to_model_input(batch->images);
@@ -421,7 +391,7 @@ std::map<std::string, double> Trainer::evaluate(const std::vector<SampleRef>& se
 }
 
 void Trainer::test_and_finish(RunResult& result) {
-  if (!plan_.test.empty()) {
+  if (!parts_.plan.test.empty()) {
     std::string which = "last";
     std::int64_t epoch = state_.epoch;
     if (fs::exists(checkpoint_path("best"))) {
@@ -431,7 +401,7 @@ void Trainer::test_and_finish(RunResult& result) {
       epoch = best_state.epoch;
     }
     std::vector<Prediction> predictions;
-    auto values = evaluate(plan_.test, kTestStream, &predictions);
+    auto values = evaluate(parts_.plan.test, kTestStream, &predictions);
     std::vector<MetricRow> rows;
     for (const auto& [name, v] : values) rows.push_back({epoch + 1, "test", name, v, 0});
     store_.record_epoch(run_id_, epoch + 1, rows, directions_);
@@ -441,7 +411,7 @@ void Trainer::test_and_finish(RunResult& result) {
       std::ofstream out(csv);
       out << "index,split,label,predicted,confidence\n";
       for (const auto& p : predictions) {
-        const SampleRef& ref = plan_.test[p.position];
+        const SampleRef& ref = parts_.plan.test[p.position];
         out << ref.index << "," << ref.split << "," << p.label << "," << p.predicted << "," << p.confidence << "\n";
       }
     }
@@ -472,8 +442,8 @@ RunResult Trainer::run() {
   fs::create_directories(fs::path(run_dir_) / "checkpoints");
   progress_ = std::make_unique<Progress>(options_.quiet);
   if (!options_.quiet)
-    std::cout << "run " << run_id_ << "  " << spec_.name << "  train " << plan_.train.size() << " / val "
-              << plan_.val.size() << " / test " << plan_.test.size() << " images, " << class_names_.size()
+    std::cout << "run " << run_id_ << "  " << spec_.name << "  train " << parts_.plan.train.size() << " / val "
+              << parts_.plan.val.size() << " / test " << parts_.plan.test.size() << " images, " << parts_.class_names.size()
               << " classes, " << at::get_num_threads() << " threads\n";
   try {
     Heartbeat heartbeat(store_.path(), run_id_);
@@ -482,7 +452,7 @@ RunResult Trainer::run() {
     for (std::int64_t epoch = state_.epoch + 1; epoch < t_.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       auto train = train_one_epoch(epoch);
-      auto val = plan_.val.empty() ? std::map<std::string, double>{} : evaluate(plan_.val, kValStream, nullptr);
+      auto val = parts_.plan.val.empty() ? std::map<std::string, double>{} : evaluate(parts_.plan.val, kValStream, nullptr);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::vector<MetricRow> rows;
       std::map<std::string, double> keyed;
@@ -511,7 +481,7 @@ RunResult Trainer::run() {
         save_checkpoint(checkpoint_path("last"), *module_, optimizer_.get(), state_);
         if (best) save_checkpoint(checkpoint_path("best"), *module_, nullptr, state_);
       }
-      progress_->end_epoch(keyed, lr_, seconds, plan_.train.size(), best);
+      progress_->end_epoch(keyed, lr_, seconds, parts_.plan.train.size(), best);
       if (stop) {
         if (!options_.quiet)
           std::cout << "early stopping: " << t_.early_stopping.monitor << " did not improve for "

@@ -13,6 +13,7 @@
 namespace trex {
 
 struct FlatParam;
+struct ClassificationReport;
 
 enum class RunStatus { Running, Completed, Failed, Interrupted, Pruned };
 const char* status_name(RunStatus s);
@@ -63,7 +64,7 @@ struct ArtifactRow {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   /// TREX_STORE, else results/trex.db under the current directory.
   static std::string default_path();
 
@@ -96,6 +97,10 @@ class Store {
                       const std::map<std::string, bool>& higher_is_better);
   void add_artifact(const std::string& run_id, const std::string& kind, const std::string& path,
                     const std::string& checksum);
+
+  /// Records a re-evaluation of a trained run (not a new training run); returns its id.
+  std::int64_t add_evaluation(const std::string& run_id, const std::string& checkpoint, const std::string& source,
+                              const std::map<std::string, double>& metrics, const ClassificationReport& report);
 
   std::vector<RunRecord> runs() const;
   /// A run id, `run:NAME` or NAME (the latest completed run of that name).

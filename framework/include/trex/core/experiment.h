@@ -1,0 +1,31 @@
+#pragma once
+// The parts a resolved spec builds from plugins — dataset and its splits, the
+// train and eval pipelines, the model — shared by training, prediction and
+// inspection, so all of them preprocess exactly alike.
+#include <memory>
+
+#include <torch/nn/module.h>
+
+#include "trex/core/loader.h"
+#include "trex/core/spec.h"
+#include "trex/plugin/model.h"
+
+namespace trex {
+
+struct Experiment {
+  std::shared_ptr<Dataset> dataset;
+  SplitPlan plan;
+  Pipeline train_pipeline, eval_pipeline;
+  ImageShape data_shape;   ///< images as the dataset yields them
+  ImageShape input_shape;  ///< what the model takes, after the pipelines
+  std::vector<std::string> class_names;
+  std::shared_ptr<Model> model;
+  std::shared_ptr<torch::nn::Module> module;  ///< the model's module; keeps the model (and its library) alive
+};
+
+Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& registry);
+
+/// Builds every part; the model is seeded with the spec's seed.
+Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry);
+
+}  // namespace trex

@@ -1,0 +1,39 @@
+#include "trex/core/experiment.h"
+
+#include <torch/utils.h>
+
+namespace trex {
+
+Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& registry) {
+  std::vector<PipelineStep> out;
+  for (const auto& s : steps) out.push_back({registry.create_as<Augmentation>(s.plugin, {}), s.p, s.plugin.type});
+  return Pipeline(std::move(out));
+}
+
+Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry) {
+  Experiment e;
+  e.dataset = registry.create_as<Dataset>(spec.data, {});
+  e.class_names = e.dataset->class_names();
+  e.plan = plan_splits(*e.dataset, spec.data_options, spec.seed);
+  e.train_pipeline = build_pipeline(spec.augment_train, registry);
+  e.eval_pipeline = build_pipeline(spec.augment_eval, registry);
+  e.data_shape = e.dataset->shape();
+  const ImageShape train = e.train_pipeline.output_shape(e.data_shape);
+  e.input_shape = e.eval_pipeline.output_shape(e.data_shape);
+  if (train.channels != e.input_shape.channels || train.height != e.input_shape.height || train.width != e.input_shape.width)
+    throw std::runtime_error("augment.train makes " + std::to_string(train.height) + "x" + std::to_string(train.width) +
+                             " images but augment.eval makes " + std::to_string(e.input_shape.height) + "x" +
+                             std::to_string(e.input_shape.width) + "; add the same resize/crop to both lists");
+  BuildContext ctx;
+  ctx.channels = e.input_shape.channels;
+  ctx.height = e.input_shape.height;
+  ctx.width = e.input_shape.width;
+  ctx.num_classes = static_cast<std::int64_t>(e.class_names.size());
+  ctx.seed = spec.seed;
+  torch::manual_seed(spec.seed);
+  e.model = registry.create_as<Model>(spec.model, ctx);
+  e.module = std::shared_ptr<torch::nn::Module>(e.model, e.model->module().get());
+  return e;
+}
+
+}  // namespace trex
