@@ -406,47 +406,49 @@ RunRecord Store::run(const std::string& ref) const {
                            "' (a run id, or a name whose latest completed run is meant); see `trex runs`");
 }
 
-std::vector<MetricRow> Store::metrics(const std::string& run_id) const {
-  std::vector<MetricRow> out;
-  auto s = db_->prepare(
-      "SELECT epoch, split, name, value, wall_seconds FROM metrics WHERE run_id=? "
-      "ORDER BY epoch, CASE split WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END, name");
+namespace {
+/// Rows of a per-run query, each made by `row` from the statement.
+template <typename Row, typename F>
+std::vector<Row> rows_of(const sql::Database& db, const std::string& query, const std::string& run_id, F row) {
+  std::vector<Row> out;
+  auto s = db.prepare(query);
   s.bind_all(run_id);
-  while (s.step()) out.push_back({s.integer(0), s.text(1), s.text(2), s.real(3), s.real(4)});
+  while (s.step()) out.push_back(row(s));
   return out;
+}
+}  // namespace
+
+std::vector<MetricRow> Store::metrics(const std::string& run_id) const {
+  return rows_of<MetricRow>(*db_,
+                            "SELECT epoch, split, name, value, wall_seconds FROM metrics WHERE run_id=? "
+                            "ORDER BY epoch, CASE split WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END, name",
+                            run_id, [](const sql::Statement& s) {
+                              return MetricRow{s.integer(0), s.text(1), s.text(2), s.real(3), s.real(4)};
+                            });
 }
 
 std::vector<SummaryRow> Store::summaries(const std::string& run_id) const {
-  std::vector<SummaryRow> out;
-  auto s = db_->prepare(
-      "SELECT key, best, best_epoch, last, min, max, higher_is_better FROM summaries WHERE run_id=? ORDER BY key");
-  s.bind_all(run_id);
-  while (s.step()) out.push_back({s.text(0), s.real(1), s.integer(2), s.real(3), s.real(4), s.real(5), s.integer(6) != 0});
-  return out;
+  return rows_of<SummaryRow>(
+      *db_, "SELECT key, best, best_epoch, last, min, max, higher_is_better FROM summaries WHERE run_id=? ORDER BY key",
+      run_id, [](const sql::Statement& s) {
+        return SummaryRow{s.text(0), s.real(1), s.integer(2), s.real(3), s.real(4), s.real(5), s.integer(6) != 0};
+      });
 }
 
 std::vector<ParamRow> Store::params(const std::string& run_id) const {
-  std::vector<ParamRow> out;
-  auto s = db_->prepare("SELECT key, value, type FROM params WHERE run_id=? ORDER BY key");
-  s.bind_all(run_id);
-  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2)});
-  return out;
+  return rows_of<ParamRow>(*db_, "SELECT key, value, type FROM params WHERE run_id=? ORDER BY key", run_id,
+                           [](const sql::Statement& s) { return ParamRow{s.text(0), s.text(1), s.text(2)}; });
 }
 
 std::vector<ArtifactRow> Store::artifacts(const std::string& run_id) const {
-  std::vector<ArtifactRow> out;
-  auto s = db_->prepare("SELECT kind, path, checksum FROM artifacts WHERE run_id=? ORDER BY path");
-  s.bind_all(run_id);
-  while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2)});
-  return out;
+  return rows_of<ArtifactRow>(*db_, "SELECT kind, path, checksum FROM artifacts WHERE run_id=? ORDER BY path", run_id,
+                              [](const sql::Statement& s) { return ArtifactRow{s.text(0), s.text(1), s.text(2)}; });
 }
 
 std::vector<std::pair<std::int64_t, double>> Store::learning_rates(const std::string& run_id) const {
-  std::vector<std::pair<std::int64_t, double>> out;
-  auto s = db_->prepare("SELECT epoch, lr FROM epochs WHERE run_id=? ORDER BY epoch");
-  s.bind_all(run_id);
-  while (s.step()) out.emplace_back(s.integer(0), s.real(1));
-  return out;
+  return rows_of<std::pair<std::int64_t, double>>(
+      *db_, "SELECT epoch, lr FROM epochs WHERE run_id=? ORDER BY epoch", run_id,
+      [](const sql::Statement& s) { return std::make_pair(s.integer(0), s.real(1)); });
 }
 
 std::int64_t Store::add_evaluation(const std::string& run_id, const std::string& checkpoint, const std::string& source,
