@@ -5,6 +5,7 @@
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
 
+#include "cifar_files.h"
 #include "helpers.h"
 #include "trex/core/loader.h"
 #include "trex/core/spec.h"
@@ -19,9 +20,18 @@ namespace {
 
 const Registry& registry() { return built_plugins(); }
 
+/// Datasets whose data no Debian package ships read files the test writes in their real format.
+std::map<std::string, std::string> data_roots() {
+  static TempDir cifar;
+  static bool written = (write_cifar10(cifar.str()), true);
+  (void)written;
+  return {{"cifar", cifar.str()}};
+}
+
 ResolvedPlugin defaults_of(Kind kind, const std::string& name) {
   Node n = Node::map();
   n.set("type", Node::scalar(name));
+  if (kind == Kind::Dataset && data_roots().count(name)) n.set("root", Node::scalar(data_roots().at(name), true));
   Diagnostics diag;
   auto r = registry().resolve(kind, n, "x", diag);
   INFO(name << ": " << (diag.empty() ? "" : diag.issues()[0].format()));
@@ -133,6 +143,11 @@ TEST_CASE("metrics give hand-computed values on a hand-made case", "[contract]")
       {"top3_accuracy", 1.0},
       {"top5_accuracy", 1.0},
       {"loss", 6.0 / 4},            // the loss_sum given, per example
+      // Confusion [true][pred]: (0,0) (1,2) (1,1) (2,0). Class 0: P 1/2 R 1; class 1: P 1 R 1/2; class 2: P 0 R 0.
+      {"f1", (2.0 / 3 + 2.0 / 3 + 0) / 3},  // macro
+      {"precision", (0.5 + 1 + 0) / 3},
+      {"recall", (1 + 0.5 + 0) / 3},
+      {"weighted_f1", (1 * 2.0 / 3 + 2 * 2.0 / 3 + 1 * 0) / 4},  // supports 1, 2, 1
   };
   for (const auto& [name, value] : expected) {
     INFO(name);
@@ -150,6 +165,20 @@ TEST_CASE("metrics give hand-computed values on a hand-made case", "[contract]")
   m->reset();
   m->add({logits, targets, 0});
   CHECK_THAT(m->value(), WithinAbs(3.0 / 4, 1e-12));  // example 3: target 2 is last of three
+  Node micro = Node::map();
+  micro.set("type", Node::scalar("f1"));
+  micro.set("average", Node::scalar("micro"));
+  auto mf = registry().create_as<Metric>(*registry().resolve(Kind::Metric, micro, "m", diag), {});
+  mf->reset();
+  mf->add({logits, targets, 0});
+  CHECK_THAT(mf->value(), WithinAbs(2.0 / 4, 1e-12));  // micro F1 = accuracy for single-label
+  Node one = Node::map();
+  one.set("type", Node::scalar("recall"));
+  one.set("class_index", Node::scalar("1"));
+  auto r1 = registry().create_as<Metric>(*registry().resolve(Kind::Metric, one, "m", diag), {});
+  r1->reset();
+  r1->add({logits, targets, 0});
+  CHECK_THAT(r1->value(), WithinAbs(0.5, 1e-12));
   // Every metric in the build has a hand-made case here.
   for (const auto* r : registry().plugins(Kind::Metric)) CHECK(expected.count(r->descriptor->name));
 }

@@ -1,0 +1,139 @@
+// CIFAR-10 and CIFAR-100, binary version: data_batch_{1..5}.bin + test_batch.bin
+// (label byte + 3072 pixel bytes per record) or train.bin + test.bin (coarse
+// label, fine label, 3072 bytes). Pixels are stored planar R, G, B; images
+// come out as 32x32 RGB.
+#include <filesystem>
+#include <fstream>
+
+#include "trex/plugin/dataset.h"
+#include "trex/plugin/export.h"
+
+namespace trex_cifar {
+using namespace trex;
+namespace fs = std::filesystem;
+
+constexpr int kSide = 32;
+constexpr std::size_t kPixels = 3 * kSide * kSide;
+
+const std::vector<std::string> kCifar10Names{"airplane", "automobile", "bird", "cat", "deer",
+                                             "dog",      "frog",       "horse", "ship", "truck"};
+
+struct CifarOptions {
+  std::string root;              ///< folder with the .bin files
+  std::string variant = "cifar10";  ///< cifar10 | cifar100
+  std::string labels = "fine";   ///< cifar100: fine (100 classes) | coarse (20)
+};
+
+std::vector<std::string> read_names(const fs::path& file) {
+  std::vector<std::string> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+class CifarDataset : public Dataset {
+ public:
+  explicit CifarDataset(CifarOptions o) : o_(std::move(o)) {
+    if (!fs::is_directory(o_.root))
+      throw std::runtime_error("CIFAR folder '" + o_.root + "' not found; set data.root to the folder holding the binary version's .bin files");
+    const bool c100 = o_.variant == "cifar100";
+    const fs::path names_file = fs::path(o_.root) / (c100 ? (o_.labels == "coarse" ? "coarse_label_names.txt" : "fine_label_names.txt")
+                                                           : "batches.meta.txt");
+    names_ = fs::exists(names_file) ? read_names(names_file) : std::vector<std::string>{};
+    const std::size_t classes = c100 ? (o_.labels == "coarse" ? 20 : 100) : 10;
+    if (names_.empty()) {
+      if (c100) for (std::size_t i = 0; i < classes; ++i) names_.push_back(std::to_string(i));
+      else names_ = kCifar10Names;
+    }
+    if (names_.size() != classes)
+      throw std::runtime_error(names_file.string() + ": expected " + std::to_string(classes) + " class names, found " +
+                               std::to_string(names_.size()));
+    if (c100) {
+      load("train", {"train.bin"});
+      load("test", {"test.bin"});
+    } else {
+      load("train", {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"});
+      load("test", {"test_batch.bin"});
+    }
+  }
+
+  std::vector<std::string> class_names() const override { return names_; }
+  std::vector<std::string> splits() const override { return {"train", "test"}; }
+  const std::vector<std::int64_t>& labels(const std::string& split) const override { return part(split).labels; }
+  cv::Mat image(const std::string& split, std::size_t index) const override {
+    const Part& p = part(split);
+    cv::Mat img(kSide, kSide, CV_8UC3);
+    const unsigned char* src = &p.pixels.at(index * kPixels);
+    for (int i = 0; i < kSide * kSide; ++i)
+      for (int c = 0; c < 3; ++c) img.data[i * 3 + c] = src[c * kSide * kSide + i];  // planar -> interleaved RGB
+    return img;
+  }
+  ImageShape shape() const override { return {3, kSide, kSide}; }
+
+ private:
+  struct Part {
+    std::vector<unsigned char> pixels;
+    std::vector<std::int64_t> labels;
+  };
+  const Part& part(const std::string& split) const {
+    if (split == "train") return train_;
+    if (split == "test") return test_;
+    throw std::invalid_argument("cifar: no split '" + split + "'");
+  }
+
+  void load(const std::string& split, const std::vector<std::string>& files) {
+    Part& p = split == "train" ? train_ : test_;
+    const bool c100 = o_.variant == "cifar100";
+    const std::size_t label_bytes = c100 ? 2 : 1, record = label_bytes + kPixels;
+    for (const auto& name : files) {
+      const fs::path path = fs::path(o_.root) / name;
+      if (!fs::exists(path))
+        throw std::runtime_error(path.string() + " not found; the " + o_.variant + " binary version has " +
+                                 (c100 ? "train.bin and test.bin" : "data_batch_1.bin ... data_batch_5.bin and test_batch.bin"));
+      std::ifstream in(path, std::ios::binary);
+      std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (bytes.empty()) throw std::runtime_error(path.string() + ": empty file, expected records of " + std::to_string(record) + " bytes");
+      if (bytes.size() % record != 0)
+        throw std::runtime_error(path.string() + ": record " + std::to_string(bytes.size() / record) + " is truncated: expected " +
+                                 std::to_string(record) + " bytes, found " + std::to_string(bytes.size() % record));
+      for (std::size_t r = 0; r < bytes.size() / record; ++r) {
+        const unsigned char* rec = &bytes[r * record];
+        const std::size_t label = c100 ? rec[o_.labels == "coarse" ? 0 : 1] : rec[0];
+        if (label >= names_.size())
+          throw std::runtime_error(path.string() + ": record " + std::to_string(r) + " has label " + std::to_string(label) +
+                                   ", expected 0.." + std::to_string(names_.size() - 1) + " (is data.variant right?)");
+        p.labels.push_back(static_cast<std::int64_t>(label));
+        p.pixels.insert(p.pixels.end(), rec + label_bytes, rec + record);
+      }
+    }
+  }
+
+  CifarOptions o_;
+  std::vector<std::string> names_;
+  Part train_, test_;
+};
+
+const Descriptor& descriptor() {
+  static const Descriptor d = [] {
+    Descriptor d = make_descriptor(
+        Kind::Dataset, "cifar", "1.0.0", "CIFAR-10 / CIFAR-100 binary version (32x32 RGB); train + test splits",
+        {ParamSpec("root", ParamType::String, "folder with the .bin files (and batches.meta.txt)").def(std::string("data/cifar-10-batches-bin")),
+         ParamSpec("variant", ParamType::String, "which CIFAR").def(std::string("cifar10")).one_of({"cifar10", "cifar100"}),
+         ParamSpec("labels", ParamType::String, "CIFAR-100 label set").def(std::string("fine")).one_of({"fine", "coarse"})});
+    d.presets = {{"cifar10", "CIFAR-10 binary version", {{"variant", std::string("cifar10")}}},
+                 {"cifar100", "CIFAR-100 binary version", {{"variant", std::string("cifar100")}}}};
+    return d;
+  }();
+  return d;
+}
+
+std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
+  return std::make_unique<CifarDataset>(CifarOptions{p.get_string("root"), p.get_string("variant"), p.get_string("labels")});
+}
+
+}  // namespace trex_cifar
+
+TREX_PLUGIN(trex_cifar::descriptor, trex_cifar::create)
