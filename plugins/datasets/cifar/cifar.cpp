@@ -7,6 +7,7 @@
 
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/export.h"
+#include "trex/plugin/train_test_bytes.h"
 
 namespace trex_cifar {
 using namespace trex;
@@ -62,9 +63,9 @@ class CifarDataset : public Dataset {
 
   std::vector<std::string> class_names() const override { return names_; }
   std::vector<std::string> splits() const override { return {"train", "test"}; }
-  const std::vector<std::int64_t>& labels(const std::string& split) const override { return part(split).labels; }
+  const std::vector<std::int64_t>& labels(const std::string& split) const override { return data_.get(split).labels; }
   cv::Mat image(const std::string& split, std::size_t index) const override {
-    const Part& p = part(split);
+    const ByteSplit& p = data_.get(split);
     cv::Mat img(kSide, kSide, CV_8UC3);
     const unsigned char* src = &p.pixels.at(index * kPixels);
     for (int i = 0; i < kSide * kSide; ++i)
@@ -74,18 +75,8 @@ class CifarDataset : public Dataset {
   ImageShape shape() const override { return {3, kSide, kSide}; }
 
  private:
-  struct Part {
-    std::vector<unsigned char> pixels;
-    std::vector<std::int64_t> labels;
-  };
-  const Part& part(const std::string& split) const {
-    if (split == "train") return train_;
-    if (split == "test") return test_;
-    throw std::invalid_argument("cifar: no split '" + split + "'");
-  }
-
   void load(const std::string& split, const std::vector<std::string>& files) {
-    Part& p = split == "train" ? train_ : test_;
+    ByteSplit& p = data_.get(split);
     const bool c100 = o_.variant == "cifar100";
     const std::size_t label_bytes = c100 ? 2 : 1, record = label_bytes + kPixels;
     for (const auto& name : files) {
@@ -113,7 +104,7 @@ class CifarDataset : public Dataset {
 
   CifarOptions o_;
   std::vector<std::string> names_;
-  Part train_, test_;
+  TrainTestBytes data_{"cifar"};
 };
 
 const Descriptor& descriptor() {

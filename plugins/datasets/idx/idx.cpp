@@ -7,6 +7,7 @@
 
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/export.h"
+#include "trex/plugin/train_test_bytes.h"
 
 namespace trex_idx {
 using namespace trex;
@@ -94,9 +95,9 @@ class IdxDataset : public Dataset {
 
   std::vector<std::string> class_names() const override { return names_; }
   std::vector<std::string> splits() const override { return {"train", "test"}; }
-  const std::vector<std::int64_t>& labels(const std::string& split) const override { return part(split).labels; }
+  const std::vector<std::int64_t>& labels(const std::string& split) const override { return data_.get(split).labels; }
   cv::Mat image(const std::string& split, std::size_t index) const override {
-    const Part& p = part(split);
+    const ByteSplit& p = data_.get(split);
     if (index >= p.labels.size()) throw std::out_of_range("idx: index " + std::to_string(index) + " out of range");
     // Wraps the stored bytes; the caller copies before it modifies.
     return cv::Mat(rows_, cols_, CV_8UC1, const_cast<unsigned char*>(&p.pixels[index * rows_ * cols_]));
@@ -104,17 +105,6 @@ class IdxDataset : public Dataset {
   ImageShape shape() const override { return {1, rows_, cols_}; }
 
  private:
-  struct Part {
-    std::vector<unsigned char> pixels;
-    std::vector<std::int64_t> labels;
-  };
-
-  const Part& part(const std::string& split) const {
-    if (split == "train") return train_;
-    if (split == "test") return test_;
-    throw std::invalid_argument("idx: no split '" + split + "'");
-  }
-
   void load(const std::string& split, const std::string& stem) {
     const std::string image_path = find_file(options_.root, stem + "-images-idx3-ubyte");
     const std::string label_path = find_file(options_.root, stem + "-labels-idx1-ubyte");
@@ -127,7 +117,7 @@ class IdxDataset : public Dataset {
       throw std::runtime_error(image_path + ": image size differs from the train split's");
     rows_ = images.dims[1];
     cols_ = images.dims[2];
-    Part& p = split == "train" ? train_ : test_;
+    ByteSplit& p = data_.get(split);
     p.pixels = std::move(images.data);
     p.labels.reserve(labels.data.size());
     for (std::size_t i = 0; i < labels.data.size(); ++i) {
@@ -141,7 +131,7 @@ class IdxDataset : public Dataset {
   IdxOptions options_;
   std::vector<std::string> names_;
   std::int64_t rows_ = 0, cols_ = 0;
-  Part train_, test_;
+  TrainTestBytes data_{"idx"};
 };
 
 const Descriptor& descriptor() {
