@@ -2,6 +2,10 @@
 
 #include <torch/utils.h>
 
+#include "trex/core/checkpoint.h"
+#include "trex/core/store.h"
+#include "trex/core/weights.h"
+
 namespace trex {
 
 Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& registry) {
@@ -10,7 +14,7 @@ Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& r
   return Pipeline(std::move(out));
 }
 
-Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry) {
+Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store) {
   Experiment e;
   e.dataset = registry.create_as<Dataset>(spec.data, {});
   e.class_names = e.dataset->class_names();
@@ -33,6 +37,13 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry) 
   torch::manual_seed(spec.seed);
   e.model = registry.create_as<Model>(spec.model, ctx);
   e.module = std::shared_ptr<torch::nn::Module>(e.model, e.model->module().get());
+  const std::string& weights = spec.model.params.get_string("weights");
+  if (weights.rfind("run:", 0) == 0) {
+    if (!store) throw std::runtime_error("model.weights: '" + weights + "' needs the store");
+    load_checkpoint(resolve_checkpoint(*store, weights.substr(4)), *e.module, nullptr, nullptr);
+  } else if (!weights.empty()) {
+    load_state_dict_file(*e.module, weights, spec.model.params.get_bool("strict"));
+  }
   return e;
 }
 

@@ -18,7 +18,7 @@ TrainedRun::TrainedRun(const Store& store, const Registry& registry, const std::
   record_ = store.run(at == std::string::npos ? ref : ref.substr(0, at));
   checkpoint_ = resolve_checkpoint(store, at == std::string::npos ? record_.id : record_.id + ref.substr(at));
   spec_ = load_spec_text(record_.spec_yaml, "run " + record_.id + " (stored spec)", registry);
-  parts_ = build_experiment(spec_, registry);
+  parts_ = build_experiment(spec_, registry, &store);
   load_checkpoint(checkpoint_, *parts_.module, nullptr, nullptr);
   parts_.module->eval();
 }

@@ -49,6 +49,13 @@ Schema augmentation_host_keys() {
   return {ParamSpec("p", T::Float, "probability of applying this step").def(1.0).range(0, 1)};
 }
 
+Schema model_host_keys() {
+  return {ParamSpec("weights", T::String,
+                    "initial weights: a torchvision-format state dict file, or run:RUN[@best|@last] of the same model; empty: random")
+              .def(std::string("")),
+          ParamSpec("strict", T::Bool, "every weight must fit; false loads what fits and reports the rest").def(true)};
+}
+
 Schema metric_host_keys() {
   return {ParamSpec("name", T::String, "name in metric keys (val_<name>); default: the type").def(std::string(""))};
 }
@@ -113,7 +120,7 @@ ResolvedSpec resolve_spec(const Node& tree, const Registry& registry, const std:
   }
   // model
   if (const Node* n = tree.find("model")) {
-    if (auto r = registry.resolve(Kind::Model, *n, "model", diag)) {
+    if (auto r = registry.resolve(Kind::Model, *n, "model", diag, model_host_keys())) {
       spec.model = *r;
       out.set("model", r->node);
     }

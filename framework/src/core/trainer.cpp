@@ -212,7 +212,7 @@ at::Tensor Trainer::loss_per_example(const at::Tensor& logits, const at::Tensor&
 void Trainer::setup() {
   const int threads = t_.threads > 0 ? static_cast<int>(t_.threads) : static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(std::max(1, threads));
-  parts_ = build_experiment(spec_, registry_);
+  parts_ = build_experiment(spec_, registry_, &store_);
   model_ = parts_.model;
   module_ = parts_.module;
   if (t_.device == "cuda") {

@@ -25,7 +25,10 @@ struct Experiment {
 
 Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& registry);
 
-/// Builds every part; the model is seeded with the spec's seed.
-Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry);
+class Store;
+
+/// Builds every part; the model is seeded with the spec's seed and loads
+/// model.weights when set (`run:` references need `store`).
+Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store = nullptr);
 
 }  // namespace trex

@@ -56,6 +56,7 @@ struct ResolvedSpec {
 Schema dataset_host_keys();
 Schema augmentation_host_keys();
 Schema metric_host_keys();
+Schema model_host_keys();
 
 /// Validates a loaded tree; every problem is collected into one SpecError.
 ResolvedSpec resolve_spec(const Node& tree, const Registry& registry, const std::string& file);

@@ -1,0 +1,23 @@
+#pragma once
+// Loading torchvision-format state dicts (`torch.save(dict(model.state_dict()), f)`,
+// zip format) into a model whose module paths mirror torchvision's.
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+namespace trex {
+
+struct WeightsReport {
+  std::vector<std::string> loaded, missing, unexpected, mismatched, skipped, adapted;
+  std::string summary() const;
+};
+
+/// Copies every matching tensor of `path` into `module`. Keys of auxiliary
+/// classifiers (AuxLogits., aux1., aux2.) are skipped and listed. A 3-channel
+/// first conv loads into a 1-channel one by summing over input channels. With
+/// `strict`, any missing, unexpected or shape-mismatched key is an error that
+/// names them; without, they are left at their initial values and reported.
+WeightsReport load_state_dict_file(torch::nn::Module& module, const std::string& path, bool strict);
+
+}  // namespace trex

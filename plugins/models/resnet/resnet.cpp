@@ -1,0 +1,139 @@
+// ResNet 18/34/50, written to mirror torchvision 0.14 (conv1, bn1, layer1-4
+// with BasicBlock / Bottleneck and `downsample`, fc), so torchvision state
+// dicts load 1:1. Cut points: stem, layer1 ... layer4, avgpool, fc.
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
+
+#include "trex/plugin/export.h"
+#include "trex/plugin/model.h"
+
+namespace trex_resnet {
+using namespace trex;
+namespace nn = torch::nn;
+
+nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1, std::int64_t pad = 0) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
+}
+
+/// A residual block; `bottleneck` picks torchvision's Bottleneck (1x1, 3x3, 1x1, expansion 4) over BasicBlock.
+struct BlockImpl : nn::Module {
+  BlockImpl(std::int64_t in, std::int64_t planes, std::int64_t stride, bool bottleneck) : bottleneck(bottleneck) {
+    const std::int64_t out = planes * (bottleneck ? 4 : 1);
+    if (bottleneck) {
+      conv1 = register_module("conv1", conv(in, planes, 1));
+      bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+      conv2 = register_module("conv2", conv(planes, planes, 3, stride, 1));
+      bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+      conv3 = register_module("conv3", conv(planes, out, 1));
+      bn3 = register_module("bn3", nn::BatchNorm2d(out));
+    } else {
+      conv1 = register_module("conv1", conv(in, planes, 3, stride, 1));
+      bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+      conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
+      bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+    }
+    if (stride != 1 || in != out)
+      downsample = register_module("downsample", nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto y = torch::relu(bn1(conv1(x)));
+    y = bottleneck ? torch::relu(bn2(conv2(y))) : bn2(conv2(y));
+    if (bottleneck) y = bn3(conv3(y));
+    return torch::relu(y + (downsample ? downsample->forward(x) : x));
+  }
+  bool bottleneck;
+  nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Block);
+
+struct ResNetImpl : nn::Module {
+  ResNetImpl(std::int64_t depth, std::int64_t in_channels, std::int64_t classes, bool replicate) : replicate(replicate) {
+    const bool bottleneck = depth >= 50;
+    const std::vector<int> counts = depth == 18 ? std::vector<int>{2, 2, 2, 2} : std::vector<int>{3, 4, 6, 3};
+    conv1 = register_module("conv1", conv(replicate ? 3 : in_channels, 64, 7, 2, 3));
+    bn1 = register_module("bn1", nn::BatchNorm2d(64));
+    std::int64_t in = 64;
+    for (int l = 0; l < 4; ++l) {
+      nn::Sequential layer;
+      const std::int64_t planes = 64 << l;
+      for (int b = 0; b < counts[static_cast<std::size_t>(l)]; ++b) {
+        layer->push_back(Block(in, planes, b == 0 && l > 0 ? 2 : 1, bottleneck));
+        in = planes * (bottleneck ? 4 : 1);
+      }
+      layers.push_back(register_module("layer" + std::to_string(l + 1), layer));
+    }
+    fc = register_module("fc", nn::Linear(in, classes));
+  }
+  bool replicate;
+  nn::Conv2d conv1{nullptr};
+  nn::BatchNorm2d bn1{nullptr};
+  std::vector<nn::Sequential> layers;
+  nn::Linear fc{nullptr};
+};
+TORCH_MODULE(ResNet);
+
+class ResNetModel : public Model {
+ public:
+  ResNetModel(std::int64_t depth, std::int64_t in_channels, std::int64_t classes, bool replicate)
+      : net_(depth, in_channels, classes, replicate) {}
+  std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
+  torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "fc"); }
+  std::vector<std::string> stages() const override { return {"stem", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"}; }
+  torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
+    torch::Tensor x = net_->replicate && input.size(1) == 1 ? input.expand({-1, 3, -1, -1}) : input;
+    x = torch::max_pool2d(torch::relu(net_->bn1(net_->conv1(x))), 3, 2, 1);
+    if (stage == "stem") return x;
+    for (int l = 0; l < 4; ++l) {
+      x = net_->layers[static_cast<std::size_t>(l)]->forward(x);
+      if (stage == "layer" + std::to_string(l + 1)) return x;
+    }
+    x = torch::adaptive_avg_pool2d(x, {1, 1});
+    if (stage == "avgpool") return x;
+    TORCH_CHECK(stage == "fc", "resnet has no stage '", stage, "'");
+    return net_->fc(x.flatten(1));
+  }
+
+ private:
+  ResNet net_;
+};
+
+const Descriptor& descriptor() {
+  static const Descriptor d = [] {
+    using T = ParamType;
+    Descriptor d = make_descriptor(
+        Kind::Model, "resnet", "1.0.0", "ResNet 18/34/50, torchvision layout; cut points layer1 ... layer4",
+        {ParamSpec("depth", T::Int, "18, 34 or 50").def(std::int64_t{18}).range(18, 50),
+         ParamSpec("channel_mode", T::String, "replicate a 1-channel input to RGB, or adapt the first conv")
+             .def(std::string("replicate")).one_of({"replicate", "adapt"})});
+    d.presets = {{"resnet18", "ResNet-18", {{"depth", std::int64_t{18}}}},
+                 {"resnet34", "ResNet-34", {{"depth", std::int64_t{34}}}},
+                 {"resnet50", "ResNet-50", {{"depth", std::int64_t{50}}}}};
+    d.model.input_channels = 3;
+    d.model.input_height = 224;
+    d.model.input_width = 224;
+    d.model.mean = {0.485, 0.456, 0.406};
+    d.model.std = {0.229, 0.224, 0.225};
+    d.model.classifier = "fc";
+    return d;
+  }();
+  return d;
+}
+
+std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
+  const auto depth = p.get_int("depth");
+  if (depth != 18 && depth != 34 && depth != 50)
+    throw std::invalid_argument("resnet depth must be 18, 34 or 50, got " + std::to_string(depth));
+  const bool replicate = p.get_string("channel_mode") == "replicate";
+  if (replicate && ctx.channels != 1 && ctx.channels != 3)
+    throw std::invalid_argument("resnet channel_mode replicate takes 1- or 3-channel images; use channel_mode: adapt");
+  return std::make_unique<ResNetModel>(depth, ctx.channels, ctx.num_classes, replicate);
+}
+
+}  // namespace trex_resnet
+
+TREX_PLUGIN(trex_resnet::descriptor, trex_resnet::create)

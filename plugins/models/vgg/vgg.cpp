@@ -1,0 +1,166 @@
+// VGG 16/19, with or without batch norm, written to mirror torchvision 0.14
+// (`features`, `avgpool`, `classifier`; same module paths, so torchvision
+// state dicts load 1:1). Cut points carry Keras's names (block1_conv1 ...
+// block5_pool, fc1, fc2) and torchvision's indices (features.N).
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
+
+#include "trex/plugin/export.h"
+#include "trex/plugin/model.h"
+
+namespace trex_vgg {
+using namespace trex;
+namespace nn = torch::nn;
+
+struct VggOptions {
+  VggOptions(std::int64_t in_channels, std::int64_t classes) : in_channels_(in_channels), classes_(classes) {}
+  /// channels of the input images
+  TORCH_ARG(std::int64_t, in_channels);
+  TORCH_ARG(std::int64_t, classes);
+  /// 16 or 19 weight layers
+  TORCH_ARG(std::int64_t, depth) = 16;
+  /// batch norm after every conv (torchvision's vgg16_bn)
+  TORCH_ARG(bool, batch_norm) = false;
+  /// adapt: the first conv takes in_channels; replicate: it takes 3 and a 1-channel input is repeated
+  TORCH_ARG(std::string, channel_mode) = "replicate";
+  /// classifier dropout; default 0.5
+  TORCH_ARG(double, dropout) = 0.5;
+};
+
+struct Stage {
+  std::string name;
+  std::int64_t last_index;  ///< features index this stage ends at
+};
+
+struct VggImpl : nn::Module {
+  explicit VggImpl(const VggOptions& o) : options(o) {
+    const std::vector<std::vector<int>> blocks = o.depth() == 16
+        ? std::vector<std::vector<int>>{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}}
+        : std::vector<std::vector<int>>{{64, 64}, {128, 128}, {256, 256, 256, 256}, {512, 512, 512, 512}, {512, 512, 512, 512}};
+    features = nn::Sequential();
+    std::int64_t in = o.channel_mode() == "adapt" ? o.in_channels() : 3;
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      for (std::size_t c = 0; c < blocks[b].size(); ++c) {
+        features->push_back(nn::Conv2d(nn::Conv2dOptions(in, blocks[b][c], 3).padding(1)));
+        if (o.batch_norm()) features->push_back(nn::BatchNorm2d(blocks[b][c]));
+        features->push_back(nn::ReLU(nn::ReLUOptions(true)));
+        stages.push_back({"block" + std::to_string(b + 1) + "_conv" + std::to_string(c + 1),
+                          static_cast<std::int64_t>(features->size()) - 1});
+        in = blocks[b][c];
+      }
+      features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)));
+      stages.push_back({"block" + std::to_string(b + 1) + "_pool", static_cast<std::int64_t>(features->size()) - 1});
+    }
+    register_module("features", features);
+    avgpool = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})));
+    classifier = register_module("classifier", nn::Sequential(
+        nn::Linear(512 * 7 * 7, 4096), nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(o.dropout()),
+        nn::Linear(4096, 4096), nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(o.dropout()), nn::Linear(4096, o.classes())));
+  }
+
+  VggOptions options;
+  nn::Sequential features{nullptr}, classifier{nullptr};
+  nn::AdaptiveAvgPool2d avgpool{nullptr};
+  std::vector<Stage> stages;
+};
+TORCH_MODULE(Vgg);
+
+class VggModel : public Model {
+ public:
+  explicit VggModel(const VggOptions& o) : net_(o) {}
+  std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
+  torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "classifier"); }
+  std::vector<std::string> stages() const override {
+    std::vector<std::string> out;
+    for (const auto& s : net_->stages) out.push_back(s.name);
+    for (const char* s : {"avgpool", "flatten", "fc1", "fc2", "classifier"}) out.push_back(s);
+    return out;
+  }
+  torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
+    torch::Tensor x = input;
+    if (net_->options.channel_mode() == "replicate" && x.size(1) == 1) x = x.expand({-1, 3, -1, -1});
+    std::int64_t stop = -1;  // features index to stop after
+    if (stage.rfind("features.", 0) == 0) stop = std::stoll(stage.substr(9));
+    for (const auto& s : net_->stages)
+      if (s.name == stage) stop = s.last_index;
+    const auto n = static_cast<std::int64_t>(net_->features->size());
+    for (std::int64_t i = 0; i < n; ++i) {
+      x = run_feature(i, x);
+      if (i == stop) return x;
+    }
+    TORCH_CHECK(stop < n, "vgg has no stage '", stage, "'");
+    x = net_->avgpool(x);
+    if (stage == "avgpool") return x;
+    x = x.flatten(1);
+    if (stage == "flatten") return x;
+    const auto& c = net_->classifier;
+    for (std::size_t i = 0; i < c->size(); ++i) {
+      auto m = c->ptr(i);
+      x = m->as<nn::Linear>() ? m->as<nn::Linear>()->forward(x)
+          : m->as<nn::ReLU>() ? m->as<nn::ReLU>()->forward(x)
+                              : m->as<nn::Dropout>()->forward(x);
+      if ((stage == "fc1" && i == 1) || (stage == "fc2" && i == 4)) return x;
+    }
+    TORCH_CHECK(stage == "classifier", "vgg has no stage '", stage, "'");
+    return x;
+  }
+
+ private:
+  torch::Tensor run_feature(std::int64_t i, const torch::Tensor& x) {
+    auto m = net_->features->ptr(static_cast<std::size_t>(i));
+    if (auto conv = m->as<nn::Conv2d>()) return conv->forward(x);
+    if (auto bn = m->as<nn::BatchNorm2d>()) return bn->forward(x);
+    if (auto relu = m->as<nn::ReLU>()) return relu->forward(x);
+    return m->as<nn::MaxPool2d>()->forward(x);
+  }
+
+  Vgg net_;
+};
+
+const Descriptor& descriptor() {
+  static const Descriptor d = [] {
+    using T = ParamType;
+    Descriptor d = make_descriptor(
+        Kind::Model, "vgg", "1.0.0", "VGG 16/19 (+BN), torchvision layout; Keras cut names block1_pool ... block5_pool",
+        {ParamSpec("depth", T::Int, "weight layers: 16 or 19").def(std::int64_t{16}).range(16, 19),
+         ParamSpec("batch_norm", T::Bool, "batch norm after every conv").def(false),
+         ParamSpec("channel_mode", T::String, "replicate a 1-channel input to RGB, or adapt the first conv")
+             .def(std::string("replicate")).one_of({"replicate", "adapt"}),
+         ParamSpec("dropout", T::Float, "classifier dropout").def(0.5).range(0, 0.99)});
+    d.presets = {{"vgg16", "VGG-16", {{"depth", std::int64_t{16}}, {"batch_norm", false}}},
+                 {"vgg19", "VGG-19", {{"depth", std::int64_t{19}}, {"batch_norm", false}}},
+                 {"vgg16_bn", "VGG-16 with batch norm", {{"depth", std::int64_t{16}}, {"batch_norm", true}}},
+                 {"vgg19_bn", "VGG-19 with batch norm", {{"depth", std::int64_t{19}}, {"batch_norm", true}}}};
+    d.model.input_channels = 3;
+    d.model.input_height = 224;
+    d.model.input_width = 224;
+    d.model.mean = {0.485, 0.456, 0.406};
+    d.model.std = {0.229, 0.224, 0.225};
+    d.model.classifier = "classifier";
+    return d;
+  }();
+  return d;
+}
+
+std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
+  const auto depth = p.get_int("depth");
+  if (depth != 16 && depth != 19) throw std::invalid_argument("vgg depth must be 16 or 19, got " + std::to_string(depth));
+  if (ctx.height < 32 || ctx.width < 32)
+    throw std::invalid_argument("vgg needs inputs of at least 32x32 (five 2x2 pools), got " + std::to_string(ctx.height) + "x" +
+                                std::to_string(ctx.width) + "; add a resize");
+  VggOptions o(ctx.channels, ctx.num_classes);
+  o.depth(depth).batch_norm(p.get_bool("batch_norm")).channel_mode(p.get_string("channel_mode")).dropout(p.get_float("dropout"));
+  if (o.channel_mode() == "replicate" && ctx.channels != 1 && ctx.channels != 3)
+    throw std::invalid_argument("vgg channel_mode replicate takes 1- or 3-channel images; use channel_mode: adapt for " +
+                                std::to_string(ctx.channels));
+  return std::make_unique<VggModel>(o);
+}
+
+}  // namespace trex_vgg
+
+TREX_PLUGIN(trex_vgg::descriptor, trex_vgg::create)

@@ -1,0 +1,47 @@
+"""Writes what the parity tests compare against: a torchvision model's weights
+(plain dict, zip format), an input batch, the logits, and the output at each
+named cut point (forward hooks). Usage: torchvision_reference.py MODEL SIZE CHANNELS OUT_DIR"""
+import sys
+
+import torch
+import torchvision
+
+# trex cut point -> torchvision submodule whose output it is
+VGG16 = {"block1_pool": "features.4", "block3_pool": "features.16", "block5_pool": "features.30", "features.13": "features.13",
+         "block2_conv2": "features.8", "avgpool": "avgpool", "fc1": "classifier.1", "fc2": "classifier.4"}
+VGG16_BN = {"block1_pool": "features.6", "block3_pool": "features.23", "block5_pool": "features.43", "block2_conv2": "features.12",
+            "avgpool": "avgpool", "fc2": "classifier.4"}
+VGG19 = {"block1_pool": "features.4", "block4_pool": "features.27", "block5_pool": "features.36", "block5_conv4": "features.35",
+         "fc1": "classifier.1"}
+RESNET = {"stem": "maxpool", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4", "avgpool": "avgpool"}
+CUTS = {"vgg16": VGG16, "vgg16_bn": VGG16_BN, "vgg19": VGG19, "vgg19_bn": {"block5_pool": "features.52"},
+        "resnet18": RESNET, "resnet34": RESNET, "resnet50": RESNET}
+
+
+def main():
+    name, size, channels, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(num_classes=7).eval()
+    with torch.no_grad():  # non-trivial BN statistics, so eval-mode BN is exercised
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, f"{out}/weights.pt")
+    x = torch.randn(2, channels, size, size)
+    features = {}
+    modules = dict(model.named_modules())
+    for cut, path in CUTS[name].items():
+        modules[path].register_forward_hook(lambda m, i, o, cut=cut: features.__setitem__(cut, o.detach().clone()))
+    with torch.no_grad():
+        logits = model(x.expand(-1, 3, -1, -1) if channels == 1 else x)
+    features["logits"] = logits
+    torch.save(x, f"{out}/input.pt")
+    torch.save(features, f"{out}/outputs.pt")
+    print(sum(p.numel() for p in model.parameters()))
+
+
+if __name__ == "__main__":
+    main()
