@@ -1,13 +1,13 @@
 // Backbones against torchvision 0.14 (Debian's python3-torchvision): parameter
 // counts, and outputs at every named cut point on the same weights.
-#include <catch2/catch.hpp>
-
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
 #include "helpers.h"
 #include "trex/core/weights.h"
 #include "trex/plugin/model.h"
+// Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
+#include <catch2/catch.hpp>
 
 using namespace trex;
 using namespace trex::test;

@@ -1,7 +1,5 @@
 // The plugin contract, over every plugin the build produced: each loads,
 // describes itself, builds from its defaults and survives one call.
-#include <catch2/catch.hpp>
-
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
 
@@ -11,6 +9,8 @@
 #include "trex/core/spec.h"
 #include "trex/plugin/metric.h"
 #include "trex/plugin/model.h"
+// Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
+#include <catch2/catch.hpp>
 
 using namespace trex;
 using namespace trex::test;

@@ -1,6 +1,4 @@
 // Using a trained run: predict, evaluate, export (C++ and Python load it), activations.
-#include <catch2/catch.hpp>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <torch/script.h>
@@ -12,6 +10,8 @@
 #include "trex/core/export.h"
 #include "trex/core/predict.h"
 #include "trex/core/report.h"
+// Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
+#include <catch2/catch.hpp>
 
 using namespace trex;
 using namespace trex::test;

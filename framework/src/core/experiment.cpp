@@ -3,6 +3,7 @@
 #include <torch/utils.h>
 
 #include "trex/core/checkpoint.h"
+#include "trex/core/composite.h"
 #include "trex/core/store.h"
 #include "trex/core/weights.h"
 
@@ -35,15 +36,19 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
   ctx.num_classes = static_cast<std::int64_t>(e.class_names.size());
   ctx.seed = spec.seed;
   torch::manual_seed(spec.seed);
-  e.model = registry.create_as<Model>(spec.model, ctx);
-  e.module = std::shared_ptr<torch::nn::Module>(e.model, e.model->module().get());
+  BuildContext model_ctx = ctx;
+  if (spec.composite) model_ctx.num_classes = spec.composite->classes;  // the backbone's own head, dropped by the cut
+  e.model = registry.create_as<Model>(spec.model, model_ctx);
   const std::string& weights = spec.model.params.get_string("weights");
+  torch::nn::Module& target = *e.model->module();
   if (weights.rfind("run:", 0) == 0) {
     if (!store) throw std::runtime_error("model.weights: '" + weights + "' needs the store");
-    load_checkpoint(resolve_checkpoint(*store, weights.substr(4)), *e.module, nullptr, nullptr);
+    load_checkpoint(resolve_checkpoint(*store, weights.substr(4)), target, nullptr, nullptr);
   } else if (!weights.empty()) {
-    load_state_dict_file(*e.module, weights, spec.model.params.get_bool("strict"));
+    load_state_dict_file(target, weights, spec.model.params.get_bool("strict"));
   }
+  if (spec.composite) e.model = make_composite(e.model, *spec.composite, e.input_shape, ctx.num_classes);
+  e.module = std::shared_ptr<torch::nn::Module>(e.model, e.model->module().get());
   return e;
 }
 

@@ -120,7 +120,14 @@ ResolvedSpec resolve_spec(const Node& tree, const Registry& registry, const std:
   }
   // model
   if (const Node* n = tree.find("model")) {
-    if (auto r = registry.resolve(Kind::Model, *n, "model", diag, model_host_keys())) {
+    if (n->is_map() && n->find("backbone")) {
+      Node resolved;
+      if (auto c = resolve_composite(*n, registry, diag, model_host_keys(), resolved)) {
+        spec.composite = *c;
+        spec.model = c->backbone;
+      }
+      out.set("model", resolved);
+    } else if (auto r = registry.resolve(Kind::Model, *n, "model", diag, model_host_keys())) {
       spec.model = *r;
       out.set("model", r->node);
     }

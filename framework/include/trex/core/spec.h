@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "trex/core/composite.h"
 #include "trex/core/train_options.h"
 #include "trex/registry/registry.h"
 
@@ -43,7 +44,8 @@ struct ResolvedSpec {
   DataOptions data_options;
   std::vector<AugmentStep> augment_train;
   std::vector<AugmentStep> augment_eval;
-  ResolvedPlugin model;
+  ResolvedPlugin model;                   ///< the model plugin (the backbone of a composite)
+  std::optional<CompositeSpec> composite;  ///< set for `model: {backbone: ..., head: ...}`
   std::vector<MetricStep> metrics;
   TrainOptions train;
   Node sweep;  ///< kept as written (sweeps read it)
