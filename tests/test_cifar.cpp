@@ -84,3 +84,22 @@ TEST_CASE("the book's CIFAR-10 CNN spec runs one epoch on CIFAR files in the rea
                          " SELECT value FROM params WHERE key='train.optimizer.type';\"");
   CHECK(out.output == "completed\n4\nadadelta\n");  // test accuracy, f1, weighted_f1 and loss
 }
+
+TEST_CASE("the book's VGG16 transfer spec runs one epoch on CIFAR files with exported weights", "[cifar][e2e][transfer]") {
+  if (run_command("/usr/bin/python3 -c 'import torchvision'").exit_code != 0) {
+    WARN("skipped: /usr/bin/python3 has no torchvision (tools/setup.sh installs it)");
+    return;
+  }
+  TempDir d;
+  write_cifar10(d.file("cifar"), 40);
+  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py vgg16 " + d.file("vgg16.pt")).exit_code == 0);
+  const std::string store = d.file("trex.db");
+  auto r = run_command(trex_binary() + " run " + source_dir() + "/experiments/book/cifar10_vgg16_transfer.yaml --set data.root=" +
+                       d.file("cifar") + " --set model.backbone.weights=" + d.file("vgg16.pt") + " --set train.epochs=1 -q --store " + store);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto out = run_command("sqlite3 " + store + " \"SELECT status FROM runs; SELECT value FROM params WHERE key='model.params.trainable';"
+                         " SELECT COUNT(*) FROM metrics WHERE split='test';\"");
+  // Trainable: BN1d(256) 512 + 256*256+256 + 256*256+256 + 256*10+10; the frozen VGG16 is not.
+  CHECK(out.output == "completed\n" + std::to_string(512 + 2 * (256 * 256 + 256) + 2570) + "\n3\n");
+}
