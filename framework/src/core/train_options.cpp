@@ -13,6 +13,8 @@ Schema top_schema() {
       ParamSpec("batch_size", T::Int, "the global batch size").def(std::int64_t{128}).range(1, 1 << 20),
       ParamSpec("grad_clip", T::Float, "max global gradient norm; 0 turns clipping off").def(0.0).at_least(0),
       ParamSpec("accumulate", T::Int, "batches per optimizer step").def(std::int64_t{1}).range(1, 4096),
+      ParamSpec("unfreeze_at_epoch", T::Int, "1-based epoch at which a frozen backbone starts training (fine-tuning); 0 = never")
+          .def(std::int64_t{0}).range(0, 1e6),
       ParamSpec("threads", T::Int, "intra-op threads; 0 = all cores").def(std::int64_t{0}).range(0, 1024),
       ParamSpec("workers", T::Int, "data loader threads").def(std::int64_t{2}).range(0, 256),
       ParamSpec("prefetch", T::Int, "batches decoded ahead of the model").def(std::int64_t{4}).range(1, 1024),
@@ -134,6 +136,7 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
   if (p.has("batch_size")) o.batch_size = p.get_int("batch_size");
   if (p.has("grad_clip")) o.grad_clip = p.get_float("grad_clip");
   if (p.has("accumulate")) o.accumulate = p.get_int("accumulate");
+  if (p.has("unfreeze_at_epoch")) o.unfreeze_at_epoch = p.get_int("unfreeze_at_epoch");
   if (p.has("threads")) o.threads = p.get_int("threads");
   if (p.has("workers")) o.workers = p.get_int("workers");
   if (p.has("prefetch")) o.prefetch = p.get_int("prefetch");
@@ -144,7 +147,20 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
   Node out;
   {
     const Node* n = body.find("optimizer");
-    ParamMap q = section(n, optimizer_schema(type_of_section(n, "adam")), join_path(path, "optimizer"), diag, out, where);
+    // param_groups is a nested map of lr multipliers: validated on its own.
+    Node opt_node = n && n->is_map() ? *n : Node::map(where);
+    Node groups = opt_node.find("param_groups") ? *opt_node.find("param_groups") : Node::map(where);
+    opt_node.erase("param_groups");
+    ParamMap q = section(n && n->is_map() ? &opt_node : n, optimizer_schema(type_of_section(n, "adam")),
+                         join_path(path, "optimizer"), diag, out, where);
+    const Schema group_schema{
+        ParamSpec("backbone", T::Float, "lr multiplier of a composite model's backbone").def(1.0).range(0, 1e3),
+        ParamSpec("head", T::Float, "lr multiplier of a composite model's head").def(1.0).range(0, 1e3)};
+    Node groups_out;
+    ParamMap g = section(&groups, group_schema, join_path(path, "optimizer.param_groups"), diag, groups_out, where);
+    out.set("param_groups", groups_out);
+    if (g.has("backbone")) o.optimizer.backbone_lr_mult = g.get_float("backbone");
+    if (g.has("head")) o.optimizer.head_lr_mult = g.get_float("head");
     resolved.set("optimizer", out);
     auto& opt = o.optimizer;
     if (q.has("type")) opt.type = q.get_string("type");

@@ -135,8 +135,10 @@ class Trainer {
     return t_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
   }
   void set_lr(double lr) {
-    for (auto& g : optimizer_->param_groups()) g.options().set_lr(lr);
+    auto& groups = optimizer_->param_groups();
+    for (std::size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(lr * group_mults_.at(i));
   }
+  void maybe_unfreeze(std::int64_t epoch);
   std::string checkpoint_path(const std::string& which) const {
     return (fs::path(run_dir_) / "checkpoints" / (which + ".pt")).string();
   }
@@ -159,6 +161,8 @@ class Trainer {
   double lr_ = 0;
   std::unique_ptr<Progress> progress_;
   torch::Device device_{torch::kCPU};
+  std::vector<double> group_mults_;  ///< lr multiplier of each optimizer group
+  bool unfrozen_ = false;
 };
 
 bool Trainer::higher_is_better(const std::string& key, const std::string& mode) const {
@@ -181,25 +185,47 @@ MetricSet Trainer::make_metrics() const {
 
 std::unique_ptr<torch::optim::Optimizer> Trainer::make_optimizer() {
   const auto& o = t_.optimizer;
-  std::vector<at::Tensor> params;
-  for (auto& p : module_->parameters())
-    if (p.requires_grad()) params.push_back(p);
+  // A composite model's head and backbone train at their own lr multipliers.
+  std::vector<at::Tensor> head, backbone;
+  for (const auto& p : module_->named_parameters())
+    if (p.value().requires_grad()) (spec_.composite && p.key().rfind("backbone.", 0) == 0 ? backbone : head).push_back(p.value());
+  std::vector<torch::optim::OptimizerParamGroup> groups{torch::optim::OptimizerParamGroup(head)};
+  group_mults_ = {spec_.composite ? o.head_lr_mult : 1.0};
+  if (!backbone.empty()) {
+    groups.emplace_back(backbone);
+    group_mults_.push_back(o.backbone_lr_mult);
+  }
   if (o.type == "sgd")
-    return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.lr).momentum(o.momentum)
+    return std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(o.lr).momentum(o.momentum)
                                                            .nesterov(o.nesterov).weight_decay(o.weight_decay));
   if (o.type == "adam")
-    return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr).betas({o.betas[0], o.betas[1]})
+    return std::make_unique<torch::optim::Adam>(groups, torch::optim::AdamOptions(o.lr).betas({o.betas[0], o.betas[1]})
                                                             .eps(o.eps).weight_decay(o.weight_decay));
   if (o.type == "adamw")
-    return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(o.lr).betas({o.betas[0], o.betas[1]})
+    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o.lr).betas({o.betas[0], o.betas[1]})
                                                              .eps(o.eps).weight_decay(o.weight_decay));
   if (o.type == "rmsprop")
-    return std::make_unique<torch::optim::RMSprop>(params, torch::optim::RMSpropOptions(o.lr).alpha(o.alpha).eps(o.eps)
+    return std::make_unique<torch::optim::RMSprop>(groups, torch::optim::RMSpropOptions(o.lr).alpha(o.alpha).eps(o.eps)
                                                                .momentum(o.momentum).weight_decay(o.weight_decay));
   if (o.type == "adadelta")
-    return std::make_unique<Adadelta>(std::vector<torch::optim::OptimizerParamGroup>{torch::optim::OptimizerParamGroup(params)},
-                                      AdadeltaOptions(o.lr).rho(o.rho).eps(o.eps).weight_decay(o.weight_decay));
+    return std::make_unique<Adadelta>(groups, AdadeltaOptions(o.lr).rho(o.rho).eps(o.eps).weight_decay(o.weight_decay));
   throw std::runtime_error("train.optimizer.type: unknown optimizer '" + o.type + "'");
+}
+
+void Trainer::maybe_unfreeze(std::int64_t epoch) {
+  if (unfrozen_ || t_.unfreeze_at_epoch <= 0 || epoch + 1 < t_.unfreeze_at_epoch) return;
+  std::vector<at::Tensor> params;
+  for (const auto& p : module_->named_parameters())
+    if (p.key().rfind("backbone.", 0) == 0 && !p.value().requires_grad()) {
+      p.value().set_requires_grad(true);
+      params.push_back(p.value());
+    }
+  if (!params.empty()) {
+    optimizer_->add_param_group(torch::optim::OptimizerParamGroup(params));
+    group_mults_.push_back(t_.optimizer.backbone_lr_mult);
+  }
+  unfrozen_ = true;
+  if (!options_.quiet) std::cout << "epoch " << epoch + 1 << ": backbone unfrozen (" << params.size() << " tensors)\n";
 }
 
 at::Tensor Trainer::loss_per_example(const at::Tensor& logits, const at::Tensor& targets) const {
@@ -226,6 +252,8 @@ void Trainer::setup() {
     for (auto& p : module_->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
   optimizer_ = make_optimizer();
+  if (t_.unfreeze_at_epoch > 0 && !spec_.composite)
+    throw std::runtime_error("train.unfreeze_at_epoch needs a composite model (model: {backbone: ..., head: ...})");
 
   if (t_.loss.class_weights == "balanced") {
     auto counts = parts_.plan.class_counts("train", parts_.class_names.size());
@@ -258,6 +286,9 @@ void Trainer::start_record() {
     run_dir_ = store_.run_dir(run_id_);
     if (r.status == "completed") throw std::runtime_error("run " + run_id_ + " is already completed; nothing to resume");
     if (fs::exists(checkpoint_path("last"))) {
+      // The optimizer's groups must be those of the checkpoint's time: unfreeze first if it had.
+      load_checkpoint(checkpoint_path("last"), *module_, nullptr, &state_);
+      maybe_unfreeze(state_.epoch);
       load_checkpoint(checkpoint_path("last"), *module_, optimizer_.get(), &state_);
     }
     // Epochs after the checkpoint are repeated, bit for bit, so their rows go.
@@ -301,6 +332,7 @@ void Trainer::start_record() {
 }
 
 std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
+  maybe_unfreeze(epoch);
   module_->train();
   // Dropout and other in-model randomness: one stream per epoch, so resume repeats it.
   torch::manual_seed(mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), 0xd20));

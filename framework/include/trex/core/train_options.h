@@ -19,6 +19,8 @@ struct OptimizerOptions {
   double eps = 1e-8;
   double rho = 0.9;           ///< adadelta
   double alpha = 0.99;        ///< rmsprop
+  double backbone_lr_mult = 1.0;  ///< param_groups.backbone: lr multiplier of a composite's backbone
+  double head_lr_mult = 1.0;      ///< param_groups.head: lr multiplier of a composite's head
 };
 
 struct ScheduleOptions {
@@ -62,6 +64,7 @@ struct TrainOptions {
   LossOptions loss;
   double grad_clip = 0;          ///< max global grad norm; 0 = off
   std::int64_t accumulate = 1;   ///< batches per optimizer step
+  std::int64_t unfreeze_at_epoch = 0;  ///< 1-based epoch at which a frozen backbone starts training; 0 = never
   EarlyStoppingOptions early_stopping;
   CheckpointOptions checkpoint;
   std::int64_t threads = 0;      ///< intra-op threads; 0 = all cores
