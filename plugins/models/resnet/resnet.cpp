@@ -113,12 +113,7 @@ const Descriptor& descriptor() {
     d.presets = {{"resnet18", "ResNet-18", {{"depth", std::int64_t{18}}}},
                  {"resnet34", "ResNet-34", {{"depth", std::int64_t{34}}}},
                  {"resnet50", "ResNet-50", {{"depth", std::int64_t{50}}}}};
-    d.model.input_channels = 3;
-    d.model.input_height = 224;
-    d.model.input_width = 224;
-    d.model.mean = {0.485, 0.456, 0.406};
-    d.model.std = {0.229, 0.224, 0.225};
-    d.model.classifier = "fc";
+    d.model = imagenet_model_info("fc");
     return d;
   }();
   return d;

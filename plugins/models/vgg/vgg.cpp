@@ -136,12 +136,7 @@ const Descriptor& descriptor() {
                  {"vgg19", "VGG-19", {{"depth", std::int64_t{19}}, {"batch_norm", false}}},
                  {"vgg16_bn", "VGG-16 with batch norm", {{"depth", std::int64_t{16}}, {"batch_norm", true}}},
                  {"vgg19_bn", "VGG-19 with batch norm", {{"depth", std::int64_t{19}}, {"batch_norm", true}}}};
-    d.model.input_channels = 3;
-    d.model.input_height = 224;
-    d.model.input_width = 224;
-    d.model.mean = {0.485, 0.456, 0.406};
-    d.model.std = {0.229, 0.224, 0.225};
-    d.model.classifier = "classifier";
+    d.model = imagenet_model_info("classifier");
     return d;
   }();
   return d;

@@ -65,6 +65,17 @@ struct ModelInfo {
   std::string classifier;  ///< name of the classifier stage a transfer head replaces
 };
 
+/// torchvision's ImageNet preprocessing: 3x224x224, ImageNet mean/std.
+inline ModelInfo imagenet_model_info(std::string classifier) {
+  ModelInfo m;
+  m.input_channels = 3;
+  m.input_height = m.input_width = 224;
+  m.mean = {0.485, 0.456, 0.406};
+  m.std = {0.229, 0.224, 0.225};
+  m.classifier = std::move(classifier);
+  return m;
+}
+
 struct Descriptor {
   // abi_version and descriptor_size come first and never move: the host reads
   // them before anything else (gz-plugin's handshake).
