@@ -22,10 +22,10 @@ const Registry& registry() { return built_plugins(); }
 
 /// Datasets whose data no Debian package ships read files the test writes in their real format.
 std::map<std::string, std::string> data_roots() {
-  static TempDir cifar;
-  static bool written = (write_cifar10(cifar.str()), true);
+  static TempDir cifar, folder;
+  static bool written = (write_cifar10(cifar.str()), write_image_folder(folder.str()), true);
   (void)written;
-  return {{"cifar", cifar.str()}};
+  return {{"cifar", cifar.str()}, {"image_folder", folder.str()}};
 }
 
 ResolvedPlugin defaults_of(Kind kind, const std::string& name) {

@@ -1,0 +1,174 @@
+// Images on disk: one sub-folder per class (ImageNet, Caltech, Stanford Dogs
+// layouts), or a folder of images plus a CSV mapping id -> label (Kaggle's
+// dog-breed layout: train/<id>.jpg + labels.csv with id,breed). Images of any
+// size and channel count are decoded in the loader threads and resized.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "trex/plugin/dataset.h"
+#include "trex/plugin/export.h"
+
+namespace trex_image_folder {
+using namespace trex;
+namespace fs = std::filesystem;
+
+struct ImageFolderOptions {
+  std::string root;
+  std::string layout = "folders";  ///< folders | csv
+  std::string images = "train";    ///< csv: image folder under root
+  std::string csv = "labels.csv";  ///< csv: file under root
+  std::string id_column = "id", label_column = "breed", extension = ".jpg";
+  std::int64_t height = 224, width = 224, channels = 3;
+  std::string on_bad_image = "fail";  ///< fail | skip
+};
+
+bool is_image(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+  for (const char* x : {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
+    if (e == x) return true;
+  return false;
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cell;
+  bool quoted = false;
+  for (char c : line) {
+    if (c == '"') quoted = !quoted;
+    else if (c == ',' && !quoted) out.push_back(cell), cell.clear();
+    else if (c != '\r') cell += c;
+  }
+  out.push_back(cell);
+  return out;
+}
+
+class ImageFolder : public Dataset {
+ public:
+  explicit ImageFolder(ImageFolderOptions o) : o_(std::move(o)) {
+    if (!fs::is_directory(o_.root)) throw std::runtime_error("image folder '" + o_.root + "' not found; set data.root");
+    std::vector<std::pair<std::string, std::string>> items;  // path, label name
+    if (o_.layout == "folders") {
+      for (const auto& dir : fs::directory_iterator(o_.root))
+        if (dir.is_directory())
+          for (const auto& f : fs::recursive_directory_iterator(dir.path()))
+            if (f.is_regular_file() && is_image(f.path())) items.emplace_back(f.path().string(), dir.path().filename().string());
+      if (items.empty()) throw std::runtime_error(o_.root + ": no images in class sub-folders (layout: folders expects root/<class>/<image>)");
+    } else {
+      read_csv(items);
+    }
+    std::sort(items.begin(), items.end());
+    for (const auto& it : items) names_.push_back(it.second);
+    std::sort(names_.begin(), names_.end());
+    names_.erase(std::unique(names_.begin(), names_.end()), names_.end());
+    std::vector<std::string> bad;
+    for (const auto& [path, label] : items) {
+      if (o_.on_bad_image == "skip" && !readable(path)) {
+        bad.push_back(path);
+        continue;
+      }
+      paths_.push_back(path);
+      labels_.push_back(std::lower_bound(names_.begin(), names_.end(), label) - names_.begin());
+    }
+    if (!bad.empty())
+      std::cerr << "trex: warning: image_folder skipped " << bad.size() << " unreadable image(s), e.g. " << bad.front() << "\n";
+  }
+
+  std::vector<std::string> class_names() const override { return names_; }
+  std::vector<std::string> splits() const override { return {"train"}; }
+  const std::vector<std::int64_t>& labels(const std::string&) const override { return labels_; }
+  ImageShape shape() const override { return {o_.channels, o_.height, o_.width}; }
+  cv::Mat image(const std::string&, std::size_t index) const override {
+    const std::string& path = paths_.at(index);
+    cv::Mat img = cv::imread(path, o_.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+    if (img.empty()) throw std::runtime_error(path + ": OpenCV cannot decode it (corrupt or not an image); set data.on_bad_image: skip to leave such files out");
+    if (o_.channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+    if (img.rows != o_.height || img.cols != o_.width)
+      cv::resize(img, img, cv::Size(static_cast<int>(o_.width), static_cast<int>(o_.height)), 0, 0, cv::INTER_AREA);
+    return img;
+  }
+
+ private:
+  static bool readable(const std::string& path) { return !cv::imread(path, cv::IMREAD_UNCHANGED).empty(); }
+
+  void read_csv(std::vector<std::pair<std::string, std::string>>& items) const {
+    const fs::path csv = fs::path(o_.root) / o_.csv;
+    const fs::path dir = fs::weakly_canonical(fs::path(o_.root) / o_.images);
+    std::ifstream in(csv);
+    if (!in) throw std::runtime_error(csv.string() + " not found; layout: csv needs data.csv under data.root");
+    std::string line;
+    std::getline(in, line);
+    const auto header = split_csv_line(line);
+    auto column = [&](const std::string& name) {
+      auto it = std::find(header.begin(), header.end(), name);
+      if (it == header.end()) throw std::runtime_error(csv.string() + ": no column '" + name + "' in the header; set data.id_column / data.label_column");
+      return static_cast<std::size_t>(it - header.begin());
+    };
+    const std::size_t id_col = column(o_.id_column), label_col = column(o_.label_column);
+    for (std::size_t row = 2; std::getline(in, line); ++row) {
+      if (line.empty()) continue;
+      const auto cells = split_csv_line(line);
+      const std::string where = csv.string() + " row " + std::to_string(row);
+      if (cells.size() <= std::max(id_col, label_col) || cells[label_col].empty())
+        throw std::runtime_error(where + ": the label is missing; every row needs " + o_.id_column + " and " + o_.label_column);
+      const fs::path file = fs::weakly_canonical(dir / (cells[id_col] + o_.extension));
+      const std::string rel = fs::relative(file, dir).string();
+      if (rel.empty() || rel.rfind("..", 0) == 0 || fs::path(cells[id_col]).is_absolute())
+        throw std::runtime_error(where + ": id '" + cells[id_col] + "' points outside " + dir.string() + "; ids name files inside the image folder");
+      if (!fs::exists(file)) throw std::runtime_error(where + ": image " + file.string() + " not found");
+      items.emplace_back(file.string(), cells[label_col]);
+    }
+    if (items.empty()) throw std::runtime_error(csv.string() + ": no rows");
+  }
+
+  ImageFolderOptions o_;
+  std::vector<std::string> names_, paths_;
+  std::vector<std::int64_t> labels_;
+};
+
+const Descriptor& descriptor() {
+  using T = ParamType;
+  static const Descriptor d = make_descriptor(
+      Kind::Dataset, "image_folder", "1.0.0", "images in class sub-folders, or a folder plus a CSV of id -> label (Kaggle)",
+      {ParamSpec("root", T::String, "the dataset folder").def(std::string("data/images")),
+       ParamSpec("layout", T::String, "folders: root/<class>/<image>; csv: root/<images>/<id><extension> + root/<csv>")
+           .def(std::string("folders")).one_of({"folders", "csv"}),
+       ParamSpec("images", T::String, "csv layout: image folder under root").def(std::string("train")),
+       ParamSpec("csv", T::String, "csv layout: the label file under root").def(std::string("labels.csv")),
+       ParamSpec("id_column", T::String, "csv layout: column of image ids").def(std::string("id")),
+       ParamSpec("label_column", T::String, "csv layout: column of labels").def(std::string("breed")),
+       ParamSpec("extension", T::String, "csv layout: appended to each id").def(std::string(".jpg")),
+       ParamSpec("height", T::Int, "images are resized to this height").def(std::int64_t{224}).range(1, 1 << 14),
+       ParamSpec("width", T::Int, "images are resized to this width").def(std::int64_t{224}).range(1, 1 << 14),
+       ParamSpec("channels", T::Int, "1 (gray) or 3 (RGB)").def(std::int64_t{3}).range(1, 3),
+       ParamSpec("on_bad_image", T::String, "fail on an undecodable image, or check every image once and skip bad ones")
+           .def(std::string("fail")).one_of({"fail", "skip"})});
+  return d;
+}
+
+std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
+  ImageFolderOptions o;
+  o.root = p.get_string("root");
+  o.layout = p.get_string("layout");
+  o.images = p.get_string("images");
+  o.csv = p.get_string("csv");
+  o.id_column = p.get_string("id_column");
+  o.label_column = p.get_string("label_column");
+  o.extension = p.get_string("extension");
+  o.height = p.get_int("height");
+  o.width = p.get_int("width");
+  o.channels = p.get_int("channels");
+  if (o.channels == 2) throw std::invalid_argument("image_folder channels must be 1 or 3");
+  o.on_bad_image = p.get_string("on_bad_image");
+  return std::make_unique<ImageFolder>(std::move(o));
+}
+
+}  // namespace trex_image_folder
+
+TREX_PLUGIN(trex_image_folder::descriptor, trex_image_folder::create)

@@ -1,0 +1,93 @@
+// image_folder: class sub-folders and Kaggle's folder + CSV, hostile CSVs, bad images.
+#include "cifar_files.h"
+#include "trex/plugin/dataset.h"
+#include <catch2/catch.hpp>
+
+using namespace trex;
+using namespace trex::test;
+using Catch::Matchers::Contains;
+
+namespace {
+std::shared_ptr<Dataset> open_folder(const std::map<std::string, std::string>& keys) {
+  Node n = Node::map();
+  n.set("type", Node::scalar("image_folder"));
+  for (const auto& [k, v] : keys) n.set(k, Node::scalar(v, k == "root" || k == "extension"));
+  Diagnostics diag;
+  auto resolved = built_plugins().resolve(Kind::Dataset, n, "data", diag);
+  INFO((diag.empty() ? "" : diag.issues()[0].format()));
+  REQUIRE(resolved);
+  return built_plugins().create_as<Dataset>(*resolved, {});
+}
+
+void write_kaggle(const std::string& root, const std::string& csv) {
+  for (const char* id : {"a1", "b2", "c3", "d4"}) cv::imwrite(root + "/train/" + id + ".jpg", cv::Mat(40, 30, CV_8UC3, cv::Scalar(10, 20, 30)));
+  write_file(root + "/labels.csv", csv);
+}
+}  // namespace
+
+TEST_CASE("class sub-folders: any size and channel count comes out at the set shape", "[image_folder]") {
+  TempDir d;
+  write_image_folder(d.str(), 4);
+  auto ds = open_folder({{"root", d.str()}, {"height", "16"}, {"width", "20"}});
+  CHECK(ds->class_names() == std::vector<std::string>{"class_0", "class_1", "class_2"});
+  REQUIRE(ds->labels("train").size() == 12);
+  for (std::size_t i = 0; i < 12; ++i) {
+    cv::Mat img = ds->image("train", i);
+    CHECK(img.rows == 16);
+    CHECK(img.cols == 20);
+    CHECK(img.type() == CV_8UC3);
+  }
+  CHECK(ds->labels("train")[5] == 1);
+  auto gray = open_folder({{"root", d.str()}, {"channels", "1"}, {"height", "8"}, {"width", "8"}});
+  CHECK(gray->image("train", 0).type() == CV_8UC1);
+}
+
+TEST_CASE("Kaggle layout: a folder of images plus labels.csv", "[image_folder]") {
+  TempDir d;
+  fs::create_directories(d.file("train"));
+  write_kaggle(d.str(), "id,breed\na1,beagle\nb2,pug\nc3,beagle\n\"d4\",\"pug\"\n");
+  auto ds = open_folder({{"root", d.str()}, {"layout", "csv"}, {"height", "32"}, {"width", "32"}});
+  CHECK(ds->class_names() == std::vector<std::string>{"beagle", "pug"});
+  CHECK(ds->labels("train") == std::vector<std::int64_t>{0, 1, 0, 1});
+  CHECK(ds->image("train", 2).at<cv::Vec3b>(0, 0) == cv::Vec3b(30, 20, 10));  // BGR on disk -> RGB
+
+  SECTION("an id may not escape the image folder") {
+    write_file(d.file("secret.jpg"), "x");
+    write_file(d.file("labels.csv"), "id,breed\na1,beagle\n../secret,pug\n");
+    CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}}),
+                      Contains("labels.csv row 3: id '../secret' points outside") && Contains("ids name files inside the image folder"));
+  }
+  SECTION("a missing label names the row") {
+    write_file(d.file("labels.csv"), "id,breed\na1,beagle\nb2,\n");
+    CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}}), Contains("labels.csv row 3: the label is missing"));
+  }
+  SECTION("a wrong column name says which setting fixes it") {
+    CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}, {"label_column", "label"}}),
+                      Contains("no column 'label' in the header; set data.id_column / data.label_column"));
+  }
+  SECTION("an id without its image") {
+    write_file(d.file("labels.csv"), "id,breed\nzz9,beagle\n");
+    CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}}), Contains("row 2: image") && Contains("zz9.jpg not found"));
+  }
+}
+
+TEST_CASE("corrupt images fail naming the file, or are skipped when asked", "[image_folder]") {
+  TempDir d;
+  write_image_folder(d.str(), 3);
+  write_file(d.file("class_1/broken.png"), "\x89PNG\r\n\x1a\n but then garbage");
+  auto failing = open_folder({{"root", d.str()}});
+  REQUIRE(failing->labels("train").size() == 10);
+  bool threw = false;
+  for (std::size_t i = 0; i < 10; ++i) {
+    try {
+      failing->image("train", i);
+    } catch (const std::exception& e) {
+      threw = true;
+      CHECK_THAT(e.what(), Contains("broken.png: OpenCV cannot decode it") && Contains("on_bad_image: skip"));
+    }
+  }
+  CHECK(threw);
+  auto skipping = open_folder({{"root", d.str()}, {"on_bad_image", "skip"}});
+  CHECK(skipping->labels("train").size() == 9);
+  for (std::size_t i = 0; i < 9; ++i) CHECK_NOTHROW(skipping->image("train", i));
+}
