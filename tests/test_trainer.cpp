@@ -115,6 +115,28 @@ TEST_CASE("trex run trains on Fashion-MNIST and records the run", "[e2e]") {
   const std::string predictions = read_file(s.folder() + "/runs/" + id + "/test_predictions.csv");
   CHECK(std::count(predictions.begin(), predictions.end(), '\n') == 701);
   CHECK(fs::exists(s.folder() + "/runs/" + id + "/checkpoints/best.pt"));
+  // The test set's classification report is stored as an evaluation, its confusion matrix as a file.
+  auto report = s.db().prepare("SELECT e.source, e.checkpoint, COUNT(c.class_index), SUM(c.support) FROM evaluations e "
+                               "JOIN evaluation_classes c ON c.evaluation_id = e.id WHERE e.run_id = ?");
+  report.bind_all(id);
+  REQUIRE(report.step());
+  CHECK(report.text(0) == "split:test");
+  CHECK(report.text(1) == "best");
+  CHECK(report.integer(2) == 10);
+  CHECK(report.integer(3) == 700);
+  const std::string cm = read_file(s.folder() + "/runs/" + id + "/confusion_matrix.csv");
+  std::int64_t total = 0;
+  std::istringstream lines(cm);
+  std::string row;
+  std::getline(lines, row);
+  CHECK_THAT(row, Contains("\"Ankle boot\""));
+  while (std::getline(lines, row)) {
+    std::stringstream cells(row);
+    std::string cell;
+    std::getline(cells, cell, ',');  // the class name
+    while (std::getline(cells, cell, ',')) total += std::stoll(cell);
+  }
+  CHECK(total == 700);
   CHECK(resolve_checkpoint(s, id) == s.folder() + "/runs/" + id + "/checkpoints/best.pt");
   CHECK(resolve_checkpoint(s, "run:e2e@last") == s.folder() + "/runs/" + id + "/checkpoints/last.pt");
   CHECK_THROWS_WITH(resolve_checkpoint(s, id + "@worst"), Contains("a checkpoint is RUN@best or RUN@last"));

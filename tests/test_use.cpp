@@ -133,7 +133,7 @@ TEST_CASE("predict --evaluate recomputes the metrics and stores an evaluation, n
   CHECK(s.runs().size() == 1);
   auto q = s.db().prepare(
       "SELECT e.checkpoint, e.source, e.examples, m.value FROM evaluations e JOIN evaluation_metrics m "
-      "ON m.evaluation_id = e.id AND m.name = 'accuracy' WHERE e.run_id = ?");
+      "ON m.evaluation_id = e.id AND m.name = 'accuracy' WHERE e.run_id = ? ORDER BY e.id DESC LIMIT 1");
   q.bind_all(f.run_id);
   REQUIRE(q.step());
   CHECK(q.text(0) == "last");
@@ -145,7 +145,8 @@ TEST_CASE("predict --evaluate recomputes the metrics and stores an evaluation, n
                                        ? "same"
                                        : "different";
   if (best_or_last == "same") CHECK_THAT(q.real(3), WithinAbs(correct / 600, 1e-12));
-  auto classes = s.db().prepare("SELECT COUNT(*), SUM(support) FROM evaluation_classes");
+  auto classes = s.db().prepare(
+      "SELECT COUNT(*), SUM(support) FROM evaluation_classes WHERE evaluation_id = (SELECT MAX(id) FROM evaluations)");
   classes.step();
   CHECK(classes.integer(0) == 10);
   CHECK(classes.integer(1) == 600);

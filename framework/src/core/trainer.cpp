@@ -27,6 +27,7 @@
 #include "trex/core/loader.h"
 #include "trex/core/lr_schedule.h"
 #include "trex/core/progress.h"
+#include "trex/core/report.h"
 #include "trex/plugin/metric.h"
 #include "trex/plugin/model.h"
 
@@ -449,7 +450,27 @@ void Trainer::test_and_finish(RunResult& result) {
     }
     store_.add_artifact(run_id_, "test_predictions", "runs/" + run_id_ + "/test_predictions.csv", file_checksum(csv.string()));
     store_.add_artifact(run_id_, "test_checkpoint", "runs/" + run_id_ + "/checkpoints/" + which + ".pt", which);
+    // The classification report and confusion matrix of the test set, as rows and a file.
+    std::vector<std::int64_t> labels, predicted;
+    for (const auto& p : predictions) labels.push_back(p.label), predicted.push_back(p.predicted);
+    const ClassificationReport report = classification_report(labels, predicted, parts_.class_names);
+    store_.add_evaluation(run_id_, which, "split:test", {{"accuracy", report.accuracy}, {"macro_f1", report.macro.f1},
+                                                         {"weighted_f1", report.weighted.f1}}, report);
+    const fs::path cm = fs::path(run_dir_) / "confusion_matrix.csv";
+    {
+      std::ofstream out(cm);
+      out << "true\\predicted";
+      for (const auto& name : parts_.class_names) out << ",\"" << name << "\"";
+      out << "\n";
+      for (std::size_t t = 0; t < report.confusion.size(); ++t) {
+        out << "\"" << parts_.class_names[t] << "\"";
+        for (auto n : report.confusion[t]) out << "," << n;
+        out << "\n";
+      }
+    }
+    store_.add_artifact(run_id_, "confusion_matrix", "runs/" + run_id_ + "/confusion_matrix.csv", file_checksum(cm.string()));
     if (!options_.quiet) {
+      std::cout << report.table();
       std::cout << "test (" << which << " checkpoint, epoch " << epoch + 1 << "):";
       for (const auto& [name, v] : values) std::cout << "  test_" << name << " " << v;
       std::cout << "\n";
