@@ -89,3 +89,15 @@ TEST_CASE("trex runs and trex show read the store", "[cli]") {
   CHECK_THAT(show.output, Contains("# resolved spec") && Contains("# epochs") && Contains("val_accuracy") &&
                               Contains("test_predictions"));
 }
+
+TEST_CASE("trex plugins describe shows a model's cut points with their shapes for an input size", "[cli]") {
+  auto r = run_command(trex_binary() + " plugins describe vgg16 --input 3x48x48");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("cut points for a 3x48x48 input:") && Contains("block3_pool  [1, 256, 6, 6]") &&
+                           Contains("block5_pool  [1, 512, 1, 1]") && Contains("parameter count: 138357544 (1000 classes)"));
+  auto resnet = run_command(trex_binary() + " plugins describe resnet50");
+  CHECK_THAT(resnet.output, Contains("layer4  [1, 2048, 7, 7]") && Contains("parameter count: 25557032"));
+  auto bad = run_command(trex_binary() + " plugins describe vgg16 --input big");
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.output, Contains("--input is CxHxW, e.g. 3x48x48; got 'big'"));
+}

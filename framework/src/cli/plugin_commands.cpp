@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "table.h"
+#include "trex/core/model_summary.h"
 
 namespace trex::cli {
 namespace {
@@ -57,7 +58,7 @@ int do_list(const CommonOptions& common, const std::string& kind, const std::str
   return 0;
 }
 
-int do_describe(const CommonOptions& common, const std::string& name, const std::string& format) {
+int do_describe(const CommonOptions& common, const std::string& name, const std::string& format, const std::string& input) {
   auto registry = make_registry(common);
   for (Kind k : {Kind::Dataset, Kind::Model, Kind::Augmentation, Kind::Metric}) {
     auto ref = registry->find(k, name);
@@ -90,6 +91,10 @@ int do_describe(const CommonOptions& common, const std::string& name, const std:
       std::cout << "default input: " << m.input_channels << "x" << m.input_height << "x" << m.input_width
                 << "  mean " << to_string(Value(m.mean)) << "  std " << to_string(Value(m.std))
                 << "  classifier '" << m.classifier << "'\n";
+      ImageShape shape{m.input_channels, m.input_height, m.input_width};
+      if (!input.empty() && std::sscanf(input.c_str(), "%ldx%ldx%ld", &shape.channels, &shape.height, &shape.width) != 3)
+        return fail("--input is CxHxW, e.g. 3x48x48; got '" + input + "'");
+      std::cout << model_summary(*registry, name, shape, 1000);
     }
     std::cout << "parameters:\n" << (d.params.empty() ? std::string("  (none)\n") : describe_schema(d.params));
     return 0;
@@ -119,8 +124,10 @@ void add_plugin_commands(CLI::App& app, int& exit_code) {
   auto* describe = plugins->add_subcommand("describe", "a plugin's summary, presets, metadata and parameter schema");
   describe->add_option("name", *name, "plugin or preset name")->required();
   describe->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  auto input = std::make_shared<std::string>();
+  describe->add_option("--input", *input, "models: input size CxHxW for the cut-point shapes (default: the model's)");
   add_common(*describe, *common, false, true);
-  describe->callback([=, &exit_code] { exit_code = do_describe(*common, *name, *format); });
+  describe->callback([=, &exit_code] { exit_code = do_describe(*common, *name, *format, *input); });
 }
 
 }  // namespace trex::cli
