@@ -131,9 +131,17 @@ class Trainer {
   MetricSet make_metrics() const;
   std::unique_ptr<torch::optim::Optimizer> make_optimizer();
   at::Tensor loss_per_example(const at::Tensor& logits, const at::Tensor& targets) const;
-  at::Tensor to_model_input(const at::Tensor& images) const {
+  /// The model's float32 logits for a batch: on the device, in the memory
+  /// format, under bf16 autocast when asked — the same for training and evaluation.
+  at::Tensor logits_of(const at::Tensor& images) {
     at::Tensor x = images.to(device_);
-    return t_.channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+    if (t_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    at::autocast::set_cpu_enabled(t_.bf16);
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::Tensor logits = model_->forward(x).to(at::kFloat);
+    at::autocast::set_cpu_enabled(false);
+    if (t_.bf16) at::autocast::clear_cache();
+    return logits;
   }
   void set_lr(double lr) {
     auto& groups = optimizer_->param_groups();
@@ -352,16 +360,8 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
     if (!batch) break;
     lr_ = lr_at(t_.optimizer, t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs);
     set_lr(lr_);
-    at::Tensor images = to_model_input(batch->images);
     batch->targets = batch->targets.to(device_);
-    at::Tensor logits;
-    {
-      at::autocast::set_cpu_enabled(t_.bf16);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      logits = model_->forward(images).to(at::kFloat);
-      at::autocast::set_cpu_enabled(false);
-      if (t_.bf16) at::autocast::clear_cache();
-    }
+    at::Tensor logits = logits_of(batch->images);
     at::Tensor per_example = loss_per_example(logits, batch->targets);
     at::Tensor loss = per_example.mean();
     if (at::Tensor reg = model_->regularization(); reg.defined()) loss = loss + reg;
@@ -396,13 +396,8 @@ std::map<std::string, double> Trainer::evaluate(const std::vector<SampleRef>& se
   BatchLoader loader(*parts_.dataset, set, parts_.eval_pipeline, lo);
   eval_metrics_.reset();
   while (auto batch = loader.next()) {
-    at::Tensor images = to_model_input(batch->images);
     batch->targets = batch->targets.to(device_);
-    at::autocast::set_cpu_enabled(t_.bf16);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::Tensor logits = model_->forward(images).to(at::kFloat);
-    at::autocast::set_cpu_enabled(false);
-    if (t_.bf16) at::autocast::clear_cache();
+    at::Tensor logits = logits_of(batch->images);
     at::Tensor per_example = loss_per_example(logits, batch->targets);
     eval_metrics_.add({logits, batch->targets, per_example.sum().item<double>()});
     if (predictions) {
