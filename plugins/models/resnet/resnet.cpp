@@ -108,8 +108,7 @@ const Descriptor& descriptor() {
     Descriptor d = make_descriptor(
         Kind::Model, "resnet", "1.0.0", "ResNet 18/34/50, torchvision layout; cut points layer1 ... layer4",
         {ParamSpec("depth", T::Int, "18, 34 or 50").def(std::int64_t{18}).range(18, 50),
-         ParamSpec("channel_mode", T::String, "replicate a 1-channel input to RGB, or adapt the first conv")
-             .def(std::string("replicate")).one_of({"replicate", "adapt"})});
+         channel_mode_param()});
     d.presets = {{"resnet18", "ResNet-18", {{"depth", std::int64_t{18}}}},
                  {"resnet34", "ResNet-34", {{"depth", std::int64_t{34}}}},
                  {"resnet50", "ResNet-50", {{"depth", std::int64_t{50}}}}};
@@ -123,9 +122,8 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
   const auto depth = p.get_int("depth");
   if (depth != 18 && depth != 34 && depth != 50)
     throw std::invalid_argument("resnet depth must be 18, 34 or 50, got " + std::to_string(depth));
+  check_channel_mode("resnet", p.get_string("channel_mode"), ctx.channels);
   const bool replicate = p.get_string("channel_mode") == "replicate";
-  if (replicate && ctx.channels != 1 && ctx.channels != 3)
-    throw std::invalid_argument("resnet channel_mode replicate takes 1- or 3-channel images; use channel_mode: adapt");
   return std::make_unique<ResNetModel>(depth, ctx.channels, ctx.num_classes, replicate);
 }
 

@@ -129,8 +129,7 @@ const Descriptor& descriptor() {
         Kind::Model, "vgg", "1.0.0", "VGG 16/19 (+BN), torchvision layout; Keras cut names block1_pool ... block5_pool",
         {ParamSpec("depth", T::Int, "weight layers: 16 or 19").def(std::int64_t{16}).range(16, 19),
          ParamSpec("batch_norm", T::Bool, "batch norm after every conv").def(false),
-         ParamSpec("channel_mode", T::String, "replicate a 1-channel input to RGB, or adapt the first conv")
-             .def(std::string("replicate")).one_of({"replicate", "adapt"}),
+         channel_mode_param(),
          ParamSpec("dropout", T::Float, "classifier dropout").def(0.5).range(0, 0.99)});
     d.presets = {{"vgg16", "VGG-16", {{"depth", std::int64_t{16}}, {"batch_norm", false}}},
                  {"vgg19", "VGG-19", {{"depth", std::int64_t{19}}, {"batch_norm", false}}},
@@ -150,9 +149,7 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
                                 std::to_string(ctx.width) + "; add a resize");
   VggOptions o(ctx.channels, ctx.num_classes);
   o.depth(depth).batch_norm(p.get_bool("batch_norm")).channel_mode(p.get_string("channel_mode")).dropout(p.get_float("dropout"));
-  if (o.channel_mode() == "replicate" && ctx.channels != 1 && ctx.channels != 3)
-    throw std::invalid_argument("vgg channel_mode replicate takes 1- or 3-channel images; use channel_mode: adapt for " +
-                                std::to_string(ctx.channels));
+  check_channel_mode("vgg", o.channel_mode(), ctx.channels);
   return std::make_unique<VggModel>(o);
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,19 @@ inline ModelInfo imagenet_model_info(std::string classifier) {
   m.std = {0.229, 0.224, 0.225};
   m.classifier = std::move(classifier);
   return m;
+}
+
+/// `channel_mode` of models whose first conv takes RGB (torchvision backbones).
+inline ParamSpec channel_mode_param() {
+  return ParamSpec("channel_mode", ParamType::String, "replicate a 1-channel input to RGB, or adapt the first conv")
+      .def(std::string("replicate")).one_of({"replicate", "adapt"});
+}
+
+/// `replicate` repeats a 1-channel input to RGB, so only 1 or 3 channels fit it.
+inline void check_channel_mode(const std::string& model, const std::string& mode, std::int64_t channels) {
+  if (mode == "replicate" && channels != 1 && channels != 3)
+    throw std::invalid_argument(model + " channel_mode replicate takes 1- or 3-channel images; use channel_mode: adapt for " +
+                                std::to_string(channels));
 }
 
 struct Descriptor {
