@@ -13,7 +13,7 @@ struct CommonOptions {
 
 void add_common(CLI::App& app, CommonOptions& o, bool store = true, bool plugins = true);
 
-void add_run_commands(CLI::App& app, int& exit_code);      // run, validate
+void add_run_commands(CLI::App& app, int& exit_code);      // run, validate (trex-torch)
 void add_store_commands(CLI::App& app, int& exit_code);    // runs, show
 void add_plugin_commands(CLI::App& app, int& exit_code);   // plugins [describe]
 void add_use_commands(CLI::App& app, int& exit_code);      // predict, activations, export

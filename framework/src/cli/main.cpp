@@ -1,37 +1,52 @@
 // trex: image-classification experiments from YAML, with plugins and a store.
+// This front end is LibTorch-free so that store queries start in milliseconds;
+// commands that train or run models are forwarded to trex-torch.
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
+#include "app_main.h"
 #include "commands.h"
-#include "trex/registry/diagnostics.h"
+
+namespace {
+
+struct Forwarded {
+  const char* name;
+  const char* help;
+};
+constexpr Forwarded kTorchCommands[] = {
+    {"run", "train an experiment spec and record it in the store"},
+    {"validate", "print the resolved spec (bases merged, overrides applied, defaults filled) or its errors"},
+    {"plugins", "list the plugins found on the search path; `plugins describe NAME` for one"},
+    {"predict", "classify images with a trained run (its own preprocessing)"},
+    {"activations", "a grid of one layer's feature maps for one image"},
+    {"export", "write a trained model for deployment (TorchScript or a state dict) with a JSON beside it"},
+};
+
+[[noreturn]] void forward(char** argv) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string engine = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "trex-torch";
+  argv[0] = const_cast<char*>("trex");
+  ::execv(engine.c_str(), argv);
+  std::cerr << "trex: cannot start " << engine << ": " << std::strerror(errno)
+            << " (it is installed beside trex; rebuild with tools/build.sh)\n";
+  std::exit(1);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  // Warnings and notes go to stderr as "trex: warning: ...", so stdout stays parseable.
-  auto logger = spdlog::stderr_color_mt("trex");
-  logger->set_pattern("trex: %l: %v");
-  spdlog::set_default_logger(logger);
+  if (argc > 1)
+    for (const auto& c : kTorchCommands)
+      if (std::strcmp(argv[1], c.name) == 0) forward(argv);
+  trex::cli::init_logging();
   CLI::App app{"trex: image classification and transfer-learning experiments"};
   app.require_subcommand(1);
   int exit_code = 0;
-  trex::cli::add_run_commands(app, exit_code);
+  for (const auto& c : kTorchCommands) app.add_subcommand(c.name, c.help)->allow_extras();
   trex::cli::add_store_commands(app, exit_code);
-  trex::cli::add_plugin_commands(app, exit_code);
-  trex::cli::add_use_commands(app, exit_code);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const trex::SpecError& e) {
-    for (const auto& issue : e.issues()) std::cerr << "trex: " << issue.format() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    // LibTorch errors carry a C++ backtrace after the first line; users need the first line.
-    if (auto nl = what.find("\nException raised from"); nl != std::string::npos) what = what.substr(0, nl);
-    std::cerr << "trex: " << what << "\n";
-    return 1;
-  }
-  return exit_code;
+  return trex::cli::run_app(app, argc, argv, exit_code);
 }

@@ -1,0 +1,16 @@
+// trex-torch: the trex commands that need LibTorch (training, plugins that
+// build models, prediction, export). Users call `trex`, which forwards here.
+#include "app_main.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  trex::cli::init_logging();
+  CLI::App app{"trex: image classification and transfer-learning experiments"};
+  app.name("trex");
+  app.require_subcommand(1);
+  int exit_code = 0;
+  trex::cli::add_run_commands(app, exit_code);
+  trex::cli::add_plugin_commands(app, exit_code);
+  trex::cli::add_use_commands(app, exit_code);
+  return trex::cli::run_app(app, argc, argv, exit_code);
+}
