@@ -12,7 +12,8 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 TEST_CASE("--help works on every command and exits 0", "[cli]") {
-  for (const char* cmd : {"", " run", " validate", " runs", " show", " plugins", " plugins describe"}) {
+  for (const char* cmd : {"", " run", " validate", " runs", " show", " plugins", " plugins describe", " sweep", " sweep status",
+                          " sweeps", " merge", " compare", " best", " sql"}) {
     INFO(cmd);
     auto r = run_command(trex_binary() + cmd + " --help");
     CHECK(r.exit_code == 0);
@@ -80,10 +81,10 @@ TEST_CASE("trex runs and trex show read the store", "[cli]") {
   REQUIRE(j.size() == 1);
   CHECK(j[0]["name"] == "tiny");
   CHECK(j[0]["status"] == "completed");
-  CHECK(j[0]["metric"] == "val_accuracy");
-  CHECK_FALSE(j[0]["best"].get<std::string>().empty());
+  CHECK(j[0]["main_metric"] == "val_accuracy");
+  CHECK(j[0]["main_best"].is_number());
   auto csv = run_command(trex_binary() + " runs --format csv --store " + store);
-  CHECK_THAT(csv.output, StartsWith("id,name,experiment,status,start,duration,metric,best,last\n"));
+  CHECK_THAT(csv.output, StartsWith("id,name,experiment,status,start_time,duration,main_metric,main_best,main_last\n"));
   auto show = run_command(trex_binary() + " show tiny --store " + store);
   CHECK(show.exit_code == 0);
   CHECK_THAT(show.output, Contains("# resolved spec") && Contains("# epochs") && Contains("val_accuracy") &&

@@ -56,7 +56,7 @@ TEST_CASE("migrations move an old store forward and keep its rows", "[store]") {
   CHECK(s.learning_rates("r1").empty());  // the v2 table exists
   SECTION("a store newer than this trex is refused") {
     s.db().exec("PRAGMA user_version=99");
-    CHECK_THROWS_WITH(Store(path, true), Contains("schema version 99, newer than this trex's 3; upgrade trex"));
+    CHECK_THROWS_WITH(Store(path, true), Contains("schema version 99, newer than this trex's " + std::to_string(Store::kSchemaVersion) + "; upgrade trex"));
   }
 }
 

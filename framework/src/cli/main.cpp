@@ -48,5 +48,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   for (const auto& c : kTorchCommands) app.add_subcommand(c.name, c.help)->allow_extras();
   trex::cli::add_store_commands(app, exit_code);
+  trex::cli::add_query_commands(app, exit_code);
+  trex::cli::add_sweep_commands(app, exit_code);
   return trex::cli::run_app(app, argc, argv, exit_code);
 }

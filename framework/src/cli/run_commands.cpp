@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "trex/core/spec.h"
+#include "trex/core/sweep_store.h"
 #include "trex/core/trainer.h"
 
 namespace trex::cli {
@@ -28,6 +29,7 @@ struct RunArgs {
   std::string spec;
   std::vector<std::string> sets;
   std::string resume;
+  std::string trial;  ///< SWEEP_ID:NUMBER, set by `trex sweep` for its trial processes
   bool quiet = false;
 };
 
@@ -52,8 +54,22 @@ int do_run(const RunArgs& a) {
   options.resume_id = a.resume;
   options.quiet = a.quiet;
   options.should_stop = [] { return g_signal.load() != 0; };
+  if (!a.trial.empty()) {
+    const auto colon = a.trial.rfind(':');
+    if (colon == std::string::npos) return fail("--trial takes SWEEP_ID:NUMBER");
+    options.sweep_id = a.trial.substr(0, colon);
+    options.trial = std::stoll(a.trial.substr(colon + 1));
+    const std::string sweep_id = options.sweep_id;
+    options.should_prune = [&store, sweep_id](const std::string& run_id, std::int64_t epoch) {
+      return trial_prune_reason(store, sweep_id, run_id, epoch);
+    };
+  }
   RunResult result = run_experiment(spec, *registry, store, options);
   if (result.status == "completed") return 0;
+  if (result.status == "pruned") {
+    if (!a.quiet) std::cout << "run " << result.run_id << " pruned: " << result.error << "\n";
+    return 0;
+  }
   std::cerr << "trex: run " << result.run_id << " " << result.status << ": " << result.error << "\n";
   return result.status == "interrupted" ? 130 : 1;
 }
@@ -67,6 +83,7 @@ void add_run_commands(CLI::App& app, int& exit_code) {
   run->add_option("--set", args->sets, "override a dotted key: --set train.optimizer.lr=0.01 (repeatable)");
   run->add_option("--resume", args->resume, "continue RUN_ID from its last checkpoint");
   run->add_flag("-q,--quiet", args->quiet, "no progress output");
+  run->add_option("--trial", args->trial, "SWEEP_ID:NUMBER (set by trex sweep)")->group("");
   add_common(*run, args->common);
   run->callback([args, &exit_code] {
     // glibc's mmap/munmap churn on large tensors made training erratic (issue #3).

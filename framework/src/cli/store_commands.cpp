@@ -1,4 +1,4 @@
-// trex runs, trex show
+// trex show
 #include <iostream>
 #include <map>
 
@@ -10,24 +10,6 @@
 
 namespace trex::cli {
 namespace {
-
-std::string main_metric_of(const RunRecord& r) { return r.main_metric.empty() ? "val_accuracy" : r.main_metric; }
-
-int do_runs(const CommonOptions& common, const std::string& format) {
-  Store store(store_path(common), true);
-  Table t{{"id", "name", "experiment", "status", "start", "duration", "metric", "best", "last"}, {}};
-  for (const auto& r : store.runs()) {
-    const std::string metric = main_metric_of(r);
-    std::string best, last;
-    for (const auto& s : store.summaries(r.id))
-      if (s.key == metric) best = format_number(s.best), last = format_number(s.last);
-    const double end = r.end_time > 0 ? r.end_time : r.heartbeat;
-    t.rows.push_back({r.id, r.name, r.experiment, r.status, format_time(r.start_time),
-                      format_duration(end - r.start_time), metric, best, last});
-  }
-  std::cout << t.render(format);
-  return 0;
-}
 
 int do_show(const CommonOptions& common, const std::string& ref) {
   Store store(store_path(common), true);
@@ -77,13 +59,6 @@ int do_show(const CommonOptions& common, const std::string& ref) {
 }  // namespace
 
 void add_store_commands(CLI::App& app, int& exit_code) {
-  auto common = std::make_shared<CommonOptions>();
-  auto format = std::make_shared<std::string>("table");
-  auto* runs = app.add_subcommand("runs", "list the runs in the store");
-  runs->add_option("--format", *format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
-  add_common(*runs, *common, true, false);
-  runs->callback([common, format, &exit_code] { exit_code = do_runs(*common, *format); });
-
   auto show_common = std::make_shared<CommonOptions>();
   auto ref = std::make_shared<std::string>();
   auto* show = app.add_subcommand("show", "a run's record, resolved spec, per-epoch metrics and summaries");

@@ -1,5 +1,6 @@
 #include "trex/core/sqlite.h"
 
+#include <cctype>
 #include <chrono>
 #include <thread>
 
@@ -16,8 +17,14 @@ bool busy(int rc) { return rc == SQLITE_BUSY || rc == SQLITE_LOCKED; }
 
 }  // namespace
 
-Statement::Statement(sqlite3* db, const std::string& sql) : db_(db) {
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) fail(db, "SQL error in '" + sql + "'");
+Statement::Statement(sqlite3* db, const std::string& sql, bool single) : db_(db) {
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, &tail) != SQLITE_OK) fail(db, "SQL error in '" + sql + "'");
+  if (!stmt_) throw Error("no SQL statement in '" + sql + "'");
+  if (single && tail)
+    for (; *tail; ++tail)
+      if (*tail != ';' && !std::isspace(static_cast<unsigned char>(*tail)))
+        throw Error("one SQL statement at a time; found more after the first: '" + std::string(tail) + "'");
 }
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
@@ -57,6 +64,11 @@ void Statement::reset() {
 }
 
 int Statement::columns() const { return sqlite3_column_count(stmt_); }
+
+std::string Statement::column_name(int i) const {
+  const char* n = sqlite3_column_name(stmt_, i);
+  return n ? n : "";
+}
 
 Cell Statement::column(int i) const {
   switch (sqlite3_column_type(stmt_, i)) {

@@ -114,11 +114,52 @@ CREATE TABLE evaluation_classes(
   PRIMARY KEY(evaluation_id, class_index)
 ) WITHOUT ROWID;
 )sql",
+    // 4: sweeps and their trials; a run knows its sweep and trial; indexes for --where on summaries
+    R"sql(
+CREATE TABLE sweeps(
+  id TEXT PRIMARY KEY,
+  key TEXT NOT NULL,
+  name TEXT NOT NULL,
+  spec_path TEXT,
+  spec_yaml TEXT NOT NULL,
+  method TEXT NOT NULL,
+  config TEXT NOT NULL,
+  state TEXT NOT NULL CHECK(state IN ('running','completed','interrupted','failed')),
+  created REAL NOT NULL,
+  updated REAL NOT NULL,
+  host TEXT,
+  pid INTEGER,
+  shard_index INTEGER NOT NULL DEFAULT 0,
+  shard_count INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX sweeps_key ON sweeps(key, created);
+CREATE INDEX sweeps_name ON sweeps(name, created);
+CREATE TABLE trials(
+  sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+  number INTEGER NOT NULL,
+  config INTEGER NOT NULL,
+  seed INTEGER,
+  params TEXT NOT NULL,
+  point TEXT NOT NULL,
+  state TEXT NOT NULL CHECK(state IN ('pending','running','completed','failed','pruned','interrupted')),
+  run_id TEXT,
+  objective REAL,
+  reason TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  updated REAL NOT NULL,
+  PRIMARY KEY(sweep_id, number)
+) WITHOUT ROWID;
+ALTER TABLE runs ADD COLUMN sweep_id TEXT;
+ALTER TABLE runs ADD COLUMN trial INTEGER;
+CREATE INDEX runs_sweep ON runs(sweep_id, trial);
+CREATE INDEX runs_start ON runs(start_time);
+CREATE INDEX summaries_key_last ON summaries(key, last);
+)sql",
 };
 
 const char* kRunColumns =
     "id, name, experiment, status, error, start_time, end_time, heartbeat, host, pid, seed, trex_version, "
-    "torch_version, opencv_version, git_commit, spec_yaml, spec_hash, class_names, main_metric";
+    "torch_version, opencv_version, git_commit, spec_yaml, spec_hash, class_names, main_metric, sweep_id, trial";
 
 sql::Cell typed_value(const FlatParam& p) {
   if (p.type == "int") {
@@ -152,6 +193,14 @@ const char* status_name(RunStatus s) {
 
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string text_hash(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  char out[20];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
 }
 
 std::string host_name() {
@@ -239,11 +288,17 @@ std::string Store::new_run_id() {
 void Store::create_run(const RunRecord& r, const std::vector<FlatParam>& params) {
   db_->transaction([&] {
     db_->prepare(std::string("INSERT INTO runs(") + kRunColumns +
-                 ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+                 ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind_all(r.id, r.name, r.experiment, std::string("running"), sql::Cell{}, r.start_time, sql::Cell{}, r.start_time,
                   r.host, r.pid, r.seed, r.trex_version, r.torch_version, r.opencv_version, r.git_commit, r.spec_yaml,
-                  r.spec_hash, nlohmann::json(r.class_names).dump(), r.main_metric)
+                  r.spec_hash, nlohmann::json(r.class_names).dump(), r.main_metric,
+                  r.sweep_id.empty() ? sql::Cell{} : sql::Cell{r.sweep_id},
+                  r.sweep_id.empty() ? sql::Cell{} : sql::Cell{r.trial})
         .run();
+    if (!r.sweep_id.empty())
+      db_->prepare("UPDATE trials SET state='running', run_id=?, attempts=attempts+1, updated=? WHERE sweep_id=? AND number=?")
+          .bind_all(r.id, r.start_time, r.sweep_id, r.trial)
+          .run();
     auto ins = db_->prepare("INSERT INTO params(run_id, key, value, type) VALUES(?,?,?,?)");
     for (const auto& p : params) {
       ins.reset();
@@ -380,6 +435,8 @@ RunRecord Store::read_run(sql::Statement& s) const {
       for (const auto& n : j) r.class_names.push_back(n.get<std::string>());
   }
   r.main_metric = s.text(18);
+  r.sweep_id = s.text(19);
+  r.trial = s.is_null(20) ? -1 : s.integer(20);
   if (is_stale(r)) r.status = "interrupted";
   return r;
 }

@@ -38,14 +38,6 @@ namespace {
 
 constexpr std::uint64_t kTrainStream = 1, kValStream = 2, kTestStream = 3;
 
-std::string hex_hash(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  char out[20];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
-}
-
 std::string git_commit() {
   FILE* p = popen("git rev-parse HEAD 2>/dev/null", "r");
   if (!p) return "";
@@ -91,6 +83,10 @@ class Heartbeat {
 
 struct Interrupted : std::runtime_error {
   Interrupted() : std::runtime_error("interrupted by a signal; resume with `trex run --resume RUN_ID`") {}
+};
+
+struct Pruned : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 struct MetricSet {
@@ -318,9 +314,11 @@ void Trainer::start_record() {
   r.opencv_version = CV_VERSION;
   r.git_commit = git_commit();
   r.spec_yaml = spec_.yaml();
-  r.spec_hash = hex_hash(r.spec_yaml);
+  r.spec_hash = text_hash(r.spec_yaml);
   r.class_names = parts_.class_names;
   r.main_metric = t_.checkpoint.monitor;
+  r.sweep_id = options_.sweep_id;
+  r.trial = options_.trial;
   auto params = spec_.flat();
   std::int64_t total = 0, trainable = 0;
   for (const auto& p : module_->parameters()) {
@@ -530,6 +528,8 @@ RunResult Trainer::run() {
         if (best) save_checkpoint(checkpoint_path("best"), *module_, nullptr, state_);
       }
       progress_->end_epoch(keyed, lr_, seconds, parts_.plan.train.size(), best);
+      if (options_.should_prune)
+        if (std::string reason = options_.should_prune(run_id_, epoch + 1); !reason.empty()) throw Pruned(reason);
       if (stop) {
         if (!options_.quiet)
           std::cout << "early stopping: " << t_.early_stopping.monitor << " did not improve for "
@@ -540,6 +540,10 @@ RunResult Trainer::run() {
     test_and_finish(result);
     store_.set_status(run_id_, RunStatus::Completed);
     result.status = "completed";
+  } catch (const Pruned& e) {
+    store_.set_status(run_id_, RunStatus::Pruned, e.what());
+    result.status = "pruned";
+    result.error = e.what();
   } catch (const Interrupted& e) {
     store_.set_status(run_id_, RunStatus::Interrupted, e.what());
     result.status = "interrupted";

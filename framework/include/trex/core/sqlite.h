@@ -22,7 +22,8 @@ class Error : public std::runtime_error {
 
 class Statement {
  public:
-  Statement(sqlite3* db, const std::string& sql);
+  /// `single`: refuse text after the first statement.
+  Statement(sqlite3* db, const std::string& sql, bool single = false);
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -41,6 +42,7 @@ class Statement {
   void reset();
 
   int columns() const;
+  std::string column_name(int i) const;
   Cell column(int i) const;
   std::string text(int i) const;
   std::int64_t integer(int i) const;
@@ -64,6 +66,8 @@ class Database {
   const std::string& path() const { return path_; }
   void exec(const std::string& sql);
   Statement prepare(const std::string& sql) const { return Statement(db_, sql); }
+  /// Exactly one statement (user-written SQL): more is an error, not ignored.
+  Statement prepare_one(const std::string& sql) const { return Statement(db_, sql, true); }
   std::int64_t changes() const;
 
   /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, retrying while the

@@ -33,6 +33,8 @@ struct RunRecord {
   std::string spec_yaml, spec_hash;
   std::vector<std::string> class_names;
   std::string main_metric;  ///< e.g. val_accuracy
+  std::string sweep_id;     ///< the sweep this run is a trial of, if any
+  std::int64_t trial = -1;  ///< its trial number there
 };
 
 struct MetricRow {
@@ -64,7 +66,7 @@ struct ArtifactRow {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   /// TREX_STORE, else results/trex.db under the current directory.
   static std::string default_path();
 
@@ -79,6 +81,7 @@ class Store {
   std::string run_dir(const std::string& run_id, bool create = true) const;
   int schema_version() const;
   sql::Database& db() { return *db_; }
+  const sql::Database& db() const { return *db_; }
 
   /// Applies migrations up to `target` (tests use it to build old stores).
   static void migrate(sql::Database& db, int target);
@@ -130,6 +133,8 @@ class Store {
 std::string resolve_checkpoint(const Store& store, const std::string& ref);
 
 double now_seconds();
+/// A short stable hash (FNV-1a, hex) of a text, e.g. a resolved spec.
+std::string text_hash(const std::string& text);
 std::string host_name();
 /// True when this run's record says running but it cannot be (stale heartbeat, dead pid here).
 bool is_stale(const RunRecord& r);

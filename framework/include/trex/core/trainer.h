@@ -14,11 +14,16 @@ struct RunOptions {
   std::string resume_id;               ///< continue this run from its last checkpoint
   bool quiet = false;                  ///< no progress output
   std::function<bool()> should_stop;   ///< polled after every batch (SIGINT / SIGTERM)
+  std::string sweep_id;                ///< this run is trial `trial` of that sweep
+  std::int64_t trial = -1;
+  /// Asked after each stored epoch (1-based) with the run id; a non-empty
+  /// reason stops the run as pruned.
+  std::function<std::string(const std::string&, std::int64_t)> should_prune;
 };
 
 struct RunResult {
   std::string run_id;
-  std::string status;  ///< completed | failed | interrupted
+  std::string status;  ///< completed | failed | interrupted | pruned
   std::string error;
   std::string run_dir;
   double test_accuracy = -1;  ///< when the run has a test set and an accuracy metric
