@@ -53,9 +53,11 @@ void fill(Store& store) {
     r.spec_yaml = "name: x";
     r.spec_hash = "h";
     r.main_metric = "val_accuracy";
-    store.create_run(r, {{"train.optimizer.lr", fmt_double(f.lr), "float"},
-                         {"train.batch_size", std::to_string(f.batch), "int"},
-                         {"model.type", f.model, "string"}});
+    std::vector<FlatParam> params{{"train.optimizer.lr", fmt_double(f.lr), "float"},
+                                  {"train.batch_size", std::to_string(f.batch), "int"},
+                                  {"model.type", f.model, "string"}};
+    if (f.id == "r2" || f.id == "r4") params.push_back({"model.pretrained", f.id == "r2" ? "1" : "0", "int"});
+    store.create_run(r, params);
     for (std::size_t e = 0; e < f.val_accuracy.size(); ++e)
       store.record_epoch(f.id, static_cast<std::int64_t>(e + 1),
                          {{static_cast<std::int64_t>(e + 1), "val", "accuracy", f.val_accuracy[e], 1.0},
@@ -69,12 +71,14 @@ void fill(Store& store) {
 }
 
 std::set<std::string> ids(Store& store, const std::string& where) {
-  query::RunQuery q{where, "", {query::parse_field("id")}, -1, 0};
-  auto sql = query::compile(q);
-  auto s = store.db().prepare(sql.text);
-  for (std::size_t i = 0; i < sql.binds.size(); ++i) s.bind(static_cast<int>(i) + 1, sql.binds[i]);
   std::set<std::string> out;
-  while (s.step()) out.insert(s.text(0));
+  for (const char* sort : {"", "-best.val_accuracy"}) {  // both plans: filter-driven and sort-index-driven
+    query::RunQuery q{where, sort, {query::parse_field("id")}, -1, 0};
+    std::set<std::string> got;
+    query::run_query(store.db(), q, [&](sql::Statement& s) { got.insert(s.text(0)); });
+    if (*sort) CHECK(got == out);
+    else out = got;
+  }
   return out;
 }
 
@@ -167,6 +171,12 @@ TEST_CASE("trex runs sorts, pages, counts, picks columns and formats", "[query][
   // Runs without the sorted field come last in both directions.
   auto nulls = run_command(base + " --sort params.nothing,-params.train.optimizer.lr --columns id --format csv");
   CHECK(nulls.output == "id\nr3\nr2\nr5\nr1\nr4\n");
+  // Pages that cross from runs with the sort key to runs without it.
+  const std::string by_pretrained = base + " --sort -params.model.pretrained --columns id --format csv --limit 2";
+  CHECK(run_command(by_pretrained).output == "id\nr2\nr4\n");
+  CHECK(run_command(by_pretrained + " --offset 1").output == "id\nr4\nr1\n");
+  CHECK(run_command(by_pretrained + " --offset 3").output == "id\nr3\nr5\n");
+  CHECK(run_command(base + " --sort params.model.pretrained --columns id --format csv").output == "id\nr4\nr2\nr1\nr3\nr5\n");
   auto count = run_command(base + " --where \"best.val_accuracy > 0.9\" --count");
   CHECK(count.output == "3\n");
   auto json = run_command(base + " --where \"id = r1\" --columns id,params.train.batch_size,best.val_accuracy --format json");

@@ -261,12 +261,12 @@ TEST_CASE("4 processes writing 200 epochs each to one store: no lock errors, no 
 // --- the trex sweep command ------------------------------------------------------
 namespace {
 
-std::string tiny_sweep(const std::string& block) {
+std::string tiny_sweep(const std::string& block, int epochs = 2) {
   return "name: tiny_sweep\nseed: 1\ndata: {type: fashion_mnist, limit: 300, val_fraction: 0.2}\n"
          "augment:\n  train: [{type: normalize, mean: [0.286], std: [0.353]}]\n"
          "  eval: [{type: normalize, mean: [0.286], std: [0.353]}]\n"
          "model: {type: seed_cnn}\n"
-         "train: {epochs: 2, batch_size: 32, workers: 1, threads: 1, optimizer: {type: adam, lr: 0.001}, "
+         "train: {epochs: " + std::to_string(epochs) + ", batch_size: 32, workers: 1, threads: 1, optimizer: {type: adam, lr: 0.001}, "
          "checkpoint: {monitor: val_accuracy}}\n"
          "metrics: [accuracy, loss]\n"
          "sweep:\n" + block;
@@ -433,4 +433,38 @@ TEST_CASE("shards of a sweep in separate stores merge into one sweep", "[sweep][
   }
   CHECK(lrs == std::set<std::string>{"0.001", "0.003", "0.01"});
   CHECK(store.runs().size() == 3);
+}
+
+TEST_CASE("a trial that crashes is recorded as failed with its reason; a lagging one is pruned", "[sweep][cli][slow]") {
+  TempDir d;
+  // One at a time, so the median has three finished trials when the slow learner reports.
+  write_file(d.file("s.yaml"),
+             tiny_sweep("  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.003, 0.002, 0.004, 1.0e-7]}\n"
+                        "  pruner: {method: median, warmup_epochs: 1, startup_trials: 3}\n",
+                        3));
+  auto r = run_command(sweep_cmd(d, "s.yaml", "s.db"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("3 completed, 1 pruned, 0 failed"));
+  Store store(d.file("s.db"), true);
+  const auto trials = list_trials(store, only_sweep_id(store));
+  REQUIRE(trials.size() == 4);
+  CHECK(trials[3].state == "pruned");
+  CHECK_THAT(trials[3].reason, Contains("median rule at epoch 2"));
+  CHECK(store.run(trials[3].run_id).status == "pruned");
+  CHECK(store.metrics(trials[3].run_id).back().epoch == 2);  // stopped there
+
+  // A trial whose process fails (here: its data folder is missing) fails alone.
+  write_file(d.file("f.yaml"), tiny_sweep("  method: grid\n  parameters:\n    data.root: {choice: ['" +
+                                          std::string(fashion_root()) + "', '" + d.file("missing") + "/']}\n"));
+  auto f = run_command(sweep_cmd(d, "f.yaml", "f.db"));
+  INFO(f.output);
+  CHECK(f.exit_code == 0);
+  CHECK_THAT(f.output, Contains("1 completed, 0 pruned, 1 failed"));
+  Store fstore(d.file("f.db"), true);
+  const auto ft = list_trials(fstore, only_sweep_id(fstore));
+  REQUIRE(ft.size() == 2);
+  CHECK(ft[0].state == "completed");
+  CHECK(ft[1].state == "failed");
+  CHECK_THAT(ft[1].reason, Contains("ended before its run started (exit 1: trex: ") && Contains("missing"));
 }

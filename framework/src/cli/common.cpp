@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include <atomic>
+#include <csignal>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -23,6 +25,24 @@ std::unique_ptr<Registry> make_registry(const CommonOptions& o, bool warn) {
 }
 
 std::string store_path(const CommonOptions& o) { return o.store.empty() ? Store::default_path() : o.store; }
+
+namespace {
+std::atomic<int> g_signal{0};
+
+void on_signal(int sig) {
+  if (g_signal.exchange(sig) != 0) {  // a second signal: stop now
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+}  // namespace
+
+void catch_stop_signals() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+bool stop_requested() { return g_signal.load() != 0; }
 
 int fail(const std::string& message) {
   std::cerr << "trex: " << message << "\n";

@@ -11,6 +11,10 @@ namespace trex::cli {
 /// are warnings, not errors: the rest of the plugins still work.
 std::unique_ptr<Registry> make_registry(const CommonOptions& o, bool warn = true);
 std::string store_path(const CommonOptions& o);
+/// SIGINT / SIGTERM ask the command to stop cleanly (stop_requested() turns
+/// true); a second signal stops the process at once.
+void catch_stop_signals();
+bool stop_requested();
 /// Prints "trex: MESSAGE" to stderr and returns exit code 1.
 int fail(const std::string& message);
 

@@ -1,6 +1,6 @@
 // trex: image-classification experiments from YAML, with plugins and a store.
-// This front end is LibTorch-free so that store queries start in milliseconds;
-// commands that train or run models are forwarded to trex-torch.
+// This front end loads neither LibTorch nor OpenCV's codecs, so that store
+// queries start in milliseconds; the other commands are forwarded to trex-torch.
 #include <unistd.h>
 
 #include <cstring>
@@ -23,6 +23,9 @@ constexpr Forwarded kTorchCommands[] = {
     {"predict", "classify images with a trained run (its own preprocessing)"},
     {"activations", "a grid of one layer's feature maps for one image"},
     {"export", "write a trained model for deployment (TorchScript or a state dict) with a JSON beside it"},
+    {"eda", "look at a spec's dataset: samples, sizes, class counts, intensities (PNG + HTML)"},
+    {"report", "a run's curves, prediction grids, confusion matrix and report (PNG + HTML)"},
+    {"plot", "one metric of several runs on one chart, named by what differs between them"},
 };
 
 [[noreturn]] void forward(char** argv) {

@@ -35,25 +35,36 @@ nlohmann::json cell_json(const sql::Cell& c) {
   return nullptr;
 }
 
-/// Rows of a statement as a table, or JSON with typed values.
-void print_rows(sql::Statement& s, const std::vector<std::string>& labels, const std::string& format) {
+using Rows = std::vector<std::vector<sql::Cell>>;
+
+/// Rows as a table, or JSON with typed values.
+void print_rows(const Rows& rows, const std::vector<std::string>& labels, const std::string& format) {
   if (format == "json") {
     nlohmann::json out = nlohmann::json::array();
-    while (s.step()) {
+    for (const auto& r : rows) {
       nlohmann::json row = nlohmann::json::object();
-      for (int i = 0; i < s.columns(); ++i) row[labels[static_cast<std::size_t>(i)]] = cell_json(s.column(i));
+      for (std::size_t i = 0; i < r.size(); ++i) row[labels[i]] = cell_json(r[i]);
       out.push_back(row);
     }
     std::cout << out.dump(2) << "\n";
     return;
   }
   Table t{labels, {}};
-  while (s.step()) {
+  for (const auto& r : rows) {
     std::vector<std::string> row;
-    for (int i = 0; i < s.columns(); ++i) row.push_back(cell_text(s.column(i), labels[static_cast<std::size_t>(i)]));
+    for (std::size_t i = 0; i < r.size(); ++i) row.push_back(cell_text(r[i], labels[i]));
     t.rows.push_back(row);
   }
   std::cout << t.render(format);
+}
+
+Rows all_rows(sql::Statement& s) {
+  Rows rows;
+  while (s.step()) {
+    rows.emplace_back();
+    for (int i = 0; i < s.columns(); ++i) rows.back().push_back(s.column(i));
+  }
+  return rows;
 }
 
 void bind_cells(sql::Statement& s, const std::vector<sql::Cell>& binds) {
@@ -83,17 +94,21 @@ int do_runs(const RunsArgs& a) {
     q.select.push_back(name.field);
     labels.push_back(name.field.label());
   }
-  const auto compiled = query::compile(q);
   if (a.explain) {
-    std::cout << compiled.text << "\n";
-    auto plan = store.db().prepare("EXPLAIN QUERY PLAN " + compiled.text);
-    bind_cells(plan, compiled.binds);
-    while (plan.step()) std::cout << "  " << plan.text(3) << "\n";
+    for (const auto& part : query::compile(q).parts) {
+      std::cout << part.text << "\n";
+      auto plan = store.db().prepare("EXPLAIN QUERY PLAN " + part.text);
+      bind_cells(plan, part.binds);
+      while (plan.step()) std::cout << "  " << plan.text(3) << "\n";
+    }
     return 0;
   }
-  auto s = store.db().prepare(compiled.text);
-  bind_cells(s, compiled.binds);
-  print_rows(s, labels, a.format);
+  Rows rows;
+  query::run_query(store.db(), q, [&](sql::Statement& s) {
+    rows.emplace_back();
+    for (int i = 0; i < s.columns(); ++i) rows.back().push_back(s.column(i));
+  });
+  print_rows(rows, labels, a.format);
   return 0;
 }
 
@@ -233,7 +248,7 @@ int do_sql(const CommonOptions& common, const std::string& text, const std::stri
   auto s = store.db().prepare_one(text);
   std::vector<std::string> labels;
   for (int i = 0; i < s.columns(); ++i) labels.push_back(s.column_name(i));
-  print_rows(s, labels, format);
+  print_rows(all_rows(s), labels, format);
   return 0;
 }
 

@@ -1,8 +1,6 @@
 // trex run, trex validate
 #include <malloc.h>
 
-#include <atomic>
-#include <csignal>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -11,18 +9,10 @@
 #include "trex/core/spec.h"
 #include "trex/core/sweep_store.h"
 #include "trex/core/trainer.h"
+#include "trex/report/run_report.h"
 
 namespace trex::cli {
 namespace {
-
-std::atomic<int> g_signal{0};
-
-void on_signal(int sig) {
-  if (g_signal.exchange(sig) != 0) {  // a second signal: stop now
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-  }
-}
 
 struct RunArgs {
   CommonOptions common;
@@ -31,6 +21,7 @@ struct RunArgs {
   std::string resume;
   std::string trial;  ///< SWEEP_ID:NUMBER, set by `trex sweep` for its trial processes
   bool quiet = false;
+  bool no_report = false;
 };
 
 int do_run(const RunArgs& a) {
@@ -48,12 +39,11 @@ int do_run(const RunArgs& a) {
   }
   if (active_blas() == "reference")
     spdlog::warn("LibTorch uses the reference BLAS (about 20x slower); install libopenblas0-pthread (tools/setup.sh does)");
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  catch_stop_signals();
   RunOptions options;
   options.resume_id = a.resume;
   options.quiet = a.quiet;
-  options.should_stop = [] { return g_signal.load() != 0; };
+  options.should_stop = [] { return stop_requested(); };
   if (!a.trial.empty()) {
     const auto colon = a.trial.rfind(':');
     if (colon == std::string::npos) return fail("--trial takes SWEEP_ID:NUMBER");
@@ -65,6 +55,16 @@ int do_run(const RunArgs& a) {
     };
   }
   RunResult result = run_experiment(spec, *registry, store, options);
+  if (result.status == "completed" && !a.no_report && a.trial.empty()) {
+    // A report is a view of what is stored: failing to draw it does not fail the run.
+    try {
+      const auto r = report::write_run_report(store, *registry, result.run_id);
+      if (!a.quiet) std::cout << "report: " << r.html << "\n";
+    } catch (const std::exception& e) {
+      spdlog::warn("run {} completed, but its report failed: {} (retry with `trex report {}`)", result.run_id, e.what(),
+                   result.run_id);
+    }
+  }
   if (result.status == "completed") return 0;
   if (result.status == "pruned") {
     if (!a.quiet) std::cout << "run " << result.run_id << " pruned: " << result.error << "\n";
@@ -83,6 +83,7 @@ void add_run_commands(CLI::App& app, int& exit_code) {
   run->add_option("--set", args->sets, "override a dotted key: --set train.optimizer.lr=0.01 (repeatable)");
   run->add_option("--resume", args->resume, "continue RUN_ID from its last checkpoint");
   run->add_flag("-q,--quiet", args->quiet, "no progress output");
+  run->add_flag("--no-report", args->no_report, "do not write the run's report (trex report RUN writes it later)");
   run->add_option("--trial", args->trial, "SWEEP_ID:NUMBER (set by trex sweep)")->group("");
   add_common(*run, args->common);
   run->callback([args, &exit_code] {

@@ -1,8 +1,6 @@
 // trex sweep SPEC [--resume [ID]] [--shard I/N], trex sweep status ID, trex sweeps, trex merge
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 
@@ -17,15 +15,6 @@
 
 namespace trex::cli {
 namespace {
-
-std::atomic<int> g_sweep_signal{0};
-
-void on_sweep_signal(int sig) {
-  if (g_sweep_signal.exchange(sig) != 0) {  // a second signal: stop now (trials die with us)
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-  }
-}
 
 struct SweepArgs {
   CommonOptions common;
@@ -56,9 +45,8 @@ int do_sweep(const SweepArgs& a, bool resume) {
   o.trial_exe = trial_executable();
   o.plugin_paths = a.common.plugin_paths;
   o.quiet = a.quiet;
-  std::signal(SIGINT, on_sweep_signal);
-  std::signal(SIGTERM, on_sweep_signal);
-  o.should_stop = [] { return g_sweep_signal.load() != 0; };
+  catch_stop_signals();
+  o.should_stop = [] { return stop_requested(); };
   const SweepOutcome out = run_sweep(o, *registry, store);
   std::cout << fmt::format("sweep {} {}: {} completed, {} pruned, {} failed (trex sweep status {}; trex best {})\n",
                            out.sweep_id, out.state, out.completed, out.pruned, out.failed, out.sweep_id, out.sweep_id);

@@ -1,5 +1,6 @@
-// trex-torch: the trex commands that need LibTorch (training, plugins that
-// build models, prediction, export). Users call `trex`, which forwards here.
+// trex-torch: the trex commands that need LibTorch or OpenCV's codecs
+// (training, plugins, prediction, export, reports). Users call `trex`, which
+// forwards here.
 #include "app_main.h"
 #include "commands.h"
 
@@ -12,5 +13,6 @@ int main(int argc, char** argv) {
   trex::cli::add_run_commands(app, exit_code);
   trex::cli::add_plugin_commands(app, exit_code);
   trex::cli::add_use_commands(app, exit_code);
+  trex::cli::add_report_commands(app, exit_code);
   return trex::cli::run_app(app, argc, argv, exit_code);
 }

@@ -149,7 +149,7 @@ std::vector<Token> tokenize(const std::string& s) {
 // --- parser, emitting SQL as it goes ---------------------------------------------
 class Parser {
  public:
-  explicit Parser(const std::string& expr) : expr_(expr), toks_(tokenize(expr)) {}
+  Parser(const std::string& expr, Match match) : expr_(expr), toks_(tokenize(expr)), match_(match) {}
 
   Sql parse() {
     Sql out = parse_or();
@@ -287,18 +287,21 @@ class Parser {
     return out;
   }
 
-  // Params and summaries are matched with an IN over their (key, value)
-  // indexes, so a filter never scans every run's rows.
-  static Sql condition(const Field& f, const std::string& test, const std::vector<sql::Cell>& values) {
+  // Match::Set collects the matching runs from the (key, value) index, so a
+  // filter never scans every run; Match::PerRow checks one run by primary
+  // key, for when the rows come in the order of a sort index instead.
+  Sql condition(const Field& f, const std::string& test, const std::vector<sql::Cell>& values) const {
     Sql out;
+    const std::string table = f.kind == Field::Kind::Param ? "params" : "summaries";
+    const std::string column = f.kind == Field::Kind::Param ? "value" : f.summary;
     if (f.kind == Field::Kind::Column) {
       out = field_value(f);
       out.text += " " + test;
-    } else if (f.kind == Field::Kind::Param) {
-      out.text = "r.id IN (SELECT run_id FROM params WHERE key = ? AND value " + test + ")";
+    } else if (match_ == Match::Set) {
+      out.text = "r.id IN (SELECT run_id FROM " + table + " WHERE key = ? AND " + column + " " + test + ")";
       out.binds = {f.name};
     } else {
-      out.text = "r.id IN (SELECT run_id FROM summaries WHERE key = ? AND " + f.summary + " " + test + ")";
+      out.text = "EXISTS (SELECT 1 FROM " + table + " WHERE run_id = r.id AND key = ? AND " + column + " " + test + ")";
       out.binds = {f.name};
     }
     out.binds.insert(out.binds.end(), values.begin(), values.end());
@@ -312,6 +315,7 @@ class Parser {
 
   std::string expr_;
   std::vector<Token> toks_;
+  Match match_;
   std::size_t at_ = 0;
 };
 
@@ -345,9 +349,9 @@ Sql field_value(const Field& f) {
   return {c->sql, {}};
 }
 
-Sql compile_where(const std::string& expr) {
+Sql compile_where(const std::string& expr, Match match) {
   if (std::all_of(expr.begin(), expr.end(), [](unsigned char c) { return std::isspace(c); })) return {"1", {}};
-  return Parser(expr).parse();
+  return Parser(expr, match).parse();
 }
 
 std::vector<SortKey> parse_sort(const std::string& text) {
@@ -370,39 +374,112 @@ std::vector<SortKey> parse_sort(const std::string& text) {
   return out;
 }
 
-Sql compile(const RunQuery& q) {
+namespace {
+
+void append(Sql& to, const Sql& s) {
+  to.text += s.text;
+  to.binds.insert(to.binds.end(), s.binds.begin(), s.binds.end());
+}
+
+Sql select_list(const RunQuery& q) {
   Sql out{"SELECT ", {}};
-  auto append = [&](const Sql& s) {
-    out.text += s.text;
-    out.binds.insert(out.binds.end(), s.binds.begin(), s.binds.end());
-  };
   if (q.select.empty()) out.text += "r.id";
   for (std::size_t i = 0; i < q.select.size(); ++i) {
     if (i) out.text += ", ";
-    append(field_value(q.select[i]));
-  }
-  out.text += " FROM runs r WHERE ";
-  append(compile_where(q.where));
-  out.text += " ORDER BY ";
-  for (const auto& k : parse_sort(q.sort)) {
-    // NULLs (runs without that param or metric) last in either direction.
-    Sql v = field_value(k.field);
-    append(v);
-    out.text += " IS NULL, ";
-    append(v);
-    out.text += k.descending ? " DESC, " : " ASC, ";
-  }
-  out.text += "r.start_time, r.id";
-  if (q.limit >= 0 || q.offset > 0) {
-    out.text += " LIMIT ? OFFSET ?";
-    out.binds.push_back(q.limit >= 0 ? q.limit : std::int64_t{-1});
-    out.binds.push_back(q.offset);
+    append(out, field_value(q.select[i]));
   }
   return out;
 }
 
+// ORDER BY for the given keys (NULLs last), then the listing order.
+Sql order_by(const std::vector<SortKey>& keys, std::size_t from) {
+  Sql out{" ORDER BY ", {}};
+  for (std::size_t i = from; i < keys.size(); ++i) {
+    Sql v = field_value(keys[i].field);
+    append(out, v);
+    out.text += " IS NULL, ";
+    append(out, v);
+    out.text += keys[i].descending ? " DESC, " : " ASC, ";
+  }
+  out.text += "r.start_time, r.id";
+  return out;
+}
+
+void limit(Sql& s, std::int64_t limit, std::int64_t offset) {
+  s.text += " LIMIT ? OFFSET ?";
+  s.binds.push_back(limit);
+  s.binds.push_back(offset);
+}
+
+}  // namespace
+
+QueryPlan compile(const RunQuery& q) {
+  QueryPlan plan;
+  const auto keys = parse_sort(q.sort);
+  const bool indexed = !keys.empty() && keys[0].field.kind != Field::Kind::Column;
+  if (!indexed) {
+    Sql s = select_list(q);
+    s.text += " FROM runs r WHERE ";
+    append(s, compile_where(q.where, Match::Set));
+    append(s, order_by(keys, 0));
+    limit(s, q.limit, q.offset);
+    plan.parts.push_back(s);
+    return plan;
+  }
+  // The first sort key is a param or a summary: join it and walk its (key,
+  // value) index in order, checking the filter per run, so `--limit 20`
+  // touches about 20 runs' rows. Runs without that key follow, as NULLs.
+  const Field& f = keys[0].field;
+  const std::string table = f.kind == Field::Kind::Param ? "params" : "summaries";
+  const std::string column = "k0." + (f.kind == Field::Kind::Param ? std::string("value") : f.summary);
+  const Sql where = compile_where(q.where, Match::PerRow);
+  Sql with = select_list(q);
+  with.text += " FROM runs r JOIN " + table + " k0 ON k0.run_id = r.id AND k0.key = ? WHERE ";
+  with.binds.push_back(f.name);
+  append(with, where);
+  with.text += " ORDER BY " + column + (keys[0].descending ? " DESC" : " ASC");
+  Sql rest = order_by(keys, 1);
+  with.text += ", " + rest.text.substr(std::string(" ORDER BY ").size());
+  with.binds.insert(with.binds.end(), rest.binds.begin(), rest.binds.end());
+  plan.counted = Sql{"SELECT count(*) FROM runs r JOIN " + table + " k0 ON k0.run_id = r.id AND k0.key = ? WHERE ", {f.name}};
+  append(plan.counted, where);
+  Sql without = select_list(q);
+  without.text += " FROM runs r WHERE NOT EXISTS (SELECT 1 FROM " + table + " WHERE run_id = r.id AND key = ?) AND ";
+  without.binds.push_back(f.name);
+  append(without, where);
+  append(without, order_by(keys, 1));
+  plan.parts = {with, without};
+  return plan;
+}
+
+void run_query(const sql::Database& db, const RunQuery& q, const std::function<void(sql::Statement&)>& row) {
+  const QueryPlan plan = compile(q);
+  auto bind = [](sql::Statement& s, const std::vector<sql::Cell>& binds) {
+    for (std::size_t i = 0; i < binds.size(); ++i) s.bind(static_cast<int>(i) + 1, binds[i]);
+  };
+  std::int64_t limit_left = q.limit, offset = q.offset;
+  for (std::size_t i = 0; i < plan.parts.size(); ++i) {
+    Sql part = plan.parts[i];
+    if (plan.parts.size() > 1) limit(part, limit_left, offset);  // single part: already limited
+    auto s = db.prepare(part.text);
+    bind(s, part.binds);
+    std::int64_t n = 0;
+    while (s.step()) row(s), ++n;
+    if (limit_left >= 0) {
+      limit_left -= n;
+      if (limit_left <= 0) return;
+    }
+    if (i + 1 < plan.parts.size() && offset > 0) {  // the next part skips what this one could not
+      auto c = db.prepare(plan.counted.text);
+      bind(c, plan.counted.binds);
+      c.step();
+      offset = std::max<std::int64_t>(0, offset - c.integer(0));
+    }
+  }
+}
+
 Sql compile_count(const std::string& where) {
-  Sql w = compile_where(where);
+  Sql w = compile_where(where, Match::Set);
   return {"SELECT count(*) FROM runs r WHERE " + w.text, w.binds};
 }
 

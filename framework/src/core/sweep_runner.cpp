@@ -145,7 +145,9 @@ class Sweep {
   std::vector<Observation> history() const {
     std::map<std::int64_t, std::pair<Point, std::vector<double>>> by_config;
     for (const auto& t : list_trials(store_, sweep_.id)) {
-      if (t.state != "completed" || !t.objective) continue;
+      // Pruned trials count with the value they reached: without them TPE
+      // would keep proposing the region the pruner just cut short.
+      if ((t.state != "completed" && t.state != "pruned") || !t.objective) continue;
       auto& entry = by_config[t.config];
       entry.first = nlohmann::json::parse(t.point).get<Point>();
       entry.second.push_back(*t.objective);
@@ -217,7 +219,7 @@ class Sweep {
     }
     running_[pid] = number;
     if (!o_.quiet) {
-      std::cout << fmt::format("trial {:>3} started {}{}\n", number, t.label(), t.seed ? fmt::format(" seed={}", *t.seed) : "");
+      std::cout << fmt::format("trial {:>3} started {}{}\n", number, t.label(), t.seed ? fmt::format(" seed={}", *t.seed) : "") << std::flush;
     }
   }
 
@@ -255,7 +257,7 @@ class Sweep {
         if (t.number == number)
           std::cout << fmt::format("trial {:>3} {}{}{}\n", number, t.state,
                                    t.objective ? fmt::format(" {} {:.4f}", config_.objective.metric, *t.objective) : "",
-                                   t.reason.empty() ? "" : " (" + t.reason + ")");
+                                   t.reason.empty() ? "" : " (" + t.reason + ")") << std::flush;
   }
 
   void schedule() {

@@ -10,6 +10,7 @@
 // Operators: = != < <= > >= in (...) not in (...) like, joined by and / or /
 // not and parentheses. No user text is ever spliced into SQL: names are
 // checked against the grammar, values are bound.
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -44,8 +45,12 @@ struct Field {
 Field parse_field(const std::string& text);
 /// An SQL expression giving the field's value for the run row aliased `r`.
 Sql field_value(const Field& f);
+/// How a condition on params / summaries finds its runs: as a set from the
+/// (key, value) index (best when the filter drives), or per run by primary
+/// key (best when a sort index drives and a limit stops early).
+enum class Match { Set, PerRow };
 /// The WHERE condition for EXPR over the run row aliased `r` (empty EXPR: true).
-Sql compile_where(const std::string& expr);
+Sql compile_where(const std::string& expr, Match match = Match::Set);
 
 struct SortKey {
   Field field;
@@ -61,8 +66,15 @@ struct RunQuery {
   std::vector<Field> select;
   std::int64_t limit = -1, offset = 0;
 };
-/// SELECT <fields> FROM runs r WHERE ... ORDER BY ... LIMIT ...
-Sql compile(const RunQuery& q);
+/// The statements that answer a query, run in order; with a param or summary
+/// as first sort key, part 1 holds the runs that have it and part 2 the rest.
+struct QueryPlan {
+  std::vector<Sql> parts;  ///< one part: LIMIT/OFFSET bound already; two: run_query adds them
+  Sql counted;             ///< count of part 1's rows, to carry an offset past it
+};
+QueryPlan compile(const RunQuery& q);
+/// Runs the plan, calling `row` for each result row (the fields of q.select, in order).
+void run_query(const sql::Database& db, const RunQuery& q, const std::function<void(sql::Statement&)>& row);
 /// SELECT count(*) with the same WHERE.
 Sql compile_count(const std::string& where);
 
