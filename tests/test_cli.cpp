@@ -13,7 +13,7 @@ using Catch::Matchers::StartsWith;
 
 TEST_CASE("--help works on every command and exits 0", "[cli]") {
   for (const char* cmd : {"", " run", " validate", " runs", " show", " plugins", " plugins describe", " sweep", " sweep status",
-                          " sweeps", " merge", " compare", " best", " sql"}) {
+                          " sweeps", " merge", " compare", " best", " sql", " eda", " report", " plot", " ui"}) {
     INFO(cmd);
     auto r = run_command(trex_binary() + cmd + " --help");
     CHECK(r.exit_code == 0);

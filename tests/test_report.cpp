@@ -8,6 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "helpers.h"
+#include "trex/core/run_diff.h"
 #include "trex/core/store.h"
 #include "trex/report/image_grid.h"
 #include "trex/report/metric_plot.h"
@@ -102,7 +103,7 @@ TEST_CASE("trex run writes a report; trex report and trex plot redraw it from th
   CHECK(p.exit_code == 0);
   CHECK(!blank(png(d.file("plot.png"))));
   Store s(store, true);
-  CHECK(report::difference_labels(s, ids) == std::vector<std::string>{"optimizer.lr=0.001", "optimizer.lr=0.01"});
+  CHECK(difference_labels(s, ids) == std::vector<std::string>{"optimizer.lr=0.001", "optimizer.lr=0.01"});
   auto bad = run_command(trex_binary() + " plot " + ids[0] + " --metric val_acc --store " + store);
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.output, Contains("none of the runs recorded 'val_acc'"));

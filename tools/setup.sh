@@ -10,6 +10,8 @@ packages=(
   dataset-fashion-mnist opencv-doc  # real data: Fashion-MNIST IDX files, OpenCV's digits.png
   python3-torch python3-torchvision # reference peer for tests and benchmarks (never on trex's run path)
   gnuplot-nox fonts-dejavu-core     # report and EDA charts (pngcairo terminal)
+  libcpp-httplib-dev                # trex ui's HTTP server
+  chromium                          # headless browser for the dashboard test
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -21,6 +23,18 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Node.js for the dashboard's npm packages: Debian's, unless a node is already there.
+if ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+# uPlot (bundled into trex ui) and playwright-core (drives chromium in the test), as locked.
+ui_dir="$(dirname "$0")/../framework/ui"
+if ! cmp -s "$ui_dir/package-lock.json" "$ui_dir/node_modules/.trex-installed-lock" 2>/dev/null; then
+  (cd "$ui_dir" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.trex-installed-lock)
 fi
 # OpenBLAS must be the active libblas.so.3 (update-alternatives picks it when installed).
 blas=$(readlink -f /etc/alternatives/libblas.so.3-x86_64-linux-gnu 2>/dev/null || true)

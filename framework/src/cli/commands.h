@@ -17,7 +17,8 @@ void add_run_commands(CLI::App& app, int& exit_code);      // run, validate (tre
 void add_store_commands(CLI::App& app, int& exit_code);    // show
 void add_query_commands(CLI::App& app, int& exit_code);    // runs, compare, best, sql
 void add_sweep_commands(CLI::App& app, int& exit_code);    // sweep [status], sweeps, merge
-void add_report_commands(CLI::App& app, int& exit_code);   // eda, report, plot
+void add_report_commands(CLI::App& app, int& exit_code);   // eda, report, plot (trex-torch)
+void add_ui_command(CLI::App& app, int& exit_code);        // ui
 void add_plugin_commands(CLI::App& app, int& exit_code);   // plugins [describe]
 void add_use_commands(CLI::App& app, int& exit_code);      // predict, activations, export
 

@@ -53,5 +53,6 @@ int main(int argc, char** argv) {
   trex::cli::add_store_commands(app, exit_code);
   trex::cli::add_query_commands(app, exit_code);
   trex::cli::add_sweep_commands(app, exit_code);
+  trex::cli::add_ui_command(app, exit_code);
   return trex::cli::run_app(app, argc, argv, exit_code);
 }

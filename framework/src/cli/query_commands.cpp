@@ -10,6 +10,7 @@
 #include "common.h"
 #include "table.h"
 #include "trex/core/query.h"
+#include "trex/core/run_diff.h"
 #include "trex/core/store.h"
 #include "trex/core/sweep_store.h"
 
@@ -117,22 +118,28 @@ int do_compare(const CommonOptions& common, const std::vector<std::string>& refs
   Store store(store_path(common), true);
   std::vector<RunRecord> runs;
   for (const auto& r : refs) runs.push_back(store.run(r));
-  std::map<std::string, std::vector<std::string>> params;  // key -> value per run
-  for (std::size_t i = 0; i < runs.size(); ++i)
-    for (const auto& p : store.params(runs[i].id)) {
-      auto& row = params[p.key];
-      row.resize(runs.size());
-      row[i] = p.value;
-    }
+  std::vector<std::string> ids;
+  for (const auto& r : runs) ids.push_back(r.id);
   Table t{{"parameter"}, {}};
-  for (const auto& r : runs) t.columns.push_back(r.id);
-  for (auto& [key, values] : params) {
-    values.resize(runs.size());
-    const bool differs = std::set<std::string>(values.begin(), values.end()).size() > 1;
-    if (!all && !differs) continue;
-    std::vector<std::string> row{key};
-    row.insert(row.end(), values.begin(), values.end());
-    t.rows.push_back(row);
+  t.columns.insert(t.columns.end(), ids.begin(), ids.end());
+  if (all) {
+    std::map<std::string, std::vector<std::string>> params;  // key -> value per run
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      for (const auto& p : store.params(ids[i])) {
+        auto& row = params[p.key];
+        row.resize(ids.size());
+        row[i] = p.value;
+      }
+    for (auto& [key, values] : params) {
+      values.resize(ids.size());
+      t.rows.push_back({key});
+      t.rows.back().insert(t.rows.back().end(), values.begin(), values.end());
+    }
+  } else {
+    for (const auto& d : differing_params(store, ids)) {
+      t.rows.push_back({d.key});
+      t.rows.back().insert(t.rows.back().end(), d.values.begin(), d.values.end());
+    }
   }
   std::cout << "# parameters" << (all ? "" : " that differ (--all for every one)") << "\n" << t.render(format);
   Table m{{"metric"}, {}};

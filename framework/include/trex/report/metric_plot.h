@@ -10,10 +10,6 @@ class Store;
 
 namespace trex::report {
 
-/// Legend labels: for each run, "key=value ..." over the parameters that differ
-/// between the runs (derived sizes left out); the run id when none differ.
-std::vector<std::string> difference_labels(const Store& store, const std::vector<std::string>& run_ids);
-
 /// Writes the chart to `png`; throws when no run recorded `metric` (<split>_<name>).
 void write_metric_plot(const Store& store, const std::vector<std::string>& run_refs, const std::string& metric,
                        const std::string& png);
