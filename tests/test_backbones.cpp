@@ -43,10 +43,12 @@ TEST_CASE("backbones have torchvision's parameter counts", "[backbones]") {
   // torchvision 0.14 counts (1000 classes), measured with Debian's python3-torchvision.
   const std::map<std::string, std::int64_t> counts{{"vgg16", 138357544}, {"vgg16_bn", 138365992}, {"vgg19", 143667240},
                                                    {"vgg19_bn", 143678248}, {"resnet18", 11689512}, {"resnet34", 21797672},
-                                                   {"resnet50", 25557032}};
+                                                   {"resnet50", 25557032},
+                                                   // inception_v3(aux_logits=False): the auxiliary head only trains
+                                                   {"inception_v3", 23834568}};
   for (const auto& [name, want] : counts) {
     INFO(name);
-    auto m = build(name, 3, 224, 1000);
+    auto m = build(name, 3, name == "inception_v3" ? 299 : 224, 1000);
     std::int64_t n = 0;
     for (const auto& p : m->module()->parameters()) n += p.numel();
     CHECK(n == want);
@@ -66,7 +68,8 @@ TEST_CASE("backbones equal torchvision on the same weights, at every cut point",
   for (const Case& c : {Case{"vgg16", 32, 3, "replicate"}, Case{"vgg16_bn", 32, 3, "replicate"}, Case{"vgg19", 40, 3, "replicate"},
                         Case{"vgg19_bn", 32, 3, "replicate"}, Case{"resnet18", 64, 3, "replicate"},
                         Case{"resnet34", 48, 1, "replicate"}, Case{"resnet50", 64, 3, "replicate"},
-                        Case{"resnet18", 64, 1, "adapt"}, Case{"vgg16", 32, 1, "adapt"}}) {
+                        Case{"resnet18", 64, 1, "adapt"}, Case{"vgg16", 32, 1, "adapt"},
+                        Case{"inception_v3", 80, 3, "replicate"}, Case{"inception_v3", 107, 1, "replicate"}}) {
     INFO(c.name << " " << c.size << "x" << c.size << "x" << c.channels << " " << c.mode);
     TempDir d;
     auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/torchvision_reference.py " + c.name + " " +

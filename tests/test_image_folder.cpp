@@ -1,4 +1,5 @@
 // image_folder: class sub-folders and Kaggle's folder + CSV, hostile CSVs, bad images.
+#include <opencv2/imgproc.hpp>
 #include "cifar_files.h"
 #include "trex/plugin/dataset.h"
 #include <catch2/catch.hpp>
@@ -90,4 +91,37 @@ TEST_CASE("corrupt images fail naming the file, or are skipped when asked", "[im
   auto skipping = open_folder({{"root", d.str()}, {"on_bad_image", "skip"}});
   CHECK(skipping->labels("train").size() == 9);
   for (std::size_t i = 0; i < 9; ++i) CHECK_NOTHROW(skipping->image("train", i));
+}
+
+TEST_CASE("the book's dog-breed spec runs one epoch on a Kaggle-layout folder with exported InceptionV3 weights",
+          "[image_folder][book][slow]") {
+  TempDir d;
+  // 3 breeds x 8 photos of assorted sizes, ids as Kaggle writes them (hex), labels.csv with id,breed.
+  const std::string root = d.file("dogs");
+  fs::create_directories(root + "/train");
+  std::ofstream csv(root + "/labels.csv");
+  csv << "id,breed\n";
+  const char* breeds[] = {"beagle", "boxer", "whippet"};
+  for (int b = 0; b < 3; ++b)
+    for (int n = 0; n < 8; ++n) {
+      const std::string id = "0a" + std::to_string(b) + "f" + std::to_string(n) + "c9e";
+      cv::Mat img(60 + 13 * n, 80 + 7 * b, CV_8UC3, cv::Scalar(40 * b + 3 * n, 200 - 20 * b, 17 * n));
+      cv::circle(img, {img.cols / 2, img.rows / 2}, 10 + 5 * b, cv::Scalar(255, 255, 255), -1);
+      cv::imwrite(root + "/train/" + id + ".jpg", img);
+      csv << id << "," << breeds[b] << "\n";
+    }
+  csv.close();
+  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py inception_v3 " +
+                      d.file("inception_v3.pt")).exit_code == 0);
+  const std::string store = d.file("trex.db");
+  auto r = run_command(trex_binary() + " run " + source_dir() + "/experiments/book/dog_breed_inceptionv3.yaml --set data.root=" +
+                       root + " --set model.backbone.weights=" + d.file("inception_v3.pt") +
+                       " --set train.epochs=1 -q --no-report --store " + store);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // 70/30 then 15%: 24 images -> test 7 or 8 (stratified per breed), the rest split again.
+  auto out = run_command("sqlite3 " + store + " \"SELECT status FROM runs; SELECT value FROM params WHERE key='data.sizes.test';"
+                         " SELECT value FROM params WHERE key='model.params.trainable'; SELECT COUNT(*) FROM metrics WHERE split='test';\"");
+  // Trainable: the head only: 2048*512+512 + 512*512+512 + 512*3+3; the frozen InceptionV3 is not.
+  CHECK(out.output == "completed\n6\n" + std::to_string(2048 * 512 + 512 + 512 * 512 + 512 + 512 * 3 + 3) + "\n3\n");
 }

@@ -136,7 +136,7 @@ TEST_CASE("bad --where expressions name the problem and the column", "[query]") 
   CHECK(error_of("params.lr < 1.2.3") == "'1.2.3' is not a number (at column 13)");
 }
 
-TEST_CASE("injection attempts stay values or are rejected; no user text reaches SQL", "[query]") {
+TEST_CASE("injection attempts stay values or are rejected - no user text reaches SQL", "[query]") {
   TempDir d;
   Store store(d.file("s.db"));
   fill(store);
@@ -187,7 +187,7 @@ TEST_CASE("trex runs sorts, pages, counts, picks columns and formats", "[query][
   CHECK_THAT(bad.output, StartsWith("trex: expected a value, found '>' (at column 20)"));
 }
 
-TEST_CASE("trex sql reads and cannot write; trex compare shows what differs", "[query][cli]") {
+TEST_CASE("trex sql reads and cannot write - trex compare shows what differs", "[query][cli]") {
   TempDir d;
   {
     Store store(d.file("s.db"));

@@ -66,7 +66,7 @@ TEST_CASE("a good plugin loads, validates its parameters and builds", "[registry
   }
 }
 
-TEST_CASE("bad libraries are refused with file and reason; the rest still load", "[registry]") {
+TEST_CASE("bad libraries are refused with file and reason - the rest still load", "[registry]") {
   Registry r({fixture("bad"), fixture("good")});
   REQUIRE(r.problems().size() == 2);
   std::string all;

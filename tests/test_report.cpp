@@ -49,7 +49,7 @@ std::string run_id(const std::string& output) {
 
 }  // namespace
 
-TEST_CASE("trex run writes a report; trex report and trex plot redraw it from the store", "[report][cli]") {
+TEST_CASE("trex run writes a report - trex report and trex plot redraw it from the store", "[report][cli]") {
   TempDir d;
   const std::string store = d.file("s.db");
   std::vector<std::string> ids;

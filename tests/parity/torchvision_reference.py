@@ -14,14 +14,17 @@ VGG16_BN = {"block1_pool": "features.6", "block3_pool": "features.23", "block5_p
 VGG19 = {"block1_pool": "features.4", "block4_pool": "features.27", "block5_pool": "features.36", "block5_conv4": "features.35",
          "fc1": "classifier.1"}
 RESNET = {"stem": "maxpool", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4", "avgpool": "avgpool"}
-CUTS = {"vgg16": VGG16, "vgg16_bn": VGG16_BN, "vgg19": VGG19, "vgg19_bn": {"block5_pool": "features.52"},
+INCEPTION = {"maxpool2": "maxpool2", "Mixed_5b": "Mixed_5b", "mixed2": "Mixed_5d", "Mixed_6a": "Mixed_6a",
+             "mixed7": "Mixed_6e", "Mixed_7a": "Mixed_7a", "mixed10": "Mixed_7c", "avgpool": "avgpool"}
+CUTS = {"inception_v3": INCEPTION, "vgg16": VGG16, "vgg16_bn": VGG16_BN, "vgg19": VGG19, "vgg19_bn": {"block5_pool": "features.52"},
         "resnet18": RESNET, "resnet34": RESNET, "resnet50": RESNET}
 
 
 def main():
     name, size, channels, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(num_classes=7).eval()
+    extra = {"init_weights": True} if name == "inception_v3" else {}  # aux_logits stays: trex skips AuxLogits.* on load
+    model = getattr(torchvision.models, name)(num_classes=7, **extra).eval()
     with torch.no_grad():  # non-trivial BN statistics, so eval-mode BN is exercised
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -173,12 +174,19 @@ sql::Cell typed_value(const FlatParam& p) {
   return p.value;
 }
 
-bool pid_alive(std::int64_t pid) {
-  if (pid <= 0) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
 }  // namespace
+
+bool process_alive(std::int64_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  // A killed process whose parent died stays a zombie until something reaps
+  // it (a container's PID 1 may never): it runs nothing, so it is not alive.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no /proc: trust kill()
+  const auto paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
 
 const char* status_name(RunStatus s) {
   switch (s) {
@@ -212,7 +220,7 @@ std::string host_name() {
 bool is_stale(const RunRecord& r) {
   if (r.status != "running") return false;
   if (now_seconds() - r.heartbeat > Store::kStaleSeconds) return true;
-  return r.host == host_name() && !pid_alive(r.pid);
+  return r.host == host_name() && !process_alive(r.pid);
 }
 
 std::string Store::default_path() {

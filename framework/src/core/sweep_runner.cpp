@@ -29,7 +29,7 @@ namespace trex {
 namespace {
 
 bool pid_alive_here(const SweepRecord& s) {
-  return s.host == host_name() && s.pid > 0 && s.pid != getpid() && (::kill(static_cast<pid_t>(s.pid), 0) == 0 || errno == EPERM);
+  return s.host == host_name() && s.pid > 0 && s.pid != getpid() && process_alive(s.pid);
 }
 
 std::string last_line(const fs::path& log) {

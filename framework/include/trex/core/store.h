@@ -136,6 +136,8 @@ double now_seconds();
 /// A short stable hash (FNV-1a, hex) of a text, e.g. a resolved spec.
 std::string text_hash(const std::string& text);
 std::string host_name();
+/// True while `pid` runs on this host (zombies are not running).
+bool process_alive(std::int64_t pid);
 /// True when this run's record says running but it cannot be (stale heartbeat, dead pid here).
 bool is_stale(const RunRecord& r);
 

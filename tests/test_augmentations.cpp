@@ -1,0 +1,105 @@
+// Keras-style augmentations: identity at zero strength, determinism, ranges,
+// and the affine map's geometry (scipy.ndimage semantics, written out).
+#include <opencv2/core.hpp>
+
+#include "helpers.h"
+#include "trex/core/yaml_loader.h"
+#include "trex/plugin/augmentation.h"
+#include "trex/registry/diagnostics.h"
+
+#include <catch2/catch.hpp>
+
+using namespace trex;
+using namespace trex::test;
+
+namespace {
+
+std::shared_ptr<Augmentation> make(const std::string& yaml) {
+  Diagnostics diag;
+  auto r = built_plugins().resolve(Kind::Augmentation, parse_yaml(yaml, "test"), "augment.train.0", diag);
+  INFO(yaml);
+  REQUIRE(r);
+  return built_plugins().create_as<Augmentation>(*r, {});
+}
+
+cv::Mat ramp(int h, int w, int channels) {
+  cv::Mat m(h, w, CV_8UC(channels));
+  for (int r = 0; r < h; ++r)
+    for (int c = 0; c < w; ++c)
+      for (int k = 0; k < channels; ++k) m.ptr<unsigned char>(r)[c * channels + k] = static_cast<unsigned char>((r * 7 + c * 3 + k * 50) % 256);
+  return m;
+}
+
+bool same(const cv::Mat& a, const cv::Mat& b) { return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0; }
+
+}  // namespace
+
+TEST_CASE("Keras-style augmentations are the identity at zero strength and deterministic for a seed", "[augment]") {
+  const cv::Mat img = ramp(32, 40, 3);
+  for (const char* zero : {"{type: random_affine}", "{type: random_affine, zoom: [1.0, 1.0], fill_mode: wrap}",
+                           "{type: brightness, range: [1.0, 1.0]}", "{type: channel_shift, range: 0}"}) {
+    Rng rng(1);
+    CHECK(same(make(zero)->apply(img, rng), img));
+  }
+  for (const char* aug : {"{type: random_affine, rotation: 30, width_shift: 0.2, height_shift: 0.2, shear: 10, zoom: [0.2]}",
+                          "{type: brightness, range: [0.5, 1.5]}", "{type: channel_shift, range: 40}"}) {
+    INFO(aug);
+    auto a = make(aug);
+    Rng r1(7), r2(7), r3(8);
+    const cv::Mat x = a->apply(img, r1), y = a->apply(img, r2), z = a->apply(img, r3);
+    CHECK(same(x, y));
+    CHECK(!same(x, z));
+    CHECK(x.size() == img.size());
+    CHECK(x.type() == img.type());
+  }
+}
+
+TEST_CASE("random_affine maps output pixels to input pixels about the centre, as Keras via scipy does", "[augment]") {
+  const cv::Mat img = ramp(21, 21, 1);
+  // zoom [0.5, 0.5]: output (r, c) samples input (o + 0.5 (r - o), o + 0.5 (c - o)), o = 10 (the centre).
+  Rng rng(3);
+  const cv::Mat z = make("{type: random_affine, zoom: [0.5, 0.5]}")->apply(img, rng);
+  CHECK(z.at<unsigned char>(10, 10) == img.at<unsigned char>(10, 10));
+  CHECK(z.at<unsigned char>(4, 16) == img.at<unsigned char>(7, 13));  // (10 - 3, 10 + 3)
+  // zoom 2 shrinks the picture: the corners fall outside and take cval.
+  const cv::Mat out = make("{type: random_affine, zoom: [2.0, 2.0], fill_mode: constant, cval: 200}")->apply(img, rng);
+  CHECK(out.at<unsigned char>(0, 0) == 200);
+  CHECK(out.at<unsigned char>(20, 20) == 200);
+  CHECK(out.at<unsigned char>(10, 10) == img.at<unsigned char>(10, 10));
+  // nearest repeats the edge instead.
+  const cv::Mat edge = make("{type: random_affine, zoom: [2.0, 2.0], fill_mode: nearest}")->apply(img, rng);
+  CHECK(edge.at<unsigned char>(0, 0) == img.at<unsigned char>(0, 0));
+  // A rotation keeps a centred disk where it is.
+  cv::Mat disk(41, 41, CV_8UC1, cv::Scalar(0));
+  for (int r = 0; r < 41; ++r)
+    for (int c = 0; c < 41; ++c)
+      if ((r - 20) * (r - 20) + (c - 20) * (c - 20) <= 100) disk.at<unsigned char>(r, c) = 255;
+  const cv::Mat rotated = make("{type: random_affine, rotation: 90, fill_mode: constant}")->apply(disk, rng);
+  CHECK(cv::norm(rotated, disk, cv::NORM_L1) / cv::norm(disk, cv::NORM_L1) < 0.12);  // only the rim blurs; an off-centre turn moves the disk
+  // Shifts stay within their range: the ramp's row gradient bounds the move.
+  const auto shift = make("{type: random_affine, height_shift: 3, fill_mode: wrap}");
+  for (int i = 0; i < 20; ++i) {
+    const cv::Mat s = shift->apply(img, rng);
+    const int moved = (static_cast<int>(s.at<unsigned char>(10, 10)) - img.at<unsigned char>(10, 10)) / 7;
+    CHECK(std::abs(moved) <= 3);
+  }
+}
+
+TEST_CASE("brightness and channel_shift stay in range", "[augment]") {
+  const cv::Mat img = ramp(16, 16, 3);
+  Rng rng(5);
+  auto bright = make("{type: brightness, range: [0.5, 1.5]}");
+  auto shift = make("{type: channel_shift, range: 60}");
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(img.reshape(1), &lo, &hi);
+  for (int i = 0; i < 20; ++i) {
+    const cv::Mat b = bright->apply(img, rng);
+    const double ratio = cv::sum(b)[0] / cv::sum(img)[0];
+    CHECK((ratio >= 0.49 && ratio <= 1.51));
+    double slo = 0, shi = 0;
+    cv::minMaxLoc(shift->apply(img, rng).reshape(1), &slo, &shi);
+    CHECK((slo >= lo && shi <= hi));  // clipped to the image's own range
+  }
+  CHECK_THROWS(make("{type: brightness, range: [1.5, 0.5]}"));
+  CHECK_THROWS(make("{type: random_affine, zoom: [1.2]}"));
+}
