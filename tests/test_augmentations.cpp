@@ -3,7 +3,10 @@
 #include <opencv2/core.hpp>
 
 #include "helpers.h"
+#include <opencv2/imgcodecs.hpp>
+
 #include "trex/core/yaml_loader.h"
+#include "trex/report/image_grid.h"
 #include "trex/plugin/augmentation.h"
 #include "trex/registry/diagnostics.h"
 
@@ -102,4 +105,56 @@ TEST_CASE("brightness and channel_shift stay in range", "[augment]") {
   }
   CHECK_THROWS(make("{type: brightness, range: [1.5, 0.5]}"));
   CHECK_THROWS(make("{type: random_affine, zoom: [1.2]}"));
+}
+
+TEST_CASE("torchvision-style crops, erasing and colour jitter: shapes, ranges, identity at zero strength", "[augment]") {
+  const cv::Mat img = ramp(30, 40, 3);
+  Rng rng(11);
+  // center_crop: torchvision's offsets, round((H - h) / 2).
+  auto center = make("{type: center_crop, height: 7, width: 9}");
+  const cv::Mat c = center->apply(img, rng);
+  CHECK(same(c, img(cv::Rect(16, 12, 9, 7))));
+  CHECK(center->output_shape({3, 30, 40}).height == 7);
+  CHECK(make("{type: center_crop, height: 34, width: 40}")->apply(img, rng).rows == 34);  // padded when larger
+  CHECK(same(make("{type: center_crop, height: 30, width: 40}")->apply(img, rng), img));
+  // random_resized_crop: always the set size; the whole image at scale 1 and the image's own ratio.
+  auto rrc = make("{type: random_resized_crop, height: 16, width: 20}");
+  for (int i = 0; i < 10; ++i) CHECK(rrc->apply(img, rng).size() == cv::Size(20, 16));
+  CHECK(same(make("{type: random_resized_crop, height: 30, width: 40, scale: [1.0, 1.0], ratio: [1.3333333333, 1.3333333334]}")
+                 ->apply(img, rng),
+             img));
+  // random_erasing: the erased share of the area stays in scale.
+  const cv::Mat ones(50, 50, CV_32FC1, cv::Scalar(1.0f));
+  auto erase = make("{type: random_erasing, scale: [0.1, 0.2], value: 0}");
+  for (int i = 0; i < 10; ++i) {
+    const double erased = 1.0 - cv::sum(erase->apply(ones, rng))[0] / 2500.0;
+    CHECK((erased > 0.08 && erased < 0.22));
+  }
+  // color_jitter: brightness scales, gray images ignore saturation and hue; zero strength is the identity.
+  CHECK(same(make("{type: color_jitter}")->apply(img, rng), img));
+  const cv::Mat g = ramp(20, 20, 1);
+  CHECK(same(make("{type: color_jitter, saturation: 0.9, hue: 0.4}")->apply(g, rng), g));
+  auto jitter = make("{type: color_jitter, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}");
+  Rng a(3), b(3);
+  const cv::Mat j1 = jitter->apply(img, a), j2 = jitter->apply(img, b);
+  CHECK(same(j1, j2));
+  CHECK(!same(j1, img));
+  CHECK(j1.type() == img.type());
+}
+
+TEST_CASE("trex augment-preview draws one image under N augmentations", "[augment][cli]") {
+  TempDir d;
+  write_file(d.file("s.yaml"), "name: preview\ndata: {type: opencv_digits}\nmodel: {type: seed_cnn}\n"
+                               "augment:\n  train: [{type: random_affine, rotation: 30, zoom: [0.2]}, rescale]\n  eval: [rescale]\n");
+  auto r = run_command(trex_binary() + " augment-preview " + d.file("s.yaml") + " --draws 15 --index 7 --out " + d.file("p.png"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const cv::Mat grid = cv::imread(d.file("p.png"));
+  REQUIRE(!grid.empty());
+  CHECK(grid.size() == report::grid_size(16, {8, 132}));
+  const int cw = grid.cols / 8, ch = grid.rows / 2;
+  CHECK(cv::norm(grid(cv::Rect(cw, 0, cw, ch)), grid(cv::Rect(2 * cw, 0, cw, ch)), cv::NORM_L1) > 0);  // draws differ
+  auto again = run_command(trex_binary() + " augment-preview " + d.file("s.yaml") + " --draws 15 --index 7 --out " + d.file("q.png"));
+  CHECK(cv::norm(grid, cv::imread(d.file("q.png")), cv::NORM_L1) == 0);  // and repeat
+  CHECK(run_command(trex_binary() + " augment-preview " + d.file("s.yaml") + " --index 999999").exit_code == 1);
 }

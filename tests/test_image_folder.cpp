@@ -90,7 +90,19 @@ TEST_CASE("corrupt images fail naming the file, or are skipped when asked", "[im
   CHECK(threw);
   auto skipping = open_folder({{"root", d.str()}, {"on_bad_image", "skip"}});
   CHECK(skipping->labels("train").size() == 9);
+  CHECK(skipping->skipped_images() == 1);
+  CHECK(failing->skipped_images() == 0);
   for (std::size_t i = 0; i < 9; ++i) CHECK_NOTHROW(skipping->image("train", i));
+  // A run over the folder records how many images it left out.
+  write_file(d.file("s.yaml"), "name: skip\ndata: {type: image_folder, root: " + d.str() +
+                                   ", on_bad_image: skip, height: 16, width: 16, val_fraction: 0.3}\n"
+                                   "model: {type: seed_cnn}\naugment: {train: [rescale], eval: [rescale]}\n"
+                                   "train: {epochs: 1, batch_size: 4}\n");
+  auto run = run_command(trex_binary() + " run " + d.file("s.yaml") + " -q --no-report --store " + d.file("s.db"));
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run_command(trex_binary() + " runs --columns params.data.skipped_images --format csv --store " + d.file("s.db")).output ==
+        "params.data.skipped_images\n1\n");
 }
 
 TEST_CASE("the book's dog-breed spec runs one epoch on a Kaggle-layout folder with exported InceptionV3 weights",

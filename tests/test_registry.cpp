@@ -71,7 +71,7 @@ TEST_CASE("bad libraries are refused with file and reason - the rest still load"
   REQUIRE(r.problems().size() == 2);
   std::string all;
   for (const auto& p : r.problems()) all += p.path + ": " + p.reason + "\n";
-  CHECK_THAT(all, Contains("trex_augmentation_fx_wrong_abi.so: plugin ABI version 999 differs from the host's 1; "
+  CHECK_THAT(all, Contains("trex_augmentation_fx_wrong_abi.so: plugin ABI version 999 differs from the host's " + std::to_string(TREX_ABI_VERSION) + "; "
                            "rebuild the plugin against this trex"));
   CHECK_THAT(all, Contains("trex_model_no_symbols.so: missing symbol 'trex_descriptor'"));
   CHECK(r.find(Kind::Augmentation, "fixture_aug"));

@@ -26,6 +26,7 @@ constexpr Forwarded kTorchCommands[] = {
     {"eda", "look at a spec's dataset: samples, sizes, class counts, intensities (PNG + HTML)"},
     {"report", "a run's curves, prediction grids, confusion matrix and report (PNG + HTML)"},
     {"plot", "one metric of several runs on one chart, named by what differs between them"},
+    {"augment-preview", "one image under N random draws of the spec's training augmentation, as a grid"},
 };
 
 [[noreturn]] void forward(char** argv) {

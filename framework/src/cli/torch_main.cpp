@@ -14,5 +14,6 @@ int main(int argc, char** argv) {
   trex::cli::add_plugin_commands(app, exit_code);
   trex::cli::add_use_commands(app, exit_code);
   trex::cli::add_report_commands(app, exit_code);
+  trex::cli::add_preview_command(app, exit_code);
   return trex::cli::run_app(app, argc, argv, exit_code);
 }

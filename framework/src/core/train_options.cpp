@@ -88,6 +88,15 @@ Schema early_stopping_schema() {
   };
 }
 
+Schema mixup_schema() {
+  return {
+      ParamSpec("mixup_alpha", T::Float, "mixup: lambda ~ Beta(alpha, alpha); 0 = off").def(0.0).at_least(0),
+      ParamSpec("cutmix_alpha", T::Float, "cutmix: lambda ~ Beta(alpha, alpha); 0 = off").def(0.0).at_least(0),
+      ParamSpec("prob", T::Float, "share of batches that are mixed").def(1.0).range(0, 1),
+      ParamSpec("switch_prob", T::Float, "with both on: share of mixed batches that use cutmix").def(0.5).range(0, 1),
+  };
+}
+
 Schema checkpoint_schema() {
   return {
       ParamSpec("monitor", T::String, "canonical metric key that picks the best checkpoint").def(std::string("val_accuracy")),
@@ -126,7 +135,7 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
     diag.add(body.origin(), path, "expected a map of training options");
     body = Node::map(where);
   }
-  const std::vector<std::string> nested{"optimizer", "schedule", "loss", "early_stopping", "checkpoint"};
+  const std::vector<std::string> nested{"optimizer", "schedule", "loss", "early_stopping", "checkpoint", "mixup"};
   const Schema top = top_schema();
   Node top_out;
   ParamMap p = section(&body, top, path, diag, top_out, where, nested);
@@ -239,6 +248,16 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
     if (q.has("monitor")) o.checkpoint.monitor = q.get_string("monitor");
     if (q.has("mode")) o.checkpoint.mode = q.get_string("mode");
     if (q.has("keep")) o.checkpoint.keep = q.get_string("keep");
+  }
+  {
+    const Node* n = body.find("mixup");
+    ParamMap q = section(n, mixup_schema(), join_path(path, "mixup"), diag, out, where);
+    resolved.set("mixup", out);
+    auto& m = o.mixup;
+    if (q.has("mixup_alpha")) m.mixup_alpha = q.get_float("mixup_alpha");
+    if (q.has("cutmix_alpha")) m.cutmix_alpha = q.get_float("cutmix_alpha");
+    if (q.has("prob")) m.prob = q.get_float("prob");
+    if (q.has("switch_prob")) m.switch_prob = q.get_float("switch_prob");
   }
   return o;
 }

@@ -22,6 +22,7 @@
 #include <torch/version.h>
 
 #include "trex/core/adadelta.h"
+#include "trex/core/batch_mix.h"
 #include "trex/core/checkpoint.h"
 #include "trex/core/experiment.h"
 #include "trex/core/loader.h"
@@ -327,6 +328,7 @@ void Trainer::start_record() {
   }
   params.push_back({"model.params.total", std::to_string(total), "int"});
   params.push_back({"model.params.trainable", std::to_string(trainable), "int"});
+  params.push_back({"data.skipped_images", std::to_string(parts_.dataset->skipped_images()), "int"});
   for (const char* set : {"train", "val", "test"}) {
     params.push_back({std::string("data.sizes.") + set, std::to_string(parts_.plan.get(set).size()), "int"});
     auto counts = parts_.plan.class_counts(set, parts_.class_names.size());
@@ -359,8 +361,20 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
     lr_ = lr_at(t_.optimizer, t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs);
     set_lr(lr_);
     batch->targets = batch->targets.to(device_);
-    at::Tensor logits = logits_of(batch->images);
-    at::Tensor per_example = loss_per_example(logits, batch->targets);
+    at::Tensor per_example, logits;
+    if (t_.mixup.enabled()) {
+      // One mixing draw per (seed, epoch, batch): a resumed epoch mixes the same way.
+      Rng mix_rng(mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), b, 0x313));
+      const MixedBatch m = mix_batch(batch->images, batch->targets, t_.mixup, mix_rng);
+      logits = logits_of(m.images);
+      per_example = m.lambda >= 1.0 ? loss_per_example(logits, m.targets_a)
+                                    : loss_per_example(logits, m.targets_a) * m.lambda +
+                                          loss_per_example(logits, m.targets_b) * (1 - m.lambda);
+      if (m.lambda < 0.5) batch->targets = m.targets_b;  // train metrics score the dominant label
+    } else {
+      logits = logits_of(batch->images);
+      per_example = loss_per_example(logits, batch->targets);
+    }
     at::Tensor loss = per_example.mean();
     if (at::Tensor reg = model_->regularization(); reg.defined()) loss = loss + reg;
     const double loss_value = loss.item<double>();

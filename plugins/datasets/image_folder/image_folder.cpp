@@ -76,6 +76,7 @@ class ImageFolder : public Dataset {
       paths_.push_back(path);
       labels_.push_back(std::lower_bound(names_.begin(), names_.end(), label) - names_.begin());
     }
+    skipped_ = static_cast<std::int64_t>(bad.size());
     if (!bad.empty())
       std::cerr << "trex: warning: image_folder skipped " << bad.size() << " unreadable image(s), e.g. " << bad.front() << "\n";
   }
@@ -84,6 +85,7 @@ class ImageFolder : public Dataset {
   std::vector<std::string> splits() const override { return {"train"}; }
   const std::vector<std::int64_t>& labels(const std::string&) const override { return labels_; }
   ImageShape shape() const override { return {o_.channels, o_.height, o_.width}; }
+  std::int64_t skipped_images() const override { return skipped_; }
   cv::Mat image(const std::string&, std::size_t index) const override {
     const std::string& path = paths_.at(index);
     cv::Mat img = cv::imread(path, o_.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
@@ -130,6 +132,7 @@ class ImageFolder : public Dataset {
   ImageFolderOptions o_;
   std::vector<std::string> names_, paths_;
   std::vector<std::int64_t> labels_;
+  std::int64_t skipped_ = 0;
 };
 
 const Descriptor& descriptor() {

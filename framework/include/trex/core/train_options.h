@@ -50,6 +50,14 @@ struct EarlyStoppingOptions {
   bool restore_best = true;
 };
 
+/// Batch-level mixing (timm's Mixup): mixup blends two images, cutmix pastes
+/// a box of one into the other; the loss mixes the two labels by the same lambda.
+struct MixOptions {
+  double mixup_alpha = 0, cutmix_alpha = 0;
+  double prob = 1.0, switch_prob = 0.5;
+  bool enabled() const { return mixup_alpha > 0 || cutmix_alpha > 0; }
+};
+
 struct CheckpointOptions {
   std::string monitor = "val_accuracy";
   std::string mode = "auto";
@@ -67,6 +75,7 @@ struct TrainOptions {
   std::int64_t unfreeze_at_epoch = 0;  ///< 1-based epoch at which a frozen backbone starts training; 0 = never
   EarlyStoppingOptions early_stopping;
   CheckpointOptions checkpoint;
+  MixOptions mixup;
   std::int64_t threads = 0;      ///< intra-op threads; 0 = all cores
   std::int64_t workers = 2;      ///< data loader threads
   std::int64_t prefetch = 4;     ///< batches queued ahead of the model

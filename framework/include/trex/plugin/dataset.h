@@ -25,6 +25,9 @@ class Dataset : public Plugin {
   virtual cv::Mat image(const std::string& split, std::size_t index) const = 0;
   /// Shape of the images after loading (before augmentation).
   virtual ImageShape shape() const = 0;
+  /// Images left out as unreadable (e.g. image_folder's on_bad_image: skip);
+  /// the run records the count as data.skipped_images.
+  virtual std::int64_t skipped_images() const { return 0; }
 };
 
 }  // namespace trex

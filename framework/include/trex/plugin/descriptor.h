@@ -13,7 +13,7 @@
 
 #ifndef TREX_ABI_VERSION
 /// Bumped whenever Descriptor, Plugin or a kind's interface changes layout.
-#define TREX_ABI_VERSION 1
+#define TREX_ABI_VERSION 2  // 2: Dataset::skipped_images
 #endif
 
 namespace trex {
