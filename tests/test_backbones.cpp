@@ -45,7 +45,9 @@ TEST_CASE("backbones have torchvision's parameter counts", "[backbones]") {
                                                    {"vgg19_bn", 143678248}, {"resnet18", 11689512}, {"resnet34", 21797672},
                                                    {"resnet50", 25557032},
                                                    // inception_v3(aux_logits=False): the auxiliary head only trains
-                                                   {"inception_v3", 23834568}};
+                                                   {"inception_v3", 23834568}, {"alexnet", 61100840},
+                                                   {"mobilenet_v2", 3504872}, {"mobilenet_v3_small", 2542856},
+                                                   {"mobilenet_v3_large", 5483032}, {"googlenet", 6624904}};
   for (const auto& [name, want] : counts) {
     INFO(name);
     auto m = build(name, 3, name == "inception_v3" ? 299 : 224, 1000);
@@ -69,7 +71,10 @@ TEST_CASE("backbones equal torchvision on the same weights, at every cut point",
                         Case{"vgg19_bn", 32, 3, "replicate"}, Case{"resnet18", 64, 3, "replicate"},
                         Case{"resnet34", 48, 1, "replicate"}, Case{"resnet50", 64, 3, "replicate"},
                         Case{"resnet18", 64, 1, "adapt"}, Case{"vgg16", 32, 1, "adapt"},
-                        Case{"inception_v3", 80, 3, "replicate"}, Case{"inception_v3", 107, 1, "replicate"}}) {
+                        Case{"inception_v3", 80, 3, "replicate"}, Case{"inception_v3", 107, 1, "replicate"},
+                        Case{"alexnet", 64, 3, "replicate"}, Case{"mobilenet_v2", 32, 3, "replicate"},
+                        Case{"mobilenet_v3_small", 32, 3, "replicate"}, Case{"mobilenet_v3_large", 48, 1, "adapt"},
+                        Case{"googlenet", 64, 3, "replicate"}}) {
     INFO(c.name << " " << c.size << "x" << c.size << "x" << c.channels << " " << c.mode);
     TempDir d;
     auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/torchvision_reference.py " + c.name + " " +
