@@ -137,3 +137,33 @@ TEST_CASE("weight import reports missing, unexpected and mismatched keys by name
     CHECK(load_pickle(d.file("plain.pt")).toGenericDict().size() == 2);
   }
 }
+
+TEST_CASE("a .pth saved the PyTorch way (an OrderedDict) loads like a plain dict", "[backbones]") {
+  if (!have_torchvision()) {
+    WARN("skipped: /usr/bin/python3 has no torchvision (tools/setup.sh installs python3-torchvision)");
+    return;
+  }
+  TempDir d;
+  // What users download: torch.save(model.state_dict(), path), an OrderedDict with _metadata.
+  const std::string script =
+      "import torch, torchvision; torch.manual_seed(1); m = torchvision.models.resnet18(num_classes=7);"
+      "torch.save(m.state_dict(), '" + d.file("ordered.pth") + "');"
+      "torch.save(dict(m.state_dict()), '" + d.file("plain.pt") + "');"
+      "torch.save(m.state_dict(), '" + d.file("legacy.pth") + "', _use_new_zipfile_serialization=False)";
+  auto py = run_command("/usr/bin/python3 -c \"" + script + "\"");
+  INFO(py.output);
+  REQUIRE(py.exit_code == 0);
+  auto a = build("resnet18", 3, 64, 7), b = build("resnet18", 3, 64, 7);
+  const auto ra = load_state_dict_file(*a->module(), d.file("ordered.pth"), true);
+  const auto rb = load_state_dict_file(*b->module(), d.file("plain.pt"), true);
+  CHECK(ra.loaded.size() == rb.loaded.size());
+  CHECK(ra.missing.empty());
+  const auto pa = a->module()->named_parameters(), pb = b->module()->named_parameters();
+  for (const auto& p : pa) CHECK(at::equal(p.value(), pb[p.key()]));
+  const auto ba = a->module()->named_buffers(), bb = b->module()->named_buffers();
+  for (const auto& x : ba) CHECK(at::equal(x.value(), bb[x.key()]));
+  // The pre-1.6 format is refused with the way out.
+  CHECK_THROWS_WITH(load_state_dict_file(*a->module(), d.file("legacy.pth"), true),
+                    Catch::Matchers::Contains("legacy.pth' is not a state dict trex can read") &&
+                        Catch::Matchers::Contains("--resave"));
+}

@@ -1,5 +1,7 @@
 #include "trex/core/weights.h"
 
+#include "trex/core/ordered_dict_pickle.h"
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -40,7 +42,13 @@ WeightsReport load_state_dict_file(torch::nn::Module& module, const std::string&
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   c10::IValue value;
   try {
-    value = torch::pickle_load(bytes);
+    try {
+      value = torch::pickle_load(bytes);
+    } catch (const std::exception&) {
+      // PyTorch's default torch.save(model.state_dict()) pickles an OrderedDict.
+      value = torch::pickle_load(archive_without_ordered_dict(bytes));
+    }
+    if (value.isNone()) value = torch::pickle_load(archive_without_ordered_dict(bytes));
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
