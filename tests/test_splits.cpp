@@ -1,3 +1,4 @@
+#include <algorithm>
 // Splits: seeded stratified subsamples and held-out fractions; LR schedules.
 #include <catch2/catch.hpp>
 
@@ -69,6 +70,34 @@ TEST_CASE("per_class_limit, val_fraction and test_fraction are stratified and di
   std::set<std::size_t> seen;
   for (const auto* set : {&plan.train, &plan.val, &plan.test})
     for (auto& r : *set) CHECK(seen.insert(r.index).second);
+}
+
+TEST_CASE("train_per_class takes k labelled images per class after the held-out sets, which stay fixed", "[splits]") {
+  FakeDataset ds(false);
+  DataOptions o;
+  o.test_fraction = 0.2;
+  o.val_fraction = 0.1;
+  o.split_seed = 5;
+  auto indices = [](const std::vector<SampleRef>& refs) {
+    std::set<std::size_t> out;
+    for (const auto& r : refs) out.insert(r.index);
+    return out;
+  };
+  const auto all = plan_splits(ds, o, 1);
+  for (std::int64_t k : {10, 50}) {
+    o.train_per_class = k;
+    for (std::uint64_t spec_seed : {1, 2, 3}) {  // the spec seed varies init; split_seed fixes the data
+      const auto plan = plan_splits(ds, o, spec_seed);
+      CHECK(indices(plan.test) == indices(all.test));
+      CHECK(indices(plan.val) == indices(all.val));
+      for (auto c : plan.class_counts("train", 10)) CHECK(c == k);
+      const auto train = indices(plan.train), full = indices(all.train);
+      CHECK(std::includes(full.begin(), full.end(), train.begin(), train.end()));
+    }
+  }
+  o.train_per_class = 0;
+  o.split_seed = -1;
+  CHECK(indices(plan_splits(ds, o, 1).test) != indices(plan_splits(ds, o, 2).test));  // -1: the spec's seed splits
 }
 
 TEST_CASE("val_mode tail holds out the last fraction, as Keras validation_split", "[splits]") {

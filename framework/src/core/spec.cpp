@@ -42,6 +42,10 @@ Schema dataset_host_keys() {
       ParamSpec("val_mode", T::String, "stratified (seeded) or tail (the last fraction, as Keras validation_split)")
           .def(std::string("stratified")).one_of({"stratified", "tail"}),
       ParamSpec("test_fraction", T::Float, "share held out for test when the dataset has no test split").def(0.0).range(0, 0.99),
+      ParamSpec("train_per_class", T::Int, "labelled training images per class, taken after test and validation are held out; 0 = all")
+          .def(std::int64_t{0}).at_least(0),
+      ParamSpec("split_seed", T::Int, "seed of the split and subsets (-1: the spec's seed), to vary init but not data")
+          .def(std::int64_t{-1}).at_least(-1),
   };
 }
 
@@ -94,7 +98,8 @@ ResolvedSpec resolve_spec(const Node& tree, const Registry& registry, const std:
       spec.data = *r;
       const ParamMap& p = r->params;
       spec.data_options = {p.get_int("limit"), p.get_int("per_class_limit"), p.get_float("val_fraction"),
-                           p.get_string("val_mode"), p.get_float("test_fraction")};
+                           p.get_string("val_mode"), p.get_float("test_fraction"), p.get_int("train_per_class"),
+                           p.get_int("split_seed")};
       out.set("data", r->node);
     }
   } else {

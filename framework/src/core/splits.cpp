@@ -1,6 +1,7 @@
 #include "trex/core/splits.h"
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -110,7 +111,8 @@ std::vector<std::int64_t> SplitPlan::class_counts(const std::string& name, std::
   return out;
 }
 
-SplitPlan plan_splits(const Dataset& dataset, const DataOptions& o, std::uint64_t seed) {
+SplitPlan plan_splits(const Dataset& dataset, const DataOptions& o, std::uint64_t spec_seed) {
+  const std::uint64_t seed = o.split_seed >= 0 ? static_cast<std::uint64_t>(o.split_seed) : spec_seed;
   const auto native = dataset.splits();
   auto has = [&](const char* s) { return std::find(native.begin(), native.end(), s) != native.end(); };
   if (!has("train")) throw std::runtime_error("the dataset has no train split");
@@ -144,6 +146,19 @@ SplitPlan plan_splits(const Dataset& dataset, const DataOptions& o, std::uint64_
       train = kept;
       plan.val = refs("train", train_labels, held);
     }
+  }
+  if (o.train_per_class > 0) {
+    // The first k of each class in a seeded order: held-out sets stay as they are.
+    std::map<std::int64_t, std::vector<std::size_t>> by_class;
+    for (std::size_t i : train) by_class[train_labels[i]].push_back(i);
+    train.clear();
+    for (auto& [label, members] : by_class) {
+      std::mt19937_64 rng(mix_seed(seed, static_cast<std::uint64_t>(label), hash_text("train-per-class")));
+      std::shuffle(members.begin(), members.end(), rng);
+      members.resize(std::min(members.size(), static_cast<std::size_t>(o.train_per_class)));
+      train.insert(train.end(), members.begin(), members.end());
+    }
+    std::sort(train.begin(), train.end());
   }
   plan.train = refs("train", train_labels, train);
   if (plan.train.empty()) throw std::runtime_error("the train set is empty after limits and held-out fractions");

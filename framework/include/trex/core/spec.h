@@ -18,6 +18,8 @@ struct DataOptions {
   double val_fraction = 0.1;         ///< carved from train when the dataset has no val split
   std::string val_mode = "stratified";  ///< stratified | tail (Keras validation_split)
   double test_fraction = 0;          ///< carved first when the dataset has no test split
+  std::int64_t train_per_class = 0;  ///< labelled training images per class, taken after the held-out sets; 0 = all
+  std::int64_t split_seed = -1;      ///< seed of the split and subsets; -1 = the spec's seed
 };
 
 struct AugmentStep {
