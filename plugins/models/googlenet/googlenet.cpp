@@ -113,10 +113,7 @@ class GoogLeNetModel : public Model {
         if (stage == (i == 1 ? "maxpool3" : "maxpool4")) return x;
       }
     }
-    x = torch::adaptive_avg_pool2d(x, {1, 1});
-    if (stage == "avgpool") return x;
-    TORCH_CHECK(stage == "fc", "googlenet has no stage '", stage, "'");
-    return net_->fc(torch::dropout(x.flatten(1), 0.2, net_->is_training()));
+    return pooled_classifier(x, stage, "googlenet", net_->fc, 0.2, net_->is_training());
   }
 
  private:

@@ -191,10 +191,7 @@ class InceptionModel : public Model {
       x = run_mixed(net_->mixed[i], x);
       if (stage == kMixed[i] || stage == "mixed" + std::to_string(i)) return x;
     }
-    x = torch::adaptive_avg_pool2d(x, {1, 1});
-    if (stage == "avgpool") return x;
-    TORCH_CHECK(stage == "fc", "inception_v3 has no stage '", stage, "'");
-    return net_->fc(torch::dropout(x.flatten(1), 0.5, net_->is_training()));
+    return pooled_classifier(x, stage, "inception_v3", net_->fc, 0.5, net_->is_training());
   }
 
  private:

@@ -92,10 +92,7 @@ class ResNetModel : public Model {
       x = net_->layers[static_cast<std::size_t>(l)]->forward(x);
       if (stage == "layer" + std::to_string(l + 1)) return x;
     }
-    x = torch::adaptive_avg_pool2d(x, {1, 1});
-    if (stage == "avgpool") return x;
-    TORCH_CHECK(stage == "fc", "resnet has no stage '", stage, "'");
-    return net_->fc(x.flatten(1));
+    return pooled_classifier(x, stage, "resnet", net_->fc, 0.0, net_->is_training());
   }
 
  private:

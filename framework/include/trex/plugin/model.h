@@ -3,6 +3,7 @@
 // parameters, save, load and broadcast it, and expose named stages, so the host
 // can cut the network there or record activations.
 #include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
 
 #include "trex/plugin/descriptor.h"
 
@@ -22,5 +23,18 @@ class Model : public Plugin {
   /// layer); undefined when there is none.
   virtual torch::Tensor regularization() { return {}; }
 };
+
+/// The end of torchvision's ImageNet CNNs: global average pooling (cut point
+/// "avgpool"), flatten, dropout (p = 0: none) and the classifier (cut point
+/// `classifier_stage`); any other stage is an error naming `model`.
+inline torch::Tensor pooled_classifier(const torch::Tensor& x, const std::string& stage, const char* model,
+                                       torch::nn::Linear& fc, double dropout, bool training,
+                                       const std::string& classifier_stage = "fc") {
+  torch::Tensor y = torch::adaptive_avg_pool2d(x, {1, 1});
+  if (stage == "avgpool") return y;
+  TORCH_CHECK(stage == classifier_stage, model, " has no stage '", stage, "'");
+  y = y.flatten(1);
+  return fc(dropout > 0 ? torch::dropout(y, dropout, training) : y);
+}
 
 }  // namespace trex
