@@ -88,7 +88,8 @@ TEST_CASE("trex runs and trex show read the store", "[cli]") {
   auto show = run_command(trex_binary() + " show tiny --store " + store);
   CHECK(show.exit_code == 0);
   CHECK_THAT(show.output, Contains("# resolved spec") && Contains("# epochs") && Contains("val_accuracy") &&
-                              Contains("test_predictions"));
+                              Contains("test_predictions") && Contains("# evaluations") && Contains("split:test") &&
+                              Contains("weighted_f1"));
 }
 
 TEST_CASE("trex plugins describe shows a model's cut points with their shapes for an input size", "[cli]") {

@@ -439,6 +439,7 @@ TEST_CASE("shards of a sweep in separate stores merge into one sweep", "[sweep][
     lrs.insert(t.values().front().second);
   }
   CHECK(lrs == std::set<std::string>{"0.001", "0.003", "0.01"});
+  for (int n = 0; n < 3; ++n) CHECK(fs::exists(d.path() / "all" / "sweeps" / id / ("trial-" + std::to_string(n) + ".log")));
   CHECK(store.runs().size() == 3);
 }
 

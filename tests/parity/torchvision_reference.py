@@ -14,7 +14,7 @@ VGG16_BN = {"block1_pool": "features.6", "block3_pool": "features.23", "block5_p
 VGG19 = {"block1_pool": "features.4", "block4_pool": "features.27", "block5_pool": "features.36", "block5_conv4": "features.35",
          "fc1": "classifier.1"}
 RESNET = {"stem": "maxpool", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4", "avgpool": "avgpool"}
-INCEPTION = {"maxpool2": "maxpool2", "Mixed_5b": "Mixed_5b", "mixed2": "Mixed_5d", "Mixed_6a": "Mixed_6a",
+INCEPTION = {"maxpool2": "maxpool2", "Mixed_5b": "Mixed_5b", "mixed_6b": "Mixed_6b", "mixed2": "Mixed_5d", "Mixed_6a": "Mixed_6a",
              "mixed7": "Mixed_6e", "Mixed_7a": "Mixed_7a", "mixed10": "Mixed_7c", "avgpool": "avgpool"}
 ALEXNET = {"pool1": "features.2", "pool2": "features.5", "conv5": "features.11", "pool5": "features.12", "avgpool": "avgpool",
            "fc6": "classifier.2", "fc7": "classifier.5"}

@@ -48,6 +48,16 @@ int do_show(const CommonOptions& common, const std::string& ref) {
     s.rows.push_back({x.key, format_number(x.best), std::to_string(x.best_epoch), format_number(x.last),
                       format_number(x.min), format_number(x.max)});
   std::cout << "\n# summaries\n" << s.render("table");
+  // Evaluations: the test report at the end of the run, and any `trex predict --evaluate`.
+  auto ev = store.db().prepare(
+      "SELECT e.id, e.checkpoint, e.source, e.examples, m.name, m.value FROM evaluations e "
+      "JOIN evaluation_metrics m ON m.evaluation_id = e.id WHERE e.run_id = ? ORDER BY e.id, m.name");
+  ev.bind_all(r.id);
+  Table e{{"evaluation", "checkpoint", "source", "examples", "metric", "value"}, {}};
+  while (ev.step())
+    e.rows.push_back({std::to_string(ev.integer(0)), ev.text(1), ev.text(2), std::to_string(ev.integer(3)), ev.text(4),
+                      format_number(ev.real(5))});
+  if (!e.rows.empty()) std::cout << "\n# evaluations\n" << e.render("table");
   auto artifacts = store.artifacts(r.id);
   if (!artifacts.empty()) {
     std::cout << "\n# artifacts (relative to " << store.folder() << ")\n";

@@ -35,6 +35,7 @@ MergeReport merge_store(Store& into, const std::string& source) {
   sql::Database& db = into.db();
   db.prepare("ATTACH DATABASE ? AS src").bind_all(source).run();
   std::vector<std::string> new_runs;
+  std::vector<std::pair<std::string, std::string>> sweep_dirs;  // source sweep id -> destination sweep id
   try {
     db.transaction([&] {
       db.exec("CREATE TEMP TABLE IF NOT EXISTS sweep_map(src TEXT PRIMARY KEY, dst TEXT NOT NULL)");
@@ -48,6 +49,7 @@ MergeReport merge_store(Store& into, const std::string& source) {
         if (same.step()) {
           const std::string dst = same.text(0);
           db.prepare("INSERT INTO temp.sweep_map VALUES(?, ?)").bind_all(id, dst).run();
+          sweep_dirs.emplace_back(id, dst);
           if (dst != id) {
             const bool done = state == "completed" && same.text(1) == "completed";
             db.prepare("UPDATE main.sweeps SET state = ?, updated = ?, shard_index = 0, shard_count = 1 WHERE id = ?")
@@ -65,6 +67,7 @@ MergeReport merge_store(Store& into, const std::string& source) {
               .bind_all(dst, id)
               .run();
           db.prepare("INSERT INTO temp.sweep_map VALUES(?, ?)").bind_all(id, dst).run();
+          sweep_dirs.emplace_back(id, dst);
           ++report.sweeps_added;
         }
       }
@@ -116,6 +119,14 @@ MergeReport merge_store(Store& into, const std::string& source) {
   report.runs_added = static_cast<std::int64_t>(new_runs.size());
   const fs::path from = fs::path(source).parent_path().empty() ? fs::path(".") : fs::path(source).parent_path();
   for (const auto& id : new_runs) copy_tree_if_missing(from / "runs" / id, fs::path(into.folder()) / "runs" / id);
+  // Trial logs and the sweep's spec: file by file, so shards of one sweep fill one folder.
+  for (const auto& [src, dst] : sweep_dirs) {
+    const fs::path in = from / "sweeps" / src, out = fs::path(into.folder()) / "sweeps" / dst;
+    if (!fs::is_directory(in)) continue;
+    fs::create_directories(out);
+    for (const auto& f : fs::directory_iterator(in))
+      if (f.is_regular_file() && !fs::exists(out / f.path().filename())) fs::copy_file(f.path(), out / f.path().filename());
+  }
   return report;
 }
 

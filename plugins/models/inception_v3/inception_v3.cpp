@@ -2,8 +2,10 @@
 // conv without bias + BN(eps 1e-3) + ReLU; Mixed_5b ... Mixed_7c), so its
 // state dicts load 1:1. The auxiliary classifier only trains the original
 // network, so it is left out (its AuxLogits.* keys are skipped on load).
-// Cut points: torchvision names (maxpool2, Mixed_5b ... Mixed_7c, avgpool)
-// and Keras's (mixed0 ... mixed10).
+// Cut points: torchvision names (maxpool2, Mixed_5b ... Mixed_7c, also in
+// lower case, avgpool) and Keras's (mixed0 ... mixed10).
+#include <cctype>
+
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
@@ -152,6 +154,11 @@ struct Inception3Impl : nn::Module {
 };
 TORCH_MODULE(Inception3);
 
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 Tensor run_mixed(const std::shared_ptr<nn::Module>& m, const Tensor& x) {
   if (auto a = std::dynamic_pointer_cast<InceptionAImpl>(m)) return a->forward(x);
   if (auto b = std::dynamic_pointer_cast<InceptionBImpl>(m)) return b->forward(x);
@@ -189,7 +196,7 @@ class InceptionModel : public Model {
     if (stage == "maxpool2") return x;
     for (std::size_t i = 0; i < kMixed.size(); ++i) {
       x = run_mixed(net_->mixed[i], x);
-      if (stage == kMixed[i] || stage == "mixed" + std::to_string(i)) return x;
+      if (stage == kMixed[i] || stage == "mixed" + std::to_string(i) || stage == lower(kMixed[i])) return x;
     }
     return pooled_classifier(x, stage, "inception_v3", net_->fc, 0.5, net_->is_training());
   }
@@ -203,7 +210,7 @@ const Descriptor& descriptor() {
     using T = ParamType;
     Descriptor d = make_descriptor(
         Kind::Model, "inception_v3", "1.0.0",
-        "Inception v3 (input >= 75x75, 299x299 as trained), torchvision layout; cut points Mixed_5b ... Mixed_7c = mixed0 ... mixed10",
+        "Inception v3 (input >= 75x75, 299x299 as trained), torchvision layout; cut points Mixed_5b ... Mixed_7c (or mixed_5b ...) = Keras mixed0 ... mixed10",
         {channel_mode_param(),
          ParamSpec("transform_input", T::Bool,
                    "map ImageNet-normalised input to [-1, 1] as Google's weights expect (torchvision sets it with weights)")
