@@ -8,6 +8,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include "../common/basic_conv.h"
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
 
@@ -16,16 +17,8 @@ using namespace trex;
 namespace nn = torch::nn;
 using torch::Tensor;
 
-struct BasicConvImpl : nn::Module {
-  BasicConvImpl(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1, std::int64_t pad = 0) {
-    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false)));
-    bn = register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(0.001)));
-  }
-  Tensor forward(const Tensor& x) { return torch::relu(bn(conv(x))); }
-  nn::Conv2d conv{nullptr};
-  nn::BatchNorm2d bn{nullptr};
-};
-TORCH_MODULE(BasicConv);
+using models::BasicConv;
+using models::square;
 
 /// torchvision's branchN: a Sequential of BasicConv2d (branch4 starts with a max pool, index 0, no weights).
 struct BranchImpl : nn::Module {
@@ -46,10 +39,10 @@ TORCH_MODULE(Branch);
 struct InceptionImpl : nn::Module {
   InceptionImpl(std::int64_t in, std::int64_t c1, std::int64_t r3, std::int64_t c3, std::int64_t r5, std::int64_t c5,
                 std::int64_t pool) {
-    b1 = register_module("branch1", BasicConv(in, c1, 1));
-    b2 = register_module("branch2", Branch(std::vector<BasicConv>{BasicConv(in, r3, 1), BasicConv(r3, c3, 3, 1, 1)}, false));
-    b3 = register_module("branch3", Branch(std::vector<BasicConv>{BasicConv(in, r5, 1), BasicConv(r5, c5, 3, 1, 1)}, false));
-    b4 = register_module("branch4", Branch(std::vector<BasicConv>{BasicConv(in, pool, 1)}, true));
+    b1 = register_module("branch1", square(in, c1, 1));
+    b2 = register_module("branch2", Branch(std::vector<BasicConv>{square(in, r3, 1), square(r3, c3, 3, 1, 1)}, false));
+    b3 = register_module("branch3", Branch(std::vector<BasicConv>{square(in, r5, 1), square(r5, c5, 3, 1, 1)}, false));
+    b4 = register_module("branch4", Branch(std::vector<BasicConv>{square(in, pool, 1)}, true));
   }
   Tensor forward(const Tensor& x) { return torch::cat({b1(x), b2(x), b3(x), b4(x)}, 1); }
   BasicConv b1{nullptr};
@@ -62,9 +55,9 @@ const std::vector<std::string> kBlocks = {"inception3a", "inception3b", "incepti
 
 struct GoogLeNetImpl : nn::Module {
   GoogLeNetImpl(std::int64_t in_channels, std::int64_t classes, bool replicate) : replicate(replicate) {
-    conv1 = register_module("conv1", BasicConv(replicate ? 3 : in_channels, 64, 7, 2, 3));
-    conv2 = register_module("conv2", BasicConv(64, 64, 1));
-    conv3 = register_module("conv3", BasicConv(64, 192, 3, 1, 1));
+    conv1 = register_module("conv1", square(replicate ? 3 : in_channels, 64, 7, 2, 3));
+    conv2 = register_module("conv2", square(64, 64, 1));
+    conv3 = register_module("conv3", square(64, 192, 3, 1, 1));
     const std::int64_t cfg[9][7] = {{192, 64, 96, 128, 16, 32, 32},     {256, 128, 128, 192, 32, 96, 64},
                                     {480, 192, 96, 208, 16, 48, 64},    {512, 160, 112, 224, 24, 64, 64},
                                     {512, 128, 128, 256, 24, 64, 64},   {512, 112, 144, 288, 32, 64, 64},

@@ -10,6 +10,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include "../common/basic_conv.h"
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
 
@@ -18,21 +19,9 @@ using namespace trex;
 namespace nn = torch::nn;
 using torch::Tensor;
 
-struct BasicConvImpl : nn::Module {
-  BasicConvImpl(std::int64_t in, std::int64_t out, std::vector<std::int64_t> k, std::int64_t stride = 1,
-                std::vector<std::int64_t> pad = {0, 0}) {
-    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false)));
-    bn = register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(0.001)));
-  }
-  Tensor forward(const Tensor& x) { return torch::relu(bn(conv(x))); }
-  nn::Conv2d conv{nullptr};
-  nn::BatchNorm2d bn{nullptr};
-};
-TORCH_MODULE(BasicConv);
+using models::BasicConv;
+using models::square;
 
-BasicConv square(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1, std::int64_t pad = 0) {
-  return BasicConv(in, out, std::vector<std::int64_t>{k, k}, stride, std::vector<std::int64_t>{pad, pad});
-}
 BasicConv row(std::int64_t in, std::int64_t out, std::int64_t k) {  // 1 x k
   return BasicConv(in, out, std::vector<std::int64_t>{1, k}, 1, std::vector<std::int64_t>{0, k / 2});
 }
