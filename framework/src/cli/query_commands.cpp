@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "table.h"
+#include "trex/core/cell_json.h"
 #include "trex/core/query.h"
 #include "trex/core/run_diff.h"
 #include "trex/core/store.h"
@@ -27,13 +28,6 @@ std::string cell_text(const sql::Cell& c, const std::string& label) {
   if (label == "duration") return format_duration(v);
   if (auto i = std::get_if<std::int64_t>(&c)) return std::to_string(*i);
   return fmt::format("{:.6g}", v);
-}
-
-nlohmann::json cell_json(const sql::Cell& c) {
-  if (auto i = std::get_if<std::int64_t>(&c)) return *i;
-  if (auto d = std::get_if<double>(&c)) return *d;
-  if (auto s = std::get_if<std::string>(&c)) return *s;
-  return nullptr;
 }
 
 using Rows = std::vector<std::vector<sql::Cell>>;
@@ -59,17 +53,16 @@ void print_rows(const Rows& rows, const std::vector<std::string>& labels, const 
   std::cout << t.render(format);
 }
 
-Rows all_rows(sql::Statement& s) {
-  Rows rows;
-  while (s.step()) {
-    rows.emplace_back();
-    for (int i = 0; i < s.columns(); ++i) rows.back().push_back(s.column(i));
-  }
-  return rows;
+std::vector<sql::Cell> row_of(const sql::Statement& s) {
+  std::vector<sql::Cell> row;
+  for (int i = 0; i < s.columns(); ++i) row.push_back(s.column(i));
+  return row;
 }
 
-void bind_cells(sql::Statement& s, const std::vector<sql::Cell>& binds) {
-  for (std::size_t i = 0; i < binds.size(); ++i) s.bind(static_cast<int>(i) + 1, binds[i]);
+Rows all_rows(sql::Statement& s) {
+  Rows rows;
+  while (s.step()) rows.push_back(row_of(s));
+  return rows;
 }
 
 struct RunsArgs {
@@ -82,11 +75,7 @@ struct RunsArgs {
 int do_runs(const RunsArgs& a) {
   Store store(store_path(a.common), true);
   if (a.count) {
-    auto q = query::compile_count(a.where);
-    auto s = store.db().prepare(q.text);
-    bind_cells(s, q.binds);
-    s.step();
-    std::cout << s.integer(0) << "\n";
+    std::cout << query::count_runs(store.db(), a.where) << "\n";
     return 0;
   }
   query::RunQuery q{a.where, a.sort, {}, a.limit, a.offset};
@@ -99,16 +88,13 @@ int do_runs(const RunsArgs& a) {
     for (const auto& part : query::compile(q).parts) {
       std::cout << part.text << "\n";
       auto plan = store.db().prepare("EXPLAIN QUERY PLAN " + part.text);
-      bind_cells(plan, part.binds);
+      plan.bind_cells(part.binds);
       while (plan.step()) std::cout << "  " << plan.text(3) << "\n";
     }
     return 0;
   }
   Rows rows;
-  query::run_query(store.db(), q, [&](sql::Statement& s) {
-    rows.emplace_back();
-    for (int i = 0; i < s.columns(); ++i) rows.back().push_back(s.column(i));
-  });
+  query::run_query(store.db(), q, [&](sql::Statement& s) { rows.push_back(row_of(s)); });
   print_rows(rows, labels, a.format);
   return 0;
 }

@@ -49,9 +49,12 @@ int do_run(const RunArgs& a) {
     if (colon == std::string::npos) return fail("--trial takes SWEEP_ID:NUMBER");
     options.sweep_id = a.trial.substr(0, colon);
     options.trial = std::stoll(a.trial.substr(colon + 1));
-    const std::string sweep_id = options.sweep_id;
-    options.should_prune = [&store, sweep_id](const std::string& run_id, std::int64_t epoch) {
-      return trial_prune_reason(store, sweep_id, run_id, epoch);
+    const auto sweep = find_sweep(store, options.sweep_id);
+    if (!sweep) return fail("--trial: no sweep '" + options.sweep_id + "' in " + store.path());
+    // Read once: the trial asks the pruner after every epoch.
+    options.should_prune = [&store, id = sweep->id, config = stored_sweep_config(*sweep)](const std::string& run_id,
+                                                                                       std::int64_t epoch) {
+      return trial_prune_reason(store, id, config, run_id, epoch);
     };
   }
   RunResult result = run_experiment(spec, *registry, store, options);

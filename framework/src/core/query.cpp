@@ -454,15 +454,12 @@ QueryPlan compile(const RunQuery& q) {
 
 void run_query(const sql::Database& db, const RunQuery& q, const std::function<void(sql::Statement&)>& row) {
   const QueryPlan plan = compile(q);
-  auto bind = [](sql::Statement& s, const std::vector<sql::Cell>& binds) {
-    for (std::size_t i = 0; i < binds.size(); ++i) s.bind(static_cast<int>(i) + 1, binds[i]);
-  };
   std::int64_t limit_left = q.limit, offset = q.offset;
   for (std::size_t i = 0; i < plan.parts.size(); ++i) {
     Sql part = plan.parts[i];
     if (plan.parts.size() > 1) limit(part, limit_left, offset);  // single part: already limited
     auto s = db.prepare(part.text);
-    bind(s, part.binds);
+    s.bind_cells(part.binds);
     std::int64_t n = 0;
     while (s.step()) row(s), ++n;
     if (limit_left >= 0) {
@@ -471,7 +468,7 @@ void run_query(const sql::Database& db, const RunQuery& q, const std::function<v
     }
     if (i + 1 < plan.parts.size() && offset > 0) {  // the next part skips what this one could not
       auto c = db.prepare(plan.counted.text);
-      bind(c, plan.counted.binds);
+      c.bind_cells(plan.counted.binds);
       c.step();
       offset = std::max<std::int64_t>(0, offset - c.integer(0));
     }
@@ -481,6 +478,14 @@ void run_query(const sql::Database& db, const RunQuery& q, const std::function<v
 Sql compile_count(const std::string& where) {
   Sql w = compile_where(where, Match::Set);
   return {"SELECT count(*) FROM runs r WHERE " + w.text, w.binds};
+}
+
+std::int64_t count_runs(const sql::Database& db, const std::string& where) {
+  const Sql q = compile_count(where);
+  auto s = db.prepare(q.text);
+  s.bind_cells(q.binds);
+  s.step();
+  return s.integer(0);
 }
 
 }  // namespace trex::query

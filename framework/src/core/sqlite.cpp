@@ -44,6 +44,11 @@ Statement& Statement::bind(int index, const Cell& value) {
   return *this;
 }
 
+Statement& Statement::bind_cells(const std::vector<Cell>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i) bind(static_cast<int>(i) + 1, values[i]);
+  return *this;
+}
+
 bool Statement::step() {
   for (int attempt = 0;; ++attempt) {
     int rc = sqlite3_step(stmt_);

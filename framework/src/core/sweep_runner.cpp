@@ -187,9 +187,7 @@ class Sweep {
   }
 
   void launch(std::int64_t number) {
-    TrialRecord t;
-    for (const auto& x : list_trials(store_, sweep_.id))
-      if (x.number == number) t = x;
+    const TrialRecord t = *find_trial(store_, sweep_.id, number);
     std::vector<std::string> args{"trex", "run", spec_file_};
     for (const auto& [key, value] : t.values()) args.insert(args.end(), {"--set", key + "=" + value});
     if (t.seed) args.insert(args.end(), {"--set", "seed=" + std::to_string(*t.seed)});
@@ -244,20 +242,18 @@ class Sweep {
   void reap(pid_t pid, int status) {
     const std::int64_t number = running_.at(pid);
     running_.erase(pid);
-    std::string run_id;
-    for (const auto& t : list_trials(store_, sweep_.id))
-      if (t.number == number) run_id = t.run_id;
+    const std::string run_id = find_trial(store_, sweep_.id, number)->run_id;
     const std::string note =
         WIFEXITED(status) ? fmt::format(" (exit {}: {})", WEXITSTATUS(status),
                                         last_line(dir_ / fmt::format("trial-{}.log", number)))
                           : fmt::format(" (signal {})", WTERMSIG(status));
     settle(number, run_id, note);
-    if (!o_.quiet)
-      for (const auto& t : list_trials(store_, sweep_.id))
-        if (t.number == number)
-          std::cout << fmt::format("trial {:>3} {}{}{}\n", number, t.state,
-                                   t.objective ? fmt::format(" {} {:.4f}", config_.objective.metric, *t.objective) : "",
-                                   t.reason.empty() ? "" : " (" + t.reason + ")") << std::flush;
+    if (!o_.quiet) {
+      const TrialRecord t = *find_trial(store_, sweep_.id, number);
+      std::cout << fmt::format("trial {:>3} {}{}{}\n", number, t.state,
+                               t.objective ? fmt::format(" {} {:.4f}", config_.objective.metric, *t.objective) : "",
+                               t.reason.empty() ? "" : " (" + t.reason + ")") << std::flush;
+    }
   }
 
   void schedule() {

@@ -24,7 +24,7 @@ SweepRecord read_sweep(const sql::Statement& s) {
 
 std::vector<SweepRecord> sweeps_where(const Store& store, const std::string& where, const std::vector<sql::Cell>& binds) {
   auto s = store.db().prepare(std::string("SELECT ") + kSweepColumns + " FROM sweeps " + where);
-  for (std::size_t i = 0; i < binds.size(); ++i) s.bind(static_cast<int>(i) + 1, binds[i]);
+  s.bind_cells(binds);
   std::vector<SweepRecord> out;
   while (s.step()) out.push_back(read_sweep(s));
   return out;
@@ -91,11 +91,13 @@ void add_trial(Store& store, const TrialRecord& t) {
       .run();
 }
 
-std::vector<TrialRecord> list_trials(const Store& store, const std::string& sweep_id) {
+namespace {
+
+std::vector<TrialRecord> trials_where(const Store& store, const std::string& where, const std::vector<sql::Cell>& binds) {
   auto s = store.db().prepare(
-      "SELECT sweep_id, number, config, seed, params, point, state, run_id, objective, reason, attempts FROM trials "
-      "WHERE sweep_id = ? ORDER BY number");
-  s.bind_all(sweep_id);
+      "SELECT sweep_id, number, config, seed, params, point, state, run_id, objective, reason, attempts FROM trials " +
+      where);
+  s.bind_cells(binds);
   std::vector<TrialRecord> out;
   while (s.step()) {
     TrialRecord t;
@@ -107,6 +109,18 @@ std::vector<TrialRecord> list_trials(const Store& store, const std::string& swee
     out.push_back(t);
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<TrialRecord> list_trials(const Store& store, const std::string& sweep_id) {
+  return trials_where(store, "WHERE sweep_id = ? ORDER BY number", {sweep_id});
+}
+
+std::optional<TrialRecord> find_trial(const Store& store, const std::string& sweep_id, std::int64_t number) {
+  auto found = trials_where(store, "WHERE sweep_id = ? AND number = ?", {sweep_id, number});
+  if (found.empty()) return std::nullopt;
+  return found.front();
 }
 
 void finish_trial(Store& store, const std::string& sweep_id, std::int64_t number, const std::string& state,
@@ -129,11 +143,8 @@ SweepConfig stored_sweep_config(const SweepRecord& sweep) {
   return parse_sweep(parse_yaml(sweep.config, "sweep " + sweep.id), "sweep " + sweep.id);
 }
 
-std::string trial_prune_reason(const Store& store, const std::string& sweep_id, const std::string& run_id,
-                               std::int64_t epoch) {
-  auto sweep = find_sweep(store, sweep_id);
-  if (!sweep) return "";
-  const SweepConfig config = stored_sweep_config(*sweep);
+std::string trial_prune_reason(const Store& store, const std::string& sweep_id, const SweepConfig& config,
+                               const std::string& run_id, std::int64_t epoch) {
   if (config.pruner.method == "none") return "";
   const std::string& key = config.objective.metric;
   const auto us = key.find('_');

@@ -9,6 +9,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "trex/core/cell_json.h"
 #include "trex/core/query.h"
 #include "trex/core/run_diff.h"
 #include "trex/core/store.h"
@@ -30,13 +31,6 @@ struct HttpError : std::runtime_error {
   int status;
   HttpError(int s, const std::string& m) : std::runtime_error(m), status(s) {}
 };
-
-json cell_json(const sql::Cell& c) {
-  if (auto i = std::get_if<std::int64_t>(&c)) return *i;
-  if (auto d = std::get_if<double>(&c)) return std::isfinite(*d) ? json(*d) : json(nullptr);
-  if (auto s = std::get_if<std::string>(&c)) return *s;
-  return nullptr;
-}
 
 std::string arg(const std::map<std::string, std::string>& q, const std::string& key, const std::string& fallback = "") {
   auto it = q.find(key);
@@ -96,11 +90,7 @@ class Api {
       for (int i = 0; i < s.columns(); ++i) row.push_back(cell_json(s.column(i)));
       rows.push_back(row);
     });
-    const auto count = query::compile_count(rq.where);
-    auto c = store_.db().prepare(count.text);
-    for (std::size_t i = 0; i < count.binds.size(); ++i) c.bind(static_cast<int>(i) + 1, count.binds[i]);
-    c.step();
-    return {{"total", c.integer(0)}, {"limit", rq.limit}, {"offset", rq.offset}, {"columns", columns}, {"rows", rows}};
+    return {{"total", query::count_runs(store_.db(), rq.where)}, {"limit", rq.limit}, {"offset", rq.offset}, {"columns", columns}, {"rows", rows}};
   }
 
   json run(const std::string& id) {

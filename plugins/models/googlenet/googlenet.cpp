@@ -92,7 +92,7 @@ class GoogLeNetModel : public Model {
     return s;
   }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
-    Tensor x = net_->replicate && input.size(1) == 1 ? input.expand({-1, 3, -1, -1}) : input;
+    Tensor x = replicate_to_rgb(input, net_->replicate);
     auto pool = [](const Tensor& t, std::int64_t k, std::int64_t s) { return torch::max_pool2d(t, k, s, 0, 1, true); };
     x = pool(net_->conv1(x), 3, 2);
     if (stage == "maxpool1") return x;

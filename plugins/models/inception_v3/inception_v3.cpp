@@ -170,7 +170,7 @@ class InceptionModel : public Model {
     return s;
   }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
-    Tensor x = net_->replicate && input.size(1) == 1 ? input.expand({-1, 3, -1, -1}) : input;
+    Tensor x = replicate_to_rgb(input, net_->replicate);
     if (net_->transform_input) {
       // ImageNet-normalised input -> the [-1, 1] scaling Google's weights expect (torchvision's transform_input).
       const double mean[] = {0.485, 0.456, 0.406}, std[] = {0.229, 0.224, 0.225};

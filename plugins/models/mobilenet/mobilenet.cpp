@@ -173,7 +173,7 @@ class MobileNetModel : public Model {
     return s;
   }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
-    Tensor x = net_->replicate && input.size(1) == 1 ? input.expand({-1, 3, -1, -1}) : input;
+    Tensor x = replicate_to_rgb(input, net_->replicate);
     std::int64_t stop = -1;
     if (stage.rfind("features.", 0) == 0) stop = std::stoll(stage.substr(9));
     for (const auto& [name, index] : stage_ends_)

@@ -85,7 +85,7 @@ class ResNetModel : public Model {
   torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "fc"); }
   std::vector<std::string> stages() const override { return {"stem", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"}; }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
-    torch::Tensor x = net_->replicate && input.size(1) == 1 ? input.expand({-1, 3, -1, -1}) : input;
+    torch::Tensor x = replicate_to_rgb(input, net_->replicate);
     x = torch::max_pool2d(torch::relu(net_->bn1(net_->conv1(x))), 3, 2, 1);
     if (stage == "stem") return x;
     for (int l = 0; l < 4; ++l) {

@@ -82,8 +82,7 @@ class VggModel : public Model {
     return out;
   }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
-    torch::Tensor x = input;
-    if (net_->options.channel_mode() == "replicate" && x.size(1) == 1) x = x.expand({-1, 3, -1, -1});
+    torch::Tensor x = replicate_to_rgb(input, net_->options.channel_mode() == "replicate");
     std::int64_t stop = -1;  // features index to stop after
     if (stage.rfind("features.", 0) == 0) stop = std::stoll(stage.substr(9));
     for (const auto& s : net_->stages)

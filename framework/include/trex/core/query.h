@@ -77,5 +77,7 @@ QueryPlan compile(const RunQuery& q);
 void run_query(const sql::Database& db, const RunQuery& q, const std::function<void(sql::Statement&)>& row);
 /// SELECT count(*) with the same WHERE.
 Sql compile_count(const std::string& where);
+/// How many runs match `where`.
+std::int64_t count_runs(const sql::Database& db, const std::string& where);
 
 }  // namespace trex::query

@@ -30,6 +30,8 @@ class Statement {
   Statement(Statement&& o) noexcept;
 
   Statement& bind(int index, const Cell& value);  ///< 1-based
+  /// Binds `values` to ?1 ... ?n (a compiled query's parameters).
+  Statement& bind_cells(const std::vector<Cell>& values);
   template <typename... Ts>
   Statement& bind_all(const Ts&... values) {
     int i = 1;

@@ -52,6 +52,7 @@ void claim_sweep(Store& store, const std::string& id);
 
 void add_trial(Store& store, const TrialRecord& trial);
 std::vector<TrialRecord> list_trials(const Store& store, const std::string& sweep_id);
+std::optional<TrialRecord> find_trial(const Store& store, const std::string& sweep_id, std::int64_t number);
 void finish_trial(Store& store, const std::string& sweep_id, std::int64_t number, const std::string& state,
                   std::optional<double> objective, const std::string& reason);
 
@@ -59,9 +60,9 @@ void finish_trial(Store& store, const std::string& sweep_id, std::int64_t number
 std::optional<double> run_objective(const Store& store, const std::string& run_id, const SweepObjective& objective);
 
 /// The pruner's verdict for a trial's run after `epoch` (1-based) was stored;
-/// empty to go on, else the reason. Reads the sweep's config from the store.
-std::string trial_prune_reason(const Store& store, const std::string& sweep_id, const std::string& run_id,
-                               std::int64_t epoch);
+/// empty to go on, else the reason; `config` is the sweep's (stored_sweep_config).
+std::string trial_prune_reason(const Store& store, const std::string& sweep_id, const SweepConfig& config,
+                               const std::string& run_id, std::int64_t epoch);
 
 /// The sweep config a stored sweep was started with.
 SweepConfig stored_sweep_config(const SweepRecord& sweep);

@@ -24,6 +24,12 @@ class Model : public Plugin {
   virtual torch::Tensor regularization() { return {}; }
 };
 
+/// channel_mode replicate: a 1-channel batch seen as RGB (no copy), for a
+/// first conv that takes 3 channels; anything else passes through.
+inline torch::Tensor replicate_to_rgb(const torch::Tensor& x, bool replicate) {
+  return replicate && x.size(1) == 1 ? x.expand({-1, 3, -1, -1}) : x;
+}
+
 /// The end of torchvision's ImageNet CNNs: global average pooling (cut point
 /// "avgpool"), flatten, dropout (p = 0: none) and the classifier (cut point
 /// `classifier_stage`); any other stage is an error naming `model`.
