@@ -70,6 +70,7 @@ int do_describe(const CommonOptions& common, const std::string& name, const std:
       nlohmann::json j{{"kind", kind_name(k)}, {"name", d.name}, {"version", d.version}, {"summary", d.summary},
                        {"abi", d.abi_version}, {"path", ref->record->path}, {"params", params}};
       if (k == Kind::Metric) j["higher_is_better"] = d.higher_is_better;
+      if (k == Kind::Augmentation) j["deterministic"] = d.deterministic;
       std::cout << j.dump(2) << "\n";
       return 0;
     }
@@ -85,6 +86,9 @@ int do_describe(const CommonOptions& common, const std::string& name, const std:
       for (const auto& p : d.presets) std::cout << " " << p.name;
       std::cout << "\n";
     }
+    if (k == Kind::Augmentation)
+      std::cout << (d.deterministic ? "deterministic: the output depends on the input alone (frozen features can be cached)\n"
+                                    : "random: draws from the per-sample RNG\n");
     if (k == Kind::Metric) std::cout << "direction: " << (d.higher_is_better ? "higher is better" : "lower is better") << "\n";
     if (k == Kind::Model) {
       const auto& m = d.model;

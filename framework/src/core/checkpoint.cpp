@@ -1,6 +1,7 @@
 #include "trex/core/checkpoint.h"
 
 #include "trex/core/fault.h"
+#include "trex/core/weights.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,8 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <torch/serialize/archive.h>
+#include <torch/utils.h>
 
 namespace trex {
 namespace {
@@ -24,13 +27,72 @@ void sync_file(const std::string& path) {
 
 at::Tensor scalar(double v) { return at::scalar_tensor(v, at::kDouble); }
 
+/// Every parameter and buffer of `model` by its full dotted name.
+std::vector<std::pair<std::string, at::Tensor>> named_tensors(torch::nn::Module& model) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : model.named_parameters()) out.emplace_back(p.key(), p.value());
+  for (const auto& b : model.named_buffers()) out.emplace_back(b.key(), b.value());
+  return out;
+}
+
+void write_ref(torch::serialize::OutputArchive& archive, const WeightsRef& ref) {
+  c10::Dict<std::string, std::string> meta;
+  meta.insert("kind", ref.kind);
+  meta.insert("path", ref.path);
+  meta.insert("checksum", ref.checksum);
+  meta.insert("strict", ref.strict ? "1" : "0");
+  meta.insert("module", ref.module);
+  archive.write("weights_ref", c10::IValue(meta));
+  archive.write("weights_ref_keys", c10::IValue(c10::List<std::string>(ref.keys)));
+}
+
+WeightsRef read_ref(torch::serialize::InputArchive& archive, const c10::IValue& meta_value) {
+  WeightsRef ref;
+  auto meta = meta_value.toGenericDict();
+  auto get = [&](const char* key) { return meta.at(key).toStringRef(); };
+  ref.kind = get("kind");
+  ref.path = get("path");
+  ref.checksum = get("checksum");
+  ref.strict = get("strict") == "1";
+  ref.module = get("module");
+  c10::IValue keys;
+  archive.read("weights_ref_keys", keys);
+  for (const auto& k : keys.toListRef()) ref.keys.push_back(k.toStringRef());
+  return ref;
+}
+
+/// Loads a referenced weights file into `model`'s child, refusing a file that changed.
+void load_ref(const std::string& checkpoint, torch::nn::Module& model, const WeightsRef& ref) {
+  const std::string from = "checkpoint '" + checkpoint + "' keeps only the trained tensors; its frozen " + ref.module +
+                           " comes from '" + ref.path + "' (" + ref.checksum + ")";
+  if (!std::filesystem::exists(ref.path)) throw std::runtime_error(from + ", which is missing: restore that file");
+  if (file_checksum(ref.path) != ref.checksum)
+    throw std::runtime_error(from + ", which has changed since: restore the original file (its checksum must match)");
+  std::shared_ptr<torch::nn::Module> child;
+  for (const auto& c : model.named_children())
+    if (c.key() == ref.module) child = c.value();
+  if (!child) throw std::runtime_error(from + ", but the model it is loaded into has no '" + ref.module + "'");
+  if (ref.kind == "checkpoint") load_checkpoint(ref.path, *child, nullptr, nullptr);
+  else load_state_dict_file(*child, ref.path, ref.strict);
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                     const TrainerState& state) {
+                     const TrainerState& state, const WeightsRef* ref) {
   torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
-  model.save(model_archive);
-  archive.write("model", model_archive);
+  if (ref) {
+    std::set<std::string> referenced;
+    for (const auto& k : ref->keys) referenced.insert(ref->module + "." + k);
+    c10::Dict<std::string, at::Tensor> own;
+    for (const auto& [name, tensor] : named_tensors(model))
+      if (!referenced.count(name)) own.insert(name, tensor);
+    archive.write("model_tensors", c10::IValue(own));
+    write_ref(archive, *ref);
+  } else {
+    model.save(model_archive);
+    archive.write("model", model_archive);
+  }
   if (optimizer) {
     optimizer->save(optimizer_archive);
     archive.write("optimizer", optimizer_archive);
@@ -54,8 +116,29 @@ void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   torch::serialize::InputArchive archive, model_archive;
   try {
     archive.load_from(path);
-    archive.read("model", model_archive);
-    model.load(model_archive);
+    c10::IValue meta;
+    if (archive.try_read("weights_ref", meta)) {
+      const WeightsRef ref = read_ref(archive, meta);
+      load_ref(path, model, ref);
+      std::set<std::string> referenced;
+      for (const auto& k : ref.keys) referenced.insert(ref.module + "." + k);
+      c10::IValue own_value;
+      archive.read("model_tensors", own_value);
+      const auto own = own_value.toGenericDict();
+      torch::NoGradGuard no_grad;
+      for (auto& [name, tensor] : named_tensors(model)) {
+        if (referenced.count(name)) continue;
+        auto it = own.find(name);
+        if (it == own.end()) throw std::runtime_error("checkpoint '" + path + "' has no tensor '" + name + "' of this model");
+        const at::Tensor saved = it->value().toTensor();
+        if (saved.sizes() != tensor.sizes())
+          throw std::runtime_error("checkpoint '" + path + "': tensor '" + name + "' has another shape than the model's");
+        tensor.copy_(saved);
+      }
+    } else {
+      archive.read("model", model_archive);
+      model.load(model_archive);
+    }
     if (optimizer) {
       torch::serialize::InputArchive optimizer_archive;
       if (archive.try_read("optimizer", optimizer_archive)) optimizer->load(optimizer_archive);

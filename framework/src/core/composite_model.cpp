@@ -5,7 +5,10 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/utils.h>
 
+#include <optional>
+
 #include "trex/core/composite.h"
+#include "trex/core/feature_split.h"
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/model.h"
 
@@ -31,7 +34,7 @@ bool under(const std::string& name, const std::string& prefix) {
 
 struct CompositeImpl : nn::Module {
   CompositeImpl(std::shared_ptr<Model> model, const CompositeSpec& spec, const ImageShape& input, std::int64_t classes)
-      : backbone_model(std::move(model)), cut(spec.cut) {
+      : backbone_model(std::move(model)), cut(spec.cut), input(input) {
     backbone = register_module("backbone", backbone_model->module());
     auto stages = backbone_model->stages();
     if (cut.empty()) cut = stages.size() >= 2 ? stages[stages.size() - 2] : stages.back();
@@ -50,7 +53,7 @@ struct CompositeImpl : nn::Module {
       for (const auto& m : backbone->named_modules("", false)) {
         bool frozen = spec.freeze_all;
         for (const auto& prefix : spec.freeze) frozen = frozen || under(m.key(), prefix);
-        if (frozen && m.value()->name().find("BatchNorm") != std::string::npos) frozen_bn.push_back(m.value());
+        if (frozen && m.value()->name().find("BatchNorm") != std::string::npos) frozen_bn.push_back(m.value()), frozen_bn_names.push_back(m.key());
       }
     // The head's input: the backbone's output shape at the cut.
     torch::NoGradGuard no_grad;
@@ -68,6 +71,7 @@ struct CompositeImpl : nn::Module {
           return (avg ? torch::adaptive_avg_pool2d(x, {1, 1}) : std::get<0>(torch::adaptive_max_pool2d(x, {1, 1}))).flatten(1);
         }));
         shape = {1, shape[1]};
+        if (i == 0) pool_first = true;
       } else if (l.type == "flatten") {
         head->push_back(layer([](torch::Tensor x) { return x.flatten(1); }));
         std::int64_t n = 1;
@@ -103,15 +107,61 @@ struct CompositeImpl : nn::Module {
   std::shared_ptr<nn::Module> backbone;
   nn::Sequential head{nullptr};
   std::string cut;
+  ImageShape input;
+  bool pool_first = false;  ///< the head starts with a global pooling
   std::vector<std::string> frozen_params;
   std::vector<std::shared_ptr<nn::Module>> frozen_bn;
+  std::vector<std::string> frozen_bn_names;
 };
 
-class CompositeModel : public Model {
+class CompositeModel : public Model, public FeatureSplit {
  public:
   explicit CompositeModel(std::shared_ptr<CompositeImpl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<nn::Module> module() override { return impl_; }
-  torch::Tensor forward(const torch::Tensor& x) override { return impl_->head->forward(features(x)); }
+  torch::Tensor forward(const torch::Tensor& x) override { return head_forward(frozen_features(x)); }
+
+  at::Tensor frozen_features(const at::Tensor& x) override {
+    // A backbone that does not train needs no autograd record.
+    std::optional<torch::NoGradGuard> no_grad;
+    if (backbone_frozen()) no_grad.emplace();
+    at::Tensor y = features(x);
+    return impl_->pool_first ? impl_->head[0]->as<nn::Functional>()->forward(y) : y;
+  }
+  at::Tensor head_forward(const at::Tensor& features) override {
+    at::Tensor y = features;
+    std::size_t i = 0;
+    for (auto& m : *impl_->head)
+      if (i++ > 0 || !impl_->pool_first) y = m.forward(y);
+    return y;
+  }
+  std::string cache_blocker() override {
+    if (!backbone_frozen()) return "the backbone has trainable parameters (model.backbone.freeze is not true)";
+    for (const auto& m : impl_->backbone->named_modules("", false))
+      if (m.value()->name().find("BatchNorm") != std::string::npos &&
+          std::find(impl_->frozen_bn.begin(), impl_->frozen_bn.end(), m.value()) == impl_->frozen_bn.end())
+        return "BatchNorm layer '" + m.key() + "' of the backbone trains its statistics (model.backbone.bn: train)";
+    // Anything else that acts differently in training mode (dropout before the
+    // cut) shows on a probe; BatchNorm is excluded above, so nothing updates.
+    torch::NoGradGuard no_grad;
+    const bool was_training = impl_->is_training();
+    const at::Tensor probe = torch::rand({2, impl_->input.channels, impl_->input.height, impl_->input.width});
+    impl_->train(true);
+    const at::Tensor a = features(probe), b = features(probe);
+    impl_->train(false);
+    const at::Tensor c = features(probe);
+    impl_->train(was_training);
+    if (!torch::equal(a, c) || !torch::equal(b, c)) return "the backbone behaves differently in training mode before the cut (dropout?)";
+    return "";
+  }
+  std::vector<std::string> unchanging_backbone_tensors() const override {
+    std::vector<std::string> out;
+    for (const auto& p : impl_->backbone->named_parameters())
+      if (!p.value().requires_grad()) out.push_back(p.key());
+    for (const auto& name : impl_->frozen_bn_names)
+      for (const auto& b : impl_->backbone->named_modules("", false)[name]->named_buffers())
+        out.push_back(name + "." + b.key());
+    return out;
+  }
   std::vector<std::string> stages() const override {
     std::vector<std::string> out;
     for (const auto& s : impl_->backbone_model->stages()) {
@@ -135,6 +185,11 @@ class CompositeModel : public Model {
 
  private:
   torch::Tensor features(const torch::Tensor& x) { return impl_->backbone_model->forward_until(x, impl_->cut); }
+  bool backbone_frozen() const {
+    for (const auto& p : impl_->backbone->parameters())
+      if (p.requires_grad()) return false;
+    return true;
+  }
   std::shared_ptr<CompositeImpl> impl_;
 };
 

@@ -1,5 +1,7 @@
 #include "trex/core/experiment.h"
 
+#include <filesystem>
+
 #include <torch/utils.h>
 
 #include "trex/core/checkpoint.h"
@@ -11,7 +13,8 @@ namespace trex {
 
 Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& registry) {
   std::vector<PipelineStep> out;
-  for (const auto& s : steps) out.push_back({registry.create_as<Augmentation>(s.plugin, {}), s.p, s.plugin.type});
+  for (const auto& s : steps) out.push_back({registry.create_as<Augmentation>(s.plugin, {}), s.p, s.plugin.type,
+                   s.plugin.ref.record->descriptor->deterministic});
   return Pipeline(std::move(out));
 }
 
@@ -41,11 +44,25 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
   e.model = registry.create_as<Model>(spec.model, model_ctx);
   const std::string& weights = spec.model.params.get_string("weights");
   torch::nn::Module& target = *e.model->module();
+  WeightsRef ref;
+  ref.module = "backbone";
   if (weights.rfind("run:", 0) == 0) {
     if (!store) throw std::runtime_error("model.weights: '" + weights + "' needs the store");
-    load_checkpoint(resolve_checkpoint(*store, weights.substr(4)), target, nullptr, nullptr);
+    ref.kind = "checkpoint";
+    ref.path = resolve_checkpoint(*store, weights.substr(4));
+    load_checkpoint(ref.path, target, nullptr, nullptr);
+    for (const auto& p : target.named_parameters()) ref.keys.push_back(p.key());
+    for (const auto& b : target.named_buffers()) ref.keys.push_back(b.key());
   } else if (!weights.empty()) {
-    load_state_dict_file(target, weights, spec.model.params.get_bool("strict"));
+    ref.kind = "state_dict";
+    ref.path = weights;
+    ref.strict = spec.model.params.get_bool("strict");
+    ref.keys = load_state_dict_file(target, weights, ref.strict).loaded;
+  }
+  if (spec.composite && !ref.path.empty()) {
+    ref.path = std::filesystem::absolute(ref.path).lexically_normal().string();
+    ref.checksum = file_checksum(ref.path);
+    e.backbone_weights = ref;
   }
   if (spec.composite) e.model = make_composite(e.model, *spec.composite, e.input_shape, ctx.num_classes);
   e.module = std::shared_ptr<torch::nn::Module>(e.model, e.model->module().get());

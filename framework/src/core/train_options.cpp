@@ -21,6 +21,10 @@ Schema top_schema() {
       ParamSpec("device", T::String, "where to train").def(std::string("cpu")).one_of({"cpu", "cuda"}),
       ParamSpec("channels_last", T::Bool, "NHWC memory format for the model and batches").def(false),
       ParamSpec("bf16", T::Bool, "CPU autocast to bfloat16 in forward").def(false),
+      ParamSpec("feature_cache", T::String,
+                "frozen-backbone features computed once: auto (memory; on disk in sweeps, shared by trials), memory, "
+                "disk, or off; memory and disk fail when the features can change")
+          .def(std::string("auto")).one_of({"auto", "memory", "disk", "off"}),
   };
 }
 
@@ -152,6 +156,7 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
   if (p.has("device")) o.device = p.get_string("device");
   if (p.has("channels_last")) o.channels_last = p.get_bool("channels_last");
   if (p.has("bf16")) o.bf16 = p.get_bool("bf16");
+  if (p.has("feature_cache")) o.feature_cache = p.get_string("feature_cache");
 
   Node out;
   {

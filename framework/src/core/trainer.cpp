@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
+#include <set>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -25,6 +27,8 @@
 #include "trex/core/batch_mix.h"
 #include "trex/core/checkpoint.h"
 #include "trex/core/experiment.h"
+#include "trex/core/feature_cache.h"
+#include "trex/core/feature_split.h"
 #include "trex/core/loader.h"
 #include "trex/core/lr_schedule.h"
 #include "trex/core/progress.h"
@@ -101,6 +105,15 @@ struct MetricSet {
   }
 };
 
+/// One pass's batches: images through the loader, or cached features.
+struct Pass {
+  std::unique_ptr<BatchLoader> loader;
+  std::unique_ptr<CachedBatches> cached;
+  std::size_t batches() const { return loader ? loader->batches() : cached->batches(); }
+  std::optional<Batch> next() { return loader ? loader->next() : cached->next(); }
+  bool features() const { return cached != nullptr; }
+};
+
 struct Prediction {
   std::size_t position;
   std::int64_t label, predicted;
@@ -118,8 +131,17 @@ class Trainer {
   void setup();
   void start_record();
   std::map<std::string, double> train_one_epoch(std::int64_t epoch);
-  std::map<std::string, double> evaluate(const std::vector<SampleRef>& set, std::uint64_t stream,
+  std::map<std::string, double> evaluate(const char* name, const std::vector<SampleRef>& set, std::uint64_t stream,
                                          std::vector<Prediction>* predictions);
+  void setup_feature_cache();
+  std::string cache_key(const char* name, const std::vector<SampleRef>& set, const char* augment) const;
+  Pass make_pass(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline, bool shuffle,
+                 std::int64_t epoch, std::uint64_t stream, bool cacheable);
+  std::optional<WeightsRef> checkpoint_ref() const;
+  void save(const std::string& which, bool with_optimizer) {
+    const auto ref = checkpoint_ref();
+    save_checkpoint(checkpoint_path(which), *module_, with_optimizer ? optimizer_.get() : nullptr, state_, ref ? &*ref : nullptr);
+  }
   void test_and_finish(RunResult& result);
   bool improved(double value, double best, bool higher, double min_delta) const {
     return higher ? value > best + min_delta : value < best - min_delta;
@@ -128,17 +150,24 @@ class Trainer {
   MetricSet make_metrics() const;
   std::unique_ptr<torch::optim::Optimizer> make_optimizer();
   at::Tensor loss_per_example(const at::Tensor& logits, const at::Tensor& targets) const;
-  /// The model's float32 logits for a batch: on the device, in the memory
-  /// format, under bf16 autocast when asked — the same for training and evaluation.
-  at::Tensor logits_of(const at::Tensor& images) {
-    at::Tensor x = images.to(device_);
-    if (t_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  /// `f` on a batch: on the device, in the memory format, under bf16 autocast
+  /// when asked — the same for training, evaluation and feature caching.
+  template <typename F>
+  at::Tensor forward_with(const at::Tensor& input, F f) {
+    at::Tensor x = input.to(device_);
+    if (t_.channels_last && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     at::autocast::set_cpu_enabled(t_.bf16);
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::Tensor logits = model_->forward(x).to(at::kFloat);
+    at::Tensor y = f(x);
     at::autocast::set_cpu_enabled(false);
     if (t_.bf16) at::autocast::clear_cache();
-    return logits;
+    return y;
+  }
+  /// The model's float32 logits for a batch of images, or of cached features.
+  at::Tensor logits_of(const at::Tensor& input, bool features = false) {
+    return forward_with(input, [&](const at::Tensor& x) {
+      return (features ? split_->head_forward(x) : model_->forward(x)).to(at::kFloat);
+    });
   }
   void set_lr(double lr) {
     auto& groups = optimizer_->param_groups();
@@ -169,6 +198,10 @@ class Trainer {
   torch::Device device_{torch::kCPU};
   std::vector<double> group_mults_;  ///< lr multiplier of each optimizer group
   bool unfrozen_ = false;
+  FeatureSplit* split_ = nullptr;        ///< the composite's frozen front, when it has one
+  std::unique_ptr<FeatureCache> cache_;  ///< set when frozen features are cached
+  std::string cache_used_ = "off";       ///< memory | disk | off
+  bool cache_train_ = false, cache_eval_ = false;
 };
 
 bool Trainer::higher_is_better(const std::string& key, const std::string& mode) const {
@@ -260,6 +293,8 @@ void Trainer::setup() {
   optimizer_ = make_optimizer();
   if (t_.unfreeze_at_epoch > 0 && !spec_.composite)
     throw std::runtime_error("train.unfreeze_at_epoch needs a composite model (model: {backbone: ..., head: ...})");
+  split_ = dynamic_cast<FeatureSplit*>(model_.get());
+  setup_feature_cache();
 
   if (t_.loss.class_weights == "balanced") {
     auto counts = parts_.plan.class_counts("train", parts_.class_names.size());
@@ -283,6 +318,98 @@ void Trainer::setup() {
     if (monitor->rfind("val_", 0) == 0 && parts_.plan.val.empty())
       throw std::runtime_error("'" + *monitor + "' is monitored but there is no validation set; set data.val_fraction > 0 or monitor a train_ metric");
   }
+}
+
+void Trainer::setup_feature_cache() {
+  std::string mode = t_.feature_cache;
+  if (mode == "auto") mode = options_.sweep_id.empty() ? "memory" : "disk";
+  if (mode == "off" || (!split_ && t_.feature_cache == "auto")) return;
+  std::string blocker;
+  if (!split_) blocker = "the model is not a composite (model: {backbone: ..., head: ...})";
+  else if (t_.unfreeze_at_epoch > 0) blocker = "train.unfreeze_at_epoch unfreezes the backbone";
+  else if (t_.mixup.enabled()) blocker = "train.mixup mixes images before the backbone";
+  else if (std::string step = parts_.train_pipeline.random_step(); !step.empty())
+    blocker = "augment.train step '" + step + "' draws random numbers, so the features change every epoch";
+  else blocker = split_->cache_blocker();
+  if (!blocker.empty()) {
+    if (t_.feature_cache != "auto")
+      throw std::runtime_error("train.feature_cache: " + mode + " caches frozen features, but " + blocker +
+                               "; set train.feature_cache: auto (caches when it can) or off");
+    if (!options_.quiet && spec_.composite) std::cout << "feature cache off: " << blocker << "\n";
+    return;
+  }
+  cache_used_ = mode;
+  cache_train_ = true;
+  cache_eval_ = parts_.eval_pipeline.random_step().empty();
+  cache_ = std::make_unique<FeatureCache>(mode == "disk" ? (fs::path(store_.folder()) / "feature_cache").string() : "");
+}
+
+std::string Trainer::cache_key(const char* name, const std::vector<SampleRef>& set, const char* augment) const {
+  // Everything the features depend on: weights, backbone, cut, pooling,
+  // preprocessing, dataset, the exact samples of the set, numerics.
+  std::ostringstream k;
+  k << "trex feature cache 1\ntorch " << TORCH_VERSION << "\nweights "
+    << (parts_.backbone_weights ? parts_.backbone_weights->checksum : "initialised with seed " + std::to_string(spec_.seed)) << "\n";
+  const Node* model = spec_.tree.find("model");
+  k << "backbone\n" << to_yaml(*model->find("backbone")) << "\nhead pooling ";
+  const auto& head = spec_.composite->head;
+  k << (!head.empty() && head[0].type.find("pool") != std::string::npos ? head[0].type : "none") << "\ndata\n"
+    << to_yaml(*spec_.tree.find("data")) << "\naugment." << augment << "\n";
+  if (const Node* a = spec_.tree.find("augment"); a && a->find(augment)) k << to_yaml(*a->find(augment));
+  std::string samples;
+  for (const auto& ref : set) samples += ref.split + ":" + std::to_string(ref.index) + ",";
+  k << "\nset " << name << " " << set.size() << " " << text_hash(samples) << "\ninput " << parts_.input_shape.channels << "x"
+    << parts_.input_shape.height << "x" << parts_.input_shape.width << " bf16 " << t_.bf16 << " channels_last "
+    << t_.channels_last << "\n";
+  return k.str();
+}
+
+Pass Trainer::make_pass(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline, bool shuffle,
+                        std::int64_t epoch, std::uint64_t stream, bool cacheable) {
+  Pass pass;
+  if (cache_ && cacheable) {
+    const auto compute = [&] {
+      if (!options_.quiet) std::cout << "computing " << name << " features of the frozen backbone (" << set.size() << " images)\n";
+      torch::NoGradGuard no_grad;
+      const bool was_training = module_->is_training();
+      module_->eval();
+      LoaderOptions lo{t_.batch_size, false, t_.workers, t_.prefetch, spec_.seed, 0, stream, parts_.input_shape};
+      BatchLoader loader(*parts_.dataset, set, pipeline, lo);
+      std::vector<at::Tensor> features, targets;
+      while (auto batch = loader.next()) {
+        features.push_back(forward_with(batch->images, [&](const at::Tensor& x) { return split_->frozen_features(x); }).cpu());
+        targets.push_back(batch->targets);
+        if (options_.should_stop && options_.should_stop()) throw Interrupted();
+      }
+      module_->train(was_training);
+      return FeatureSet{at::cat(features), at::cat(targets)};
+    };
+    const std::string key = cache_key(name, set, shuffle ? "train" : "eval");
+    std::string source;
+    const FeatureSet& cached = cache_->get(key, compute, &source);
+    // A disk cache's file and whether this run made it or reused it (the "checksum" column).
+    if (cache_used_ == "disk" && source != "memory")
+      store_.add_artifact(run_id_, std::string("feature_cache_") + name,
+                          fs::relative(cache_->file_of(key), store_.folder()).string(), source == "disk" ? "reused" : "computed");
+    pass.cached = std::make_unique<CachedBatches>(cached, t_.batch_size, shuffle, spec_.seed, epoch, stream);
+    return pass;
+  }
+  LoaderOptions lo{t_.batch_size, shuffle, t_.workers, t_.prefetch, spec_.seed, epoch, stream, parts_.input_shape};
+  pass.loader = std::make_unique<BatchLoader>(*parts_.dataset, set, pipeline, lo);
+  return pass;
+}
+
+std::optional<WeightsRef> Trainer::checkpoint_ref() const {
+  if (!parts_.backbone_weights || !split_) return std::nullopt;
+  WeightsRef ref = *parts_.backbone_weights;
+  const auto unchanging = split_->unchanging_backbone_tensors();
+  const std::set<std::string> keep(unchanging.begin(), unchanging.end());
+  std::vector<std::string> keys;
+  for (const auto& k : ref.keys)
+    if (keep.count(k)) keys.push_back(k);
+  if (keys.empty()) return std::nullopt;
+  ref.keys = std::move(keys);
+  return ref;
 }
 
 void Trainer::start_record() {
@@ -329,6 +456,7 @@ void Trainer::start_record() {
   params.push_back({"model.params.total", std::to_string(total), "int"});
   params.push_back({"model.params.trainable", std::to_string(trainable), "int"});
   params.push_back({"data.skipped_images", std::to_string(parts_.dataset->skipped_images()), "int"});
+  params.push_back({"train.feature_cache_used", cache_used_, "string"});
   for (const char* set : {"train", "val", "test"}) {
     params.push_back({std::string("data.sizes.") + set, std::to_string(parts_.plan.get(set).size()), "int"});
     auto counts = parts_.plan.class_counts(set, parts_.class_names.size());
@@ -338,6 +466,8 @@ void Trainer::start_record() {
   store_.create_run(r, params);
   run_id_ = r.id;
   run_dir_ = store_.run_dir(run_id_);
+  if (parts_.backbone_weights)
+    store_.add_artifact(run_id_, "backbone_weights", parts_.backbone_weights->path, parts_.backbone_weights->checksum);
 }
 
 std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
@@ -345,8 +475,7 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   module_->train();
   // Dropout and other in-model randomness: one stream per epoch, so resume repeats it.
   torch::manual_seed(mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), 0xd20));
-  LoaderOptions lo{t_.batch_size, true, t_.workers, t_.prefetch, spec_.seed, epoch, kTrainStream, parts_.input_shape};
-  BatchLoader loader(*parts_.dataset, parts_.plan.train, parts_.train_pipeline, lo);
+  Pass loader = make_pass("train", parts_.plan.train, parts_.train_pipeline, true, epoch, kTrainStream, cache_train_);
   train_metrics_.reset();
   const std::size_t n = loader.batches();
   std::size_t b = 0;
@@ -372,7 +501,7 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
                                           loss_per_example(logits, m.targets_b) * (1 - m.lambda);
       if (m.lambda < 0.5) batch->targets = m.targets_b;  // train metrics score the dominant label
     } else {
-      logits = logits_of(batch->images);
+      logits = logits_of(batch->images, loader.features());
       per_example = loss_per_example(logits, batch->targets);
     }
     at::Tensor loss = per_example.mean();
@@ -400,16 +529,15 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   return out;
 }
 
-std::map<std::string, double> Trainer::evaluate(const std::vector<SampleRef>& set, std::uint64_t stream,
+std::map<std::string, double> Trainer::evaluate(const char* name, const std::vector<SampleRef>& set, std::uint64_t stream,
                                                 std::vector<Prediction>* predictions) {
   torch::NoGradGuard no_grad;
   module_->eval();
-  LoaderOptions lo{t_.batch_size, false, t_.workers, t_.prefetch, spec_.seed, 0, stream, parts_.input_shape};
-  BatchLoader loader(*parts_.dataset, set, parts_.eval_pipeline, lo);
+  Pass loader = make_pass(name, set, parts_.eval_pipeline, false, 0, stream, cache_eval_);
   eval_metrics_.reset();
   while (auto batch = loader.next()) {
     batch->targets = batch->targets.to(device_);
-    at::Tensor logits = logits_of(batch->images);
+    at::Tensor logits = logits_of(batch->images, loader.features());
     at::Tensor per_example = loss_per_example(logits, batch->targets);
     eval_metrics_.add({logits, batch->targets, per_example.sum().item<double>()});
     if (predictions) {
@@ -441,7 +569,7 @@ void Trainer::test_and_finish(RunResult& result) {
       epoch = best_state.epoch;
     }
     std::vector<Prediction> predictions;
-    auto values = evaluate(parts_.plan.test, kTestStream, &predictions);
+    auto values = evaluate("test", parts_.plan.test, kTestStream, &predictions);
     std::vector<MetricRow> rows;
     for (const auto& [name, v] : values) rows.push_back({epoch + 1, "test", name, v, 0});
     store_.record_epoch(run_id_, epoch + 1, rows, directions_);
@@ -512,7 +640,7 @@ RunResult Trainer::run() {
     for (std::int64_t epoch = state_.epoch + 1; epoch < t_.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       auto train = train_one_epoch(epoch);
-      auto val = parts_.plan.val.empty() ? std::map<std::string, double>{} : evaluate(parts_.plan.val, kValStream, nullptr);
+      auto val = parts_.plan.val.empty() ? std::map<std::string, double>{} : evaluate("val", parts_.plan.val, kValStream, nullptr);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::vector<MetricRow> rows;
       std::map<std::string, double> keyed;
@@ -538,8 +666,8 @@ RunResult Trainer::run() {
       }
       state_.epoch = epoch;
       if (t_.checkpoint.keep != "none" || (t_.early_stopping.enabled && t_.early_stopping.restore_best)) {
-        save_checkpoint(checkpoint_path("last"), *module_, optimizer_.get(), state_);
-        if (best) save_checkpoint(checkpoint_path("best"), *module_, nullptr, state_);
+        save("last", true);
+        if (best) save("best", false);
       }
       progress_->end_epoch(keyed, lr_, seconds, parts_.plan.train.size(), best);
       if (options_.should_prune)

@@ -28,10 +28,10 @@ class CenterCrop : public Augmentation {
 };
 
 const Descriptor& descriptor() {
-  static const Descriptor d = make_descriptor(
+  static const Descriptor d = deterministic_augmentation(make_descriptor(
       Kind::Augmentation, "center_crop", "1.0.0", "the central height x width window (zero-padded when smaller)",
       {ParamSpec("height", ParamType::Int, "output height").def(std::int64_t{224}).range(1, 1 << 14),
-       ParamSpec("width", ParamType::Int, "output width").def(std::int64_t{224}).range(1, 1 << 14)});
+       ParamSpec("width", ParamType::Int, "output width").def(std::int64_t{224}).range(1, 1 << 14)}));
   return d;
 }
 

@@ -38,10 +38,10 @@ class Normalize : public Augmentation {
 };
 
 const Descriptor& descriptor() {
-  static const Descriptor d = make_descriptor(
+  static const Descriptor d = deterministic_augmentation(make_descriptor(
       Kind::Augmentation, "normalize", "1.0.0", "(x - mean) / std per channel; 8-bit input is scaled to [0, 1] first",
       {ParamSpec("mean", ParamType::FloatList, "per-channel mean (1 value: all channels)").def(std::vector<double>{0.5}),
-       ParamSpec("std", ParamType::FloatList, "per-channel std (1 value: all channels)").def(std::vector<double>{0.5})});
+       ParamSpec("std", ParamType::FloatList, "per-channel std (1 value: all channels)").def(std::vector<double>{0.5})}));
   return d;
 }
 

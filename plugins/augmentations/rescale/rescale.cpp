@@ -19,9 +19,9 @@ class Rescale : public Augmentation {
 };
 
 const Descriptor& descriptor() {
-  static const Descriptor d = make_descriptor(
+  static const Descriptor d = deterministic_augmentation(make_descriptor(
       Kind::Augmentation, "rescale", "1.0.0", "multiply pixel values by a factor and convert to float",
-      {ParamSpec("factor", ParamType::Float, "the multiplier; 1/255 maps 8-bit pixels to [0, 1]").def(1.0 / 255.0)});
+      {ParamSpec("factor", ParamType::Float, "the multiplier; 1/255 maps 8-bit pixels to [0, 1]").def(1.0 / 255.0)}));
   return d;
 }
 

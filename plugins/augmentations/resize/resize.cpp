@@ -24,12 +24,12 @@ class Resize : public Augmentation {
 
 const Descriptor& descriptor() {
   using T = ParamType;
-  static const Descriptor d = make_descriptor(
+  static const Descriptor d = deterministic_augmentation(make_descriptor(
       Kind::Augmentation, "resize", "1.0.0", "resize to height x width",
       {ParamSpec("height", T::Int, "output height").def(std::int64_t{224}).range(1, 1 << 14),
        ParamSpec("width", T::Int, "output width").def(std::int64_t{224}).range(1, 1 << 14),
        ParamSpec("interpolation", T::String, "OpenCV interpolation").def(std::string("linear"))
-           .one_of({"nearest", "linear", "cubic", "area", "lanczos"})});
+           .one_of({"nearest", "linear", "cubic", "area", "lanczos"})}));
   return d;
 }
 

@@ -4,6 +4,7 @@
 // counters. Written to a temp file, synced and renamed, so a kill at any
 // moment leaves the previous checkpoint intact.
 #include <string>
+#include <vector>
 
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
@@ -18,9 +19,25 @@ struct TrainerState {
   std::int64_t bad_epochs = 0;      ///< epochs without improvement
 };
 
+/// Where a checkpoint's frozen tensors come from instead of the checkpoint
+/// itself, so a sweep of 30 heads on a frozen VGG16 does not write 30 copies of
+/// its 528 MB: the file, its checksum when the run loaded it, and the tensors
+/// it supplies unchanged.
+struct WeightsRef {
+  std::string kind;      ///< state_dict (a torchvision-format file) | checkpoint (a trex checkpoint)
+  std::string path;      ///< absolute
+  std::string checksum;  ///< file_checksum(path)
+  bool strict = true;    ///< state_dict: load as the run did
+  std::string module;    ///< the child module it loads into, e.g. "backbone"
+  std::vector<std::string> keys;  ///< names under `module` whose values come from the file unchanged
+};
+
+/// With `ref`, the tensors it names are left out and `ref` is written instead.
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                     const TrainerState& state);
-/// Loads into `model` (and `optimizer` and `state` when given).
+                     const TrainerState& state, const WeightsRef* ref = nullptr);
+/// Loads into `model` (and `optimizer` and `state` when given). A checkpoint
+/// that references weights loads them from the referenced file, after
+/// checking that its checksum is still the recorded one.
 void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      TrainerState* state);
 

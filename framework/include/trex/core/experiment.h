@@ -3,9 +3,11 @@
 // train and eval pipelines, the model — shared by training, prediction and
 // inspection, so all of them preprocess exactly alike.
 #include <memory>
+#include <optional>
 
 #include <torch/nn/module.h>
 
+#include "trex/core/checkpoint.h"
 #include "trex/core/loader.h"
 #include "trex/core/spec.h"
 #include "trex/plugin/model.h"
@@ -21,6 +23,9 @@ struct Experiment {
   std::vector<std::string> class_names;
   std::shared_ptr<Model> model;
   std::shared_ptr<torch::nn::Module> module;  ///< the model's module; keeps the model (and its library) alive
+  /// A composite's backbone weights file and the tensors it supplied (keys:
+  /// all it loaded); unset when the backbone starts from its initialisation.
+  std::optional<WeightsRef> backbone_weights;
 };
 
 Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& registry);

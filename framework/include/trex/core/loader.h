@@ -22,6 +22,7 @@ struct PipelineStep {
   std::shared_ptr<Augmentation> op;
   double p = 1.0;
   std::string name;
+  bool deterministic = false;  ///< the plugin draws no random numbers
 };
 
 /// An augmentation list applied in order, each step with its probability.
@@ -32,6 +33,12 @@ class Pipeline {
   cv::Mat apply(const cv::Mat& image, Rng& rng) const;
   ImageShape output_shape(ImageShape in) const;
   bool empty() const { return steps_.empty(); }
+  /// The first step whose output depends on the RNG (a random plugin, or p < 1); empty: none.
+  std::string random_step() const {
+    for (const auto& s : steps_)
+      if (!s.deterministic || s.p < 1.0) return s.name;
+    return "";
+  }
 
  private:
   std::vector<PipelineStep> steps_;

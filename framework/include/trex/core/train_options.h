@@ -82,6 +82,7 @@ struct TrainOptions {
   std::string device = "cpu";
   bool channels_last = false;
   bool bf16 = false;             ///< CPU autocast to bfloat16
+  std::string feature_cache = "auto";  ///< auto | memory | disk | off (feature_cache.h)
 };
 
 /// Validates `node` (may be null: all defaults) and returns the options; the

@@ -13,7 +13,7 @@
 
 #ifndef TREX_ABI_VERSION
 /// Bumped whenever Descriptor, Plugin or a kind's interface changes layout.
-#define TREX_ABI_VERSION 2  // 2: Dataset::skipped_images
+#define TREX_ABI_VERSION 3  // 2: Dataset::skipped_images; 3: Descriptor::deterministic
 #endif
 
 namespace trex {
@@ -103,6 +103,9 @@ struct Descriptor {
   std::vector<Preset> presets;
   bool higher_is_better = true;  ///< metrics only
   ModelInfo model;               ///< models only
+  /// Augmentations only: the output depends on the input alone, never on the
+  /// RNG — what lets trex cache a frozen backbone's features.
+  bool deterministic = false;
 };
 
 inline Descriptor make_descriptor(Kind kind, std::string name, std::string version, std::string summary,
@@ -113,6 +116,12 @@ inline Descriptor make_descriptor(Kind kind, std::string name, std::string versi
   d.version = std::move(version);
   d.summary = std::move(summary);
   d.params = std::move(params);
+  return d;
+}
+
+/// Marks an augmentation's descriptor as RNG-free (resize, normalize, ...).
+inline Descriptor deterministic_augmentation(Descriptor d) {
+  d.deterministic = true;
   return d;
 }
 
