@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common.h"
+#include "launch.h"
 #include "trex/core/spec.h"
 #include "trex/core/sweep_store.h"
 #include "trex/core/trainer.h"
@@ -22,6 +23,7 @@ struct RunArgs {
   std::string trial;  ///< SWEEP_ID:NUMBER, set by `trex sweep` for its trial processes
   bool quiet = false;
   bool no_report = false;
+  int nproc = 1;
 };
 
 int do_run(const RunArgs& a) {
@@ -37,6 +39,17 @@ int do_run(const RunArgs& a) {
     if (a.spec.empty()) return fail("trex run needs a SPEC file (or --resume RUN_ID)");
     spec = load_spec(a.spec, a.sets, *registry);
   }
+  if (a.nproc > 1 && !std::getenv("WORLD_SIZE")) {
+    // This process launches the workers (each runs this same command as one rank).
+    std::vector<std::string> args = own_arguments();
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--nproc" && i + 1 < args.size()) args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+      else if (args[i].rfind("--nproc=", 0) == 0) args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+      else continue;
+      break;
+    }
+    return launch_workers(a.nproc, args, store.path());
+  }
   if (active_blas() == "reference")
     spdlog::warn("LibTorch uses the reference BLAS (about 20x slower); install libopenblas0-pthread (tools/setup.sh does)");
   catch_stop_signals();
@@ -44,6 +57,8 @@ int do_run(const RunArgs& a) {
   options.resume_id = a.resume;
   options.quiet = a.quiet;
   options.should_stop = [] { return stop_requested(); };
+  options.dist = dist_env_from_environment();
+  if (const char* t = std::getenv("TREX_DIST_TIMEOUT_S")) options.dist_timeout = std::chrono::seconds(std::atoi(t));
   if (!a.trial.empty()) {
     const auto colon = a.trial.rfind(':');
     if (colon == std::string::npos) return fail("--trial takes SWEEP_ID:NUMBER");
@@ -58,6 +73,7 @@ int do_run(const RunArgs& a) {
     };
   }
   RunResult result = run_experiment(spec, *registry, store, options);
+  if (options.dist.rank != 0) return result.status == "completed" || result.status == "pruned" ? 0 : 1;  // rank 0 speaks for the run
   if (result.status == "completed" && !a.no_report && a.trial.empty()) {
     // A report is a view of what is stored: failing to draw it does not fail the run.
     try {
@@ -86,6 +102,9 @@ void add_run_commands(CLI::App& app, int& exit_code) {
   run->add_option("--set", args->sets, "override a dotted key: --set train.optimizer.lr=0.01 (repeatable)");
   run->add_option("--resume", args->resume, "continue RUN_ID from its last checkpoint");
   run->add_flag("-q,--quiet", args->quiet, "no progress output");
+  run->add_option("--nproc", args->nproc, "data-parallel workers on this machine (c10d Gloo); under srun or torchrun, "
+                                          "RANK/WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS join workers instead")
+      ->check(CLI::Range(1, 256));
   run->add_flag("--no-report", args->no_report, "do not write the run's report (trex report RUN writes it later)");
   run->add_option("--trial", args->trial, "SWEEP_ID:NUMBER (set by trex sweep)")->group("");
   add_common(*run, args->common);

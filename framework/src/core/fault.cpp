@@ -6,6 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include <unistd.h>
+
 namespace trex {
 
 void fault_point(const char* name, std::int64_t epoch) {
@@ -13,7 +15,11 @@ void fault_point(const char* name, std::int64_t epoch) {
   if (!point || std::strcmp(point, name) != 0) return;
   const char* at = std::getenv("TREX_FAULT_EPOCH");
   if (at && std::atoll(at) != epoch) return;
-  if (const char* marker = std::getenv("TREX_FAULT_MARKER")) std::ofstream(marker) << name << " " << epoch << "\n";
+  // In a data-parallel run, only the named rank stops (RANK is set by the launcher).
+  const char* rank = std::getenv("TREX_FAULT_RANK");
+  const char* mine = std::getenv("RANK");
+  if (rank && std::strcmp(rank, mine ? mine : "0") != 0) return;
+  if (const char* marker = std::getenv("TREX_FAULT_MARKER")) std::ofstream(marker) << name << " " << epoch << " " << getpid() << "\n";
   std::this_thread::sleep_for(std::chrono::seconds(30));  // the test kills us here
 }
 

@@ -100,11 +100,10 @@ const FeatureSet& FeatureCache::get(const std::string& key, const std::function<
 }
 
 CachedBatches::CachedBatches(const FeatureSet& set, std::int64_t batch_size, bool shuffle, std::uint64_t seed,
-                             std::int64_t epoch, std::uint64_t stream)
+                             std::int64_t epoch, std::uint64_t stream, std::optional<std::vector<std::size_t>> order)
     : set_(set), batch_size_(static_cast<std::size_t>(batch_size)) {
-  const auto n = static_cast<std::size_t>(set.targets.size(0));
-  order_ = BatchLoader::order(n, shuffle, seed, epoch, stream);
-  batches_ = (n + batch_size_ - 1) / batch_size_;
+  order_ = order ? std::move(*order) : BatchLoader::order(static_cast<std::size_t>(set.targets.size(0)), shuffle, seed, epoch, stream);
+  batches_ = (order_.size() + batch_size_ - 1) / batch_size_;
 }
 
 std::optional<Batch> CachedBatches::next() {

@@ -37,9 +37,9 @@ std::vector<std::size_t> BatchLoader::order(std::size_t n, bool shuffle, std::ui
 BatchLoader::BatchLoader(const Dataset& dataset, const std::vector<SampleRef>& set, const Pipeline& pipeline,
                          LoaderOptions o)
     : dataset_(dataset), set_(set), pipeline_(pipeline), o_(o) {
-  order_ = order(set.size(), o.shuffle, o.seed, o.epoch, o.stream);
+  order_ = o.order ? *o.order : order(set.size(), o.shuffle, o.seed, o.epoch, o.stream);
   const auto bs = static_cast<std::size_t>(o.batch_size);
-  batches_ = (set.size() + bs - 1) / bs;
+  batches_ = (order_.size() + bs - 1) / bs;
   for (std::int64_t i = 0; i < o.workers; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -54,7 +54,7 @@ BatchLoader::~BatchLoader() {
 
 Batch BatchLoader::make(std::size_t k) const {
   const auto bs = static_cast<std::size_t>(o_.batch_size);
-  const std::size_t begin = k * bs, end = std::min(set_.size(), begin + bs);
+  const std::size_t begin = k * bs, end = std::min(order_.size(), begin + bs);
   const auto [c, h, w] = o_.shape;
   Batch b;
   b.images = at::empty({static_cast<std::int64_t>(end - begin), c, h, w}, at::kFloat);

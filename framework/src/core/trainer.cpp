@@ -29,6 +29,7 @@
 #include "trex/core/experiment.h"
 #include "trex/core/feature_cache.h"
 #include "trex/core/feature_split.h"
+#include "trex/core/grad_sync.h"
 #include "trex/core/loader.h"
 #include "trex/core/lr_schedule.h"
 #include "trex/core/progress.h"
@@ -135,6 +136,7 @@ class Trainer {
                                          std::vector<Prediction>* predictions);
   void setup_feature_cache();
   std::string cache_key(const char* name, const std::vector<SampleRef>& set, const char* augment) const;
+  /// `shuffle` marks the training pass; each rank gets its shard of the set.
   Pass make_pass(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline, bool shuffle,
                  std::int64_t epoch, std::uint64_t stream, bool cacheable);
   std::optional<WeightsRef> checkpoint_ref() const;
@@ -202,6 +204,17 @@ class Trainer {
   std::unique_ptr<FeatureCache> cache_;  ///< set when frozen features are cached
   std::string cache_used_ = "off";       ///< memory | disk | off
   bool cache_train_ = false, cache_eval_ = false;
+
+  // Data-parallel: rank 0 writes the store; every rank trains its shard.
+  int rank_ = 0, world_ = 1;
+  std::unique_ptr<Collective> dist_;
+  std::unique_ptr<GradientSync> sync_;
+  bool has_buffers_ = false;
+  bool writer() const { return rank_ == 0; }
+  std::int64_t local_batch() const { return t_.batch_size / world_; }
+  /// Every rank's rows of a batch, concatenated in rank order: the global batch.
+  MetricBatch gather(at::Tensor logits, at::Tensor targets, at::Tensor per_example, std::vector<std::size_t>* positions);
+  void load_for_resume(const std::string& path);
 };
 
 bool Trainer::higher_is_better(const std::string& key, const std::string& mode) const {
@@ -275,7 +288,13 @@ at::Tensor Trainer::loss_per_example(const at::Tensor& logits, const at::Tensor&
 }
 
 void Trainer::setup() {
-  const int threads = t_.threads > 0 ? static_cast<int>(t_.threads) : static_cast<int>(std::thread::hardware_concurrency());
+  rank_ = options_.dist.rank;
+  world_ = options_.dist.world;
+  if (world_ > 1 && t_.batch_size % world_ != 0)
+    throw std::runtime_error("train.batch_size " + std::to_string(t_.batch_size) + " does not divide by the " + std::to_string(world_) +
+                             " workers (each takes batch_size / world_size); make it a multiple of " + std::to_string(world_));
+  const int threads = t_.threads > 0 ? static_cast<int>(t_.threads)
+                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(world_)));
   at::set_num_threads(std::max(1, threads));
   parts_ = build_experiment(spec_, registry_, &store_);
   model_ = parts_.model;
@@ -295,6 +314,11 @@ void Trainer::setup() {
     throw std::runtime_error("train.unfreeze_at_epoch needs a composite model (model: {backbone: ..., head: ...})");
   split_ = dynamic_cast<FeatureSplit*>(model_.get());
   setup_feature_cache();
+  if (world_ > 1) {
+    dist_ = make_gloo_collective(options_.dist, options_.dist_timeout);
+    sync_ = std::make_unique<GradientSync>(*dist_);
+    has_buffers_ = !module_->buffers().empty();
+  }
 
   if (t_.loss.class_weights == "balanced") {
     auto counts = parts_.plan.class_counts("train", parts_.class_names.size());
@@ -367,6 +391,10 @@ std::string Trainer::cache_key(const char* name, const std::vector<SampleRef>& s
 Pass Trainer::make_pass(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline, bool shuffle,
                         std::int64_t epoch, std::uint64_t stream, bool cacheable) {
   Pass pass;
+  std::optional<std::vector<std::size_t>> shard;
+  if (world_ > 1)
+    shard = shard_order(BatchLoader::order(set.size(), shuffle, spec_.seed, epoch, stream), static_cast<std::size_t>(t_.batch_size),
+                        rank_, world_, shuffle);
   if (cache_ && cacheable) {
     const auto compute = [&] {
       if (!options_.quiet) std::cout << "computing " << name << " features of the frozen backbone (" << set.size() << " images)\n";
@@ -388,13 +416,13 @@ Pass Trainer::make_pass(const char* name, const std::vector<SampleRef>& set, con
     std::string source;
     const FeatureSet& cached = cache_->get(key, compute, &source);
     // A disk cache's file and whether this run made it or reused it (the "checksum" column).
-    if (cache_used_ == "disk" && source != "memory")
+    if (cache_used_ == "disk" && source != "memory" && writer())
       store_.add_artifact(run_id_, std::string("feature_cache_") + name,
                           fs::relative(cache_->file_of(key), store_.folder()).string(), source == "disk" ? "reused" : "computed");
-    pass.cached = std::make_unique<CachedBatches>(cached, t_.batch_size, shuffle, spec_.seed, epoch, stream);
+    pass.cached = std::make_unique<CachedBatches>(cached, local_batch(), shuffle, spec_.seed, epoch, stream, shard);
     return pass;
   }
-  LoaderOptions lo{t_.batch_size, shuffle, t_.workers, t_.prefetch, spec_.seed, epoch, stream, parts_.input_shape};
+  LoaderOptions lo{local_batch(), shuffle, t_.workers, t_.prefetch, spec_.seed, epoch, stream, parts_.input_shape, shard};
   pass.loader = std::make_unique<BatchLoader>(*parts_.dataset, set, pipeline, lo);
   return pass;
 }
@@ -412,18 +440,57 @@ std::optional<WeightsRef> Trainer::checkpoint_ref() const {
   return ref;
 }
 
+MetricBatch Trainer::gather(at::Tensor logits, at::Tensor targets, at::Tensor per_example, std::vector<std::size_t>* positions) {
+  // One row per example: logits, loss, target, position, valid — padded to
+  // the local batch size, so every rank sends the same shape.
+  const std::int64_t classes = static_cast<std::int64_t>(parts_.class_names.size()), n = targets.size(0);
+  at::Tensor rows = at::zeros({local_batch(), classes + 4}, at::kDouble);
+  if (n > 0) {
+    rows.narrow(0, 0, n).narrow(1, 0, classes).copy_(logits.to(at::kDouble).cpu());
+    rows.narrow(0, 0, n).select(1, classes).copy_(per_example.to(at::kDouble).cpu());
+    rows.narrow(0, 0, n).select(1, classes + 1).copy_(targets.to(at::kDouble).cpu());
+    if (positions)
+      for (std::int64_t i = 0; i < n; ++i) rows[i][classes + 2] = static_cast<double>((*positions)[static_cast<std::size_t>(i)]);
+    rows.narrow(0, 0, n).select(1, classes + 3).fill_(1.0);
+  }
+  at::Tensor all = dist_->allgather(rows).reshape({-1, classes + 4});
+  all = all.index_select(0, all.select(1, classes + 3).nonzero().flatten());
+  MetricBatch out{all.narrow(1, 0, classes).to(at::kFloat).to(device_), all.select(1, classes + 1).to(at::kLong).to(device_),
+                  all.select(1, classes).sum().item<double>()};
+  if (positions) {
+    positions->clear();
+    auto pos = all.select(1, classes + 2).contiguous();
+    for (std::int64_t i = 0; i < pos.size(0); ++i) positions->push_back(static_cast<std::size_t>(pos[i].item<double>()));
+  }
+  return out;
+}
+
+void Trainer::load_for_resume(const std::string& path) {
+  if (!fs::exists(path)) return;
+  // The optimizer's groups must be those of the checkpoint's time: unfreeze first if it had.
+  load_checkpoint(path, *module_, nullptr, &state_);
+  maybe_unfreeze(state_.epoch);
+  load_checkpoint(path, *module_, optimizer_.get(), &state_);
+}
+
 void Trainer::start_record() {
+  if (!writer()) {
+    // Other ranks write nothing to the store; their checkpoints (the same as
+    // rank 0's, step for step) go to a scratch folder, removed at the end.
+    run_id_ = "rank-" + std::to_string(rank_);
+    run_dir_ = (fs::temp_directory_path() / ("trex-rank" + std::to_string(rank_) + "-" + std::to_string(getpid()))).string();
+    if (!options_.resume_id.empty()) {
+      const RunRecord r = store_.run(options_.resume_id);
+      load_for_resume((fs::path(store_.run_dir(r.id, false)) / "checkpoints" / "last.pt").string());
+    }
+    return;
+  }
   if (!options_.resume_id.empty()) {
     RunRecord r = store_.run(options_.resume_id);
     run_id_ = r.id;
     run_dir_ = store_.run_dir(run_id_);
     if (r.status == "completed") throw std::runtime_error("run " + run_id_ + " is already completed; nothing to resume");
-    if (fs::exists(checkpoint_path("last"))) {
-      // The optimizer's groups must be those of the checkpoint's time: unfreeze first if it had.
-      load_checkpoint(checkpoint_path("last"), *module_, nullptr, &state_);
-      maybe_unfreeze(state_.epoch);
-      load_checkpoint(checkpoint_path("last"), *module_, optimizer_.get(), &state_);
-    }
+    load_for_resume(checkpoint_path("last"));
     // Epochs after the checkpoint are repeated, bit for bit, so their rows go.
     store_.truncate_after(run_id_, state_.epoch + 1, directions_);  // stored epochs are 1-based
     store_.set_status(run_id_, RunStatus::Running);
@@ -457,6 +524,8 @@ void Trainer::start_record() {
   params.push_back({"model.params.trainable", std::to_string(trainable), "int"});
   params.push_back({"data.skipped_images", std::to_string(parts_.dataset->skipped_images()), "int"});
   params.push_back({"train.feature_cache_used", cache_used_, "string"});
+  params.push_back({"dist.world_size", std::to_string(world_), "int"});
+  params.push_back({"dist.backend", world_ > 1 ? "gloo" : "none", "string"});
   for (const char* set : {"train", "val", "test"}) {
     params.push_back({std::string("data.sizes.") + set, std::to_string(parts_.plan.get(set).size()), "int"});
     auto counts = parts_.plan.class_counts(set, parts_.class_names.size());
@@ -474,7 +543,7 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   maybe_unfreeze(epoch);
   module_->train();
   // Dropout and other in-model randomness: one stream per epoch, so resume repeats it.
-  torch::manual_seed(mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), 0xd20));
+  torch::manual_seed(mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), 0xd20, static_cast<std::uint64_t>(rank_)));
   Pass loader = make_pass("train", parts_.plan.train, parts_.train_pipeline, true, epoch, kTrainStream, cache_train_);
   train_metrics_.reset();
   const std::size_t n = loader.batches();
@@ -489,6 +558,7 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
     if (!batch) break;
     lr_ = lr_at(t_.optimizer, t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs);
     set_lr(lr_);
+    if (dist_ && has_buffers_) broadcast_state(*dist_, *module_, true);  // DDP's broadcast_buffers
     batch->targets = batch->targets.to(device_);
     at::Tensor per_example, logits;
     if (t_.mixup.enabled()) {
@@ -514,14 +584,22 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
     (t_.accumulate > 1 ? loss / static_cast<double>(t_.accumulate) : loss).backward();
     const bool step_now = (b + 1) % static_cast<std::size_t>(t_.accumulate) == 0 || b + 1 == n;
     if (step_now) {
+      // Every rank's stop request rides on the gradient collective, so all stop at the same step.
+      if (sync_) {
+        std::vector<at::Tensor> trainable;
+        for (const auto& p : module_->parameters())
+          if (p.requires_grad()) trainable.push_back(p);
+        if (sync_->average(trainable, options_.should_stop && options_.should_stop())) throw Interrupted();
+      }
       if (t_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(module_->parameters(), t_.grad_clip);
       optimizer_->step();
       optimizer_->zero_grad();
     }
-    train_metrics_.add({logits.detach(), batch->targets, per_example.sum().item<double>()});
+    if (dist_) train_metrics_.add(gather(logits.detach(), batch->targets, per_example.detach(), nullptr));
+    else train_metrics_.add({logits.detach(), batch->targets, per_example.sum().item<double>()});
     ++b;
-    progress_->update(b, static_cast<std::size_t>(batch->targets.size(0)), loss_value);
-    if (options_.should_stop && options_.should_stop()) throw Interrupted();
+    progress_->update(b, static_cast<std::size_t>(batch->targets.size(0)) * static_cast<std::size_t>(world_), loss_value);
+    if (!dist_ && options_.should_stop && options_.should_stop()) throw Interrupted();
   }
   progress_->set_data_wait(waited);
   std::map<std::string, double> out;
@@ -535,11 +613,28 @@ std::map<std::string, double> Trainer::evaluate(const char* name, const std::vec
   module_->eval();
   Pass loader = make_pass(name, set, parts_.eval_pipeline, false, 0, stream, cache_eval_);
   eval_metrics_.reset();
-  while (auto batch = loader.next()) {
+  // Each rank evaluates its part of every global batch; a rank whose part of the last one is empty still joins it.
+  const std::size_t global_batches = (set.size() + static_cast<std::size_t>(t_.batch_size) - 1) / static_cast<std::size_t>(t_.batch_size);
+  for (std::size_t g = 0; g < (dist_ ? global_batches : SIZE_MAX); ++g) {
+    auto batch = loader.next();
+    if (!batch && !dist_) break;
+    if (!batch) {
+      batch = Batch{};
+      batch->images = at::empty({0, 0});
+      batch->targets = at::empty({0}, at::kLong);
+    }
     batch->targets = batch->targets.to(device_);
-    at::Tensor logits = logits_of(batch->images, loader.features());
-    at::Tensor per_example = loss_per_example(logits, batch->targets);
-    eval_metrics_.add({logits, batch->targets, per_example.sum().item<double>()});
+    at::Tensor logits = batch->targets.size(0) ? logits_of(batch->images, loader.features())
+                                               : at::empty({0, static_cast<std::int64_t>(parts_.class_names.size())});
+    at::Tensor per_example = batch->targets.size(0) ? loss_per_example(logits, batch->targets) : at::empty({0});
+    if (dist_) {
+      const MetricBatch all = gather(logits, batch->targets, per_example, &batch->positions);
+      logits = all.logits;
+      batch->targets = all.targets;
+      eval_metrics_.add(all);
+    } else {
+      eval_metrics_.add({logits, batch->targets, per_example.sum().item<double>()});
+    }
     if (predictions) {
       auto [conf, pred] = logits.softmax(1).max(1);
       conf = conf.cpu();
@@ -551,7 +646,7 @@ std::map<std::string, double> Trainer::evaluate(const char* name, const std::vec
       for (std::int64_t i = 0; i < pred.size(0); ++i)
         predictions->push_back({batch->positions[static_cast<std::size_t>(i)], l[i], p[i], c[i]});
     }
-    if (options_.should_stop && options_.should_stop()) throw Interrupted();
+    if (!dist_ && options_.should_stop && options_.should_stop()) throw Interrupted();
   }
   std::map<std::string, double> out;
   for (std::size_t i = 0; i < eval_metrics_.metrics.size(); ++i) out[eval_metrics_.names[i]] = eval_metrics_.metrics[i]->value();
@@ -570,6 +665,7 @@ void Trainer::test_and_finish(RunResult& result) {
     }
     std::vector<Prediction> predictions;
     auto values = evaluate("test", parts_.plan.test, kTestStream, &predictions);
+    if (!writer()) return;
     std::vector<MetricRow> rows;
     for (const auto& [name, v] : values) rows.push_back({epoch + 1, "test", name, v, 0});
     store_.record_epoch(run_id_, epoch + 1, rows, directions_);
@@ -612,6 +708,7 @@ void Trainer::test_and_finish(RunResult& result) {
     }
   }
   for (const char* which : {"best", "last"}) {
+    if (!writer()) break;
     const std::string path = checkpoint_path(which);
     if (!fs::exists(path)) continue;
     const bool keep = t_.checkpoint.keep == "both" || t_.checkpoint.keep == which;
@@ -634,7 +731,9 @@ RunResult Trainer::run() {
               << parts_.plan.val.size() << " / test " << parts_.plan.test.size() << " images, " << parts_.class_names.size()
               << " classes, " << at::get_num_threads() << " threads\n";
   try {
-    Heartbeat heartbeat(store_.path(), run_id_);
+    std::optional<Heartbeat> heartbeat;
+    if (writer()) heartbeat.emplace(store_.path(), run_id_);
+    if (dist_) broadcast_state(*dist_, *module_);  // every rank starts from rank 0's weights
     const bool ckpt_higher = higher_is_better(t_.checkpoint.monitor, t_.checkpoint.mode);
     const bool stop_higher = higher_is_better(t_.early_stopping.monitor, t_.early_stopping.mode);
     for (std::int64_t epoch = state_.epoch + 1; epoch < t_.epochs; ++epoch) {
@@ -648,7 +747,7 @@ RunResult Trainer::run() {
       for (const auto& [name, v] : val) rows.push_back({epoch + 1, "val", name, v, seconds}), keyed["val_" + name] = v;
       // Store first, checkpoint second: a kill between them leaves an epoch the
       // resumed run repeats identically, never a checkpoint ahead of the store.
-      store_.record_epoch(run_id_, epoch + 1, rows, directions_, lr_);
+      if (writer()) store_.record_epoch(run_id_, epoch + 1, rows, directions_, lr_);
 
       const double monitored = keyed.at(t_.checkpoint.monitor);
       const bool first = state_.best_epoch < 0;
@@ -670,8 +769,14 @@ RunResult Trainer::run() {
         if (best) save("best", false);
       }
       progress_->end_epoch(keyed, lr_, seconds, parts_.plan.train.size(), best);
-      if (options_.should_prune)
-        if (std::string reason = options_.should_prune(run_id_, epoch + 1); !reason.empty()) throw Pruned(reason);
+      std::string prune;
+      if (options_.should_prune && writer()) prune = options_.should_prune(run_id_, epoch + 1);
+      if (dist_) {  // rank 0 asks the pruner; the others follow it
+        at::Tensor flag = at::full({1}, prune.empty() ? 0.0f : 1.0f);
+        dist_->broadcast(flag, 0);
+        if (flag.item<float>() > 0 && prune.empty()) prune = "pruned (decided by rank 0)";
+      }
+      if (!prune.empty()) throw Pruned(prune);
       if (stop) {
         if (!options_.quiet)
           std::cout << "early stopping: " << t_.early_stopping.monitor << " did not improve for "
@@ -680,21 +785,22 @@ RunResult Trainer::run() {
       }
     }
     test_and_finish(result);
-    store_.set_status(run_id_, RunStatus::Completed);
+    if (writer()) store_.set_status(run_id_, RunStatus::Completed);
     result.status = "completed";
   } catch (const Pruned& e) {
-    store_.set_status(run_id_, RunStatus::Pruned, e.what());
+    if (writer()) store_.set_status(run_id_, RunStatus::Pruned, e.what());
     result.status = "pruned";
     result.error = e.what();
   } catch (const Interrupted& e) {
-    store_.set_status(run_id_, RunStatus::Interrupted, e.what());
+    if (writer()) store_.set_status(run_id_, RunStatus::Interrupted, e.what());
     result.status = "interrupted";
     result.error = e.what();
   } catch (const std::exception& e) {
-    store_.set_status(run_id_, RunStatus::Failed, e.what());
+    if (writer()) store_.set_status(run_id_, RunStatus::Failed, e.what());
     result.status = "failed";
     result.error = e.what();
   }
+  if (!writer()) fs::remove_all(run_dir_);
   if (!options_.quiet) {
     std::cout << "run " << run_id_ << " " << result.status << "; results in " << run_dir_ << " and " << store_.path()
               << " (trex show " << run_id_ << ")\n";

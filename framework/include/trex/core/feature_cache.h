@@ -43,8 +43,9 @@ class FeatureCache {
 /// the same order (BatchLoader::order) and the same batch boundaries.
 class CachedBatches {
  public:
+  /// `order`: positions to visit (a data-parallel rank's shard); unset: all, in BatchLoader::order's order.
   CachedBatches(const FeatureSet& set, std::int64_t batch_size, bool shuffle, std::uint64_t seed, std::int64_t epoch,
-                std::uint64_t stream);
+                std::uint64_t stream, std::optional<std::vector<std::size_t>> order = std::nullopt);
   std::size_t batches() const { return batches_; }
   std::optional<Batch> next();
 

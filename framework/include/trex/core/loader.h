@@ -59,6 +59,9 @@ struct LoaderOptions {
   std::int64_t epoch = 0;
   std::uint64_t stream = 0;  ///< separates train / val / test streams
   ImageShape shape;          ///< every sample must come out this shape
+  /// Positions to visit, in this order (a data-parallel rank's shard); unset:
+  /// the whole set in order()'s order.
+  std::optional<std::vector<std::size_t>> order;
 };
 
 class BatchLoader {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "trex/core/dist.h"
 #include "trex/core/spec.h"
 #include "trex/core/store.h"
 
@@ -19,6 +20,9 @@ struct RunOptions {
   /// Asked after each stored epoch (1-based) with the run id; a non-empty
   /// reason stops the run as pruned.
   std::function<std::string(const std::string&, std::int64_t)> should_prune;
+  DistEnv dist;  ///< this process's rank in a data-parallel run (world 1: alone)
+  /// How long a collective waits for the other ranks before the run fails.
+  std::chrono::milliseconds dist_timeout{std::chrono::minutes(5)};
 };
 
 struct RunResult {

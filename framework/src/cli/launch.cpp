@@ -1,0 +1,147 @@
+#include "launch.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "trex/core/store.h"
+
+namespace trex::cli {
+namespace {
+
+std::vector<pid_t> g_workers;
+
+void forward_signal(int sig) {
+  for (pid_t p : g_workers)
+    if (p > 0) ::kill(p, sig);
+}
+
+/// A TCP port that is free now on 127.0.0.1 (the kernel picks it).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error(std::string("--nproc: no free TCP port on 127.0.0.1: ") + std::strerror(errno));
+  const int port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+std::string describe(int status) {
+  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+bool failed(int status) { return !WIFEXITED(status) || WEXITSTATUS(status) != 0; }
+
+}  // namespace
+
+std::vector<std::string> own_arguments() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> out;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) out.push_back(arg);
+  return out;
+}
+
+int launch_workers(int nproc, std::vector<std::string> args, const std::string& store_path) {
+  const std::string port = std::to_string(free_port());
+  const pid_t parent = getpid();
+  g_workers.assign(static_cast<std::size_t>(nproc), 0);
+  std::signal(SIGINT, forward_signal);
+  std::signal(SIGTERM, forward_signal);
+  for (int rank = 0; rank < nproc; ++rank) {
+    std::vector<std::string> a = args;
+    if (rank > 0) a.insert(a.end(), {"-q", "--no-report"});  // rank 0 speaks and reports for the run
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error(std::string("--nproc: cannot start a worker: ") + std::strerror(errno));
+    if (pid == 0) {
+      // Workers die with the launcher, and only it forwards a terminal's Ctrl-C (once).
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(1);
+      setpgid(0, 0);
+      setenv("RANK", std::to_string(rank).c_str(), 1);
+      setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+      setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      setenv("MASTER_ADDR", "127.0.0.1", 1);
+      setenv("MASTER_PORT", port.c_str(), 1);
+      std::vector<char*> argv;
+      for (auto& s : a) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      ::execv("/proc/self/exe", argv.data());
+      _exit(127);
+    }
+    g_workers[static_cast<std::size_t>(rank)] = pid;
+  }
+  const pid_t rank0_pid = g_workers[0];
+  // Wait for all; after the first failure the others get a grace period to
+  // notice (their collectives fail) and record it, then are killed.
+  constexpr auto kGrace = std::chrono::seconds(30);
+  std::vector<int> status(static_cast<std::size_t>(nproc), 0);
+  int left = nproc, first_failed = -1;
+  std::chrono::steady_clock::time_point deadline{};
+  while (left > 0) {
+    int st = 0;
+    const pid_t pid = ::waitpid(-1, &st, first_failed < 0 ? 0 : WNOHANG);
+    if (pid > 0) {
+      for (int r = 0; r < nproc; ++r)
+        if (g_workers[static_cast<std::size_t>(r)] == pid) {
+          status[static_cast<std::size_t>(r)] = st;
+          g_workers[static_cast<std::size_t>(r)] = 0;
+          --left;
+          if (failed(st) && first_failed < 0) {
+            first_failed = r;
+            deadline = std::chrono::steady_clock::now() + kGrace;
+            std::cerr << "trex: worker rank " << r << " (pid " << pid << ") " << describe(st) << "\n";
+          }
+        }
+      continue;
+    }
+    if (pid < 0 && errno != EINTR) break;
+    if (first_failed >= 0 && std::chrono::steady_clock::now() > deadline) {
+      for (pid_t p : g_workers)
+        if (p > 0) ::kill(p, SIGKILL);
+      deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (first_failed < 0) return 0;
+  // Rank 0 records failures itself, unless it is the one that died.
+  const int s0 = status[0];
+  if (WIFSIGNALED(s0)) {
+    try {
+      Store store(store_path);
+      for (const auto& run : store.runs())
+        if (run.status == "running" && run.pid == rank0_pid)
+          store.set_status(run.id, RunStatus::Failed,
+                           "worker rank 0 " + describe(s0) + "; resume with trex run --resume " + run.id + " --nproc " +
+                               std::to_string(nproc));
+    } catch (const std::exception& e) {
+      std::cerr << "trex: could not mark the run failed: " << e.what() << "\n";
+    }
+  }
+  for (int r = 0; r < nproc; ++r)
+    if (failed(status[static_cast<std::size_t>(r)]) && r != first_failed)
+      std::cerr << "trex: worker rank " << r << " " << describe(status[static_cast<std::size_t>(r)]) << "\n";
+  return WIFEXITED(status[static_cast<std::size_t>(first_failed)]) ? WEXITSTATUS(status[static_cast<std::size_t>(first_failed)]) : 1;
+}
+
+}  // namespace trex::cli
