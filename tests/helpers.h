@@ -10,6 +10,8 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "trex/registry/registry.h"
 
@@ -64,6 +66,19 @@ inline CommandResult run_command(const std::string& command) {
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+/// Starts a shell command in the background with extra environment; its
+/// output goes to `log`. Returns the pid (of the command: the shell execs it).
+inline pid_t spawn(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env = {},
+                   const std::string& log = "/dev/null") {
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execl("/bin/sh", "sh", "-c", ("exec " + command + " >" + log + " 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
 }
 
 inline std::string trex_binary() { return std::string(TREX_BINARY_DIR) + "/bin/trex"; }

@@ -54,16 +54,6 @@ std::string latest_run(const std::string& store_path) {
 }
 
 /// Starts `trex run` in its own process and returns its pid.
-pid_t spawn(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env = {}) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
 void check_consistent(const std::string& store_path, const std::string& run_id) {
   Store s(store_path, true);
   auto q = s.db().prepare("PRAGMA integrity_check");

@@ -12,6 +12,8 @@ packages=(
   gnuplot-nox fonts-dejavu-core     # report and EDA charts (pngcairo terminal)
   libcpp-httplib-dev                # trex ui's HTTP server
   chromium                          # headless browser for the dashboard test
+  libgloo-dev                       # headers c10d's ProcessGroupGloo needs (trex run --nproc)
+  munge slurm-wlm                   # a single-node Slurm for the cluster test (tests/slurm/)
 )
 missing=()
 for p in "${packages[@]}"; do

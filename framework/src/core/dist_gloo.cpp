@@ -34,8 +34,8 @@ std::string first_host(const std::string& list) {
 }
 
 /// A peer that is gone shows as a c10d error; say what it means.
-[[noreturn]] void rethrow(const char* what, const c10::Error& e) {
-  std::string msg = e.what_without_backtrace();
+[[noreturn]] void rethrow(const char* what, const std::exception& e) {
+  std::string msg = e.what();
   msg = msg.substr(0, msg.find('\n'));
   throw std::runtime_error(std::string("data-parallel ") + what + " failed (" + msg +
                            "): another worker stopped or is unreachable; see its output");
@@ -62,8 +62,8 @@ class GlooCollective : public Collective {
           env.file_store.empty() && env.master_addr != "127.0.0.1" ? hostname_for(env) : "127.0.0.1"));
       options->threads = 2;
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world, options);
-    } catch (const c10::Error& e) {
-      std::string msg = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      std::string msg = e.what();
       throw std::runtime_error("data-parallel rendezvous (rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) +
                                " at " + (env.file_store.empty() ? env.master_addr + ":" + std::to_string(env.master_port)
                                                                 : env.file_store) +
@@ -78,7 +78,7 @@ class GlooCollective : public Collective {
     std::vector<at::Tensor> t{flat};
     try {
       group_->allreduce(t)->wait();
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       rethrow("allreduce", e);
     }
   }
@@ -88,7 +88,7 @@ class GlooCollective : public Collective {
     o.rootRank = root;
     try {
       group_->broadcast(t, o)->wait();
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       rethrow("broadcast", e);
     }
   }
@@ -98,7 +98,7 @@ class GlooCollective : public Collective {
     for (int r = 0; r < world_; ++r) out[0].push_back(at::empty_like(in[0]));
     try {
       group_->allgather(out, in)->wait();
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       rethrow("allgather", e);
     }
     return at::stack(out[0]);
@@ -106,7 +106,7 @@ class GlooCollective : public Collective {
   void barrier() override {
     try {
       group_->barrier()->wait();
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       rethrow("barrier", e);
     }
   }

@@ -28,6 +28,7 @@
 #include "trex/core/checkpoint.h"
 #include "trex/core/experiment.h"
 #include "trex/core/feature_cache.h"
+#include "trex/core/fault.h"
 #include "trex/core/feature_split.h"
 #include "trex/core/grad_sync.h"
 #include "trex/core/loader.h"
@@ -348,18 +349,21 @@ void Trainer::setup_feature_cache() {
   std::string mode = t_.feature_cache;
   if (mode == "auto") mode = options_.sweep_id.empty() ? "memory" : "disk";
   if (mode == "off" || (!split_ && t_.feature_cache == "auto")) return;
-  std::string blocker;
-  if (!split_) blocker = "the model is not a composite (model: {backbone: ..., head: ...})";
-  else if (t_.unfreeze_at_epoch > 0) blocker = "train.unfreeze_at_epoch unfreezes the backbone";
-  else if (t_.mixup.enabled()) blocker = "train.mixup mixes images before the backbone";
-  else if (std::string step = parts_.train_pipeline.random_step(); !step.empty())
-    blocker = "augment.train step '" + step + "' draws random numbers, so the features change every epoch";
-  else blocker = split_->cache_blocker();
+  // A backbone that trains is no candidate (silently, under auto); a frozen
+  // one that cannot be cached says why.
+  std::string blocker = split_ ? split_->cache_blocker() : "the model is not a composite (model: {backbone: ..., head: ...})";
+  const bool candidate = blocker.empty();
+  if (candidate) {
+    if (t_.unfreeze_at_epoch > 0) blocker = "train.unfreeze_at_epoch unfreezes the backbone";
+    else if (t_.mixup.enabled()) blocker = "train.mixup mixes images before the backbone";
+    else if (std::string step = parts_.train_pipeline.random_step(); !step.empty())
+      blocker = "augment.train step '" + step + "' draws random numbers, so the features change every epoch";
+  }
   if (!blocker.empty()) {
     if (t_.feature_cache != "auto")
       throw std::runtime_error("train.feature_cache: " + mode + " caches frozen features, but " + blocker +
                                "; set train.feature_cache: auto (caches when it can) or off");
-    if (!options_.quiet && spec_.composite) std::cout << "feature cache off: " << blocker << "\n";
+    if (!options_.quiet && candidate) std::cout << "feature cache off: " << blocker << "\n";
     return;
   }
   cache_used_ = mode;
@@ -540,6 +544,7 @@ void Trainer::start_record() {
 }
 
 std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
+  fault_point("train_epoch", epoch + 1);
   maybe_unfreeze(epoch);
   module_->train();
   // Dropout and other in-model randomness: one stream per epoch, so resume repeats it.
