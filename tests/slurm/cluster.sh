@@ -2,7 +2,8 @@
 # A single-node Slurm on 127.0.0.1 for the cluster test: starts munged,
 # slurmctld and slurmd of its own (own socket, ports, state and spool under
 # WORK), runs a 4-share sweep through tools/slurm/submit_sweep.sh (sbatch
-# --array + a dependent merge) and a 2-task srun training run, then stops the
+# --array + a dependent merge) and a 2-task srun training run
+# (tools/slurm/train_ddp.sbatch), then stops the
 # daemons it started by their pids. Every wait has a hard timeout, and a trap
 # stops the daemons on any exit, so a failure leaves nothing running behind.
 #   tests/slurm/cluster.sh TREX WORK SWEEP_SPEC DDP_SPEC
@@ -101,7 +102,7 @@ for i in 0 1 2 3; do wait_job "${array}_$i" 300; done
 wait_job "$merge" 120
 echo "cluster: sweep merged into $work/merged.db"
 
-# A 2-rank data-parallel run under srun.
-timeout 300 srun --kill-on-bad-exit=1 -n 2 --cpus-per-task=1 "$trex" run "$ddp_spec" --store "$work/ddp.db" --no-report -q \
-  > "$work/srun.log" 2>&1 || fail "srun -n 2 trex run failed: $(tail -5 "$work/srun.log")"
-echo "cluster: srun -n 2 run finished"
+# A 2-rank data-parallel run: tools/slurm/train_ddp.sbatch runs srun -n 2.
+ddp=$(sbatch --parsable --ntasks=2 --output="$work/ddp.log" "$repo/tools/slurm/train_ddp.sbatch" "$ddp_spec" "$work/ddp.db" -q)
+wait_job "$ddp" 300
+echo "cluster: srun -n 2 run (job $ddp) finished"

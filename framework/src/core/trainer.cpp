@@ -211,6 +211,8 @@ class Trainer {
   std::unique_ptr<Collective> dist_;
   std::unique_ptr<GradientSync> sync_;
   bool has_buffers_ = false;
+  std::int64_t other_collectives_ = 0;  ///< metric gathers and buffer broadcasts
+  double other_seconds_ = 0;
   bool writer() const { return rank_ == 0; }
   std::int64_t local_batch() const { return t_.batch_size / world_; }
   /// Every rank's rows of a batch, concatenated in rank order: the global batch.
@@ -457,7 +459,10 @@ MetricBatch Trainer::gather(at::Tensor logits, at::Tensor targets, at::Tensor pe
       for (std::int64_t i = 0; i < n; ++i) rows[i][classes + 2] = static_cast<double>((*positions)[static_cast<std::size_t>(i)]);
     rows.narrow(0, 0, n).select(1, classes + 3).fill_(1.0);
   }
+  const auto t0 = std::chrono::steady_clock::now();
   at::Tensor all = dist_->allgather(rows).reshape({-1, classes + 4});
+  other_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++other_collectives_;
   all = all.index_select(0, all.select(1, classes + 3).nonzero().flatten());
   MetricBatch out{all.narrow(1, 0, classes).to(at::kFloat).to(device_), all.select(1, classes + 1).to(at::kLong).to(device_),
                   all.select(1, classes).sum().item<double>()};
@@ -553,6 +558,9 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   train_metrics_.reset();
   const std::size_t n = loader.batches();
   std::size_t b = 0;
+  const auto epoch_start = std::chrono::steady_clock::now();
+  const std::int64_t grad_ops0 = sync_ ? sync_->collectives() : 0, other_ops0 = other_collectives_;
+  const double grad_s0 = sync_ ? sync_->seconds() : 0, other_s0 = other_seconds_;
   optimizer_->zero_grad();
   progress_->start_epoch(epoch, t_.epochs, n);
   double waited = 0;  // seconds the model sat idle waiting for data
@@ -563,7 +571,12 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
     if (!batch) break;
     lr_ = lr_at(t_.optimizer, t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs);
     set_lr(lr_);
-    if (dist_ && has_buffers_) broadcast_state(*dist_, *module_, true);  // DDP's broadcast_buffers
+    if (dist_ && has_buffers_) {  // DDP's broadcast_buffers
+      const auto t0 = std::chrono::steady_clock::now();
+      broadcast_state(*dist_, *module_, true);
+      other_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++other_collectives_;
+    }
     batch->targets = batch->targets.to(device_);
     at::Tensor per_example, logits;
     if (t_.mixup.enabled()) {
@@ -607,6 +620,19 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
     if (!dist_ && options_.should_stop && options_.should_stop()) throw Interrupted();
   }
   progress_->set_data_wait(waited);
+  if (sync_ && !options_.quiet) {
+    // Every collective here is synchronous: its time is not hidden behind
+    // backward (and includes waiting for the slower rank).
+    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const double grad_s = sync_->seconds() - grad_s0, other_s = other_seconds_ - other_s0;
+    const double steps = static_cast<double>(std::max<std::size_t>(b, 1));
+    std::printf("data-parallel: %d ranks, %zu steps, %.2f collectives/step (%.2f gradient buckets, %.2f metric gathers and "
+                "buffer broadcasts), %.3f s in collectives of %.3f s training (%.1f%%; gradients %.3f s)\n",
+                world_, b, static_cast<double>(sync_->collectives() - grad_ops0 + other_collectives_ - other_ops0) / steps,
+                static_cast<double>(sync_->collectives() - grad_ops0) / steps,
+                static_cast<double>(other_collectives_ - other_ops0) / steps, grad_s + other_s, train_s,
+                100.0 * (grad_s + other_s) / train_s, grad_s);
+  }
   std::map<std::string, double> out;
   for (std::size_t i = 0; i < train_metrics_.metrics.size(); ++i) out[train_metrics_.names[i]] = train_metrics_.metrics[i]->value();
   return out;
