@@ -66,7 +66,7 @@ TEST_CASE("a rank's shard: disjoint contiguous parts of every global batch", "[d
   CHECK(shard_order(order, 6, 2, 3, false) == std::vector<std::size_t>{104, 105});
 }
 
-TEST_CASE("--nproc 2 gives --nproc 1's metrics - workers started by any launcher join one run", "[dist][slow]") {
+TEST_CASE("with --nproc 2 a run gives --nproc 1's metrics - workers started by any launcher join one run", "[dist][slow]") {
   TempDir d;
   const std::string spec = write_file(d.file("ddp.yaml"), kSpec);
   auto one = run_command(trex_binary() + " run " + spec + " -q --no-report --store " + d.file("one.db"));

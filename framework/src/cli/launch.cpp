@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <iostream>
 #include <thread>
 
+#include "trex/core/child_process.h"
 #include "trex/core/store.h"
 
 namespace trex::cli {
@@ -63,20 +63,13 @@ std::vector<std::string> own_arguments() {
 
 int launch_workers(int nproc, std::vector<std::string> args, const std::string& store_path) {
   const std::string port = std::to_string(free_port());
-  const pid_t parent = getpid();
   g_workers.assign(static_cast<std::size_t>(nproc), 0);
   std::signal(SIGINT, forward_signal);
   std::signal(SIGTERM, forward_signal);
   for (int rank = 0; rank < nproc; ++rank) {
     std::vector<std::string> a = args;
     if (rank > 0) a.insert(a.end(), {"-q", "--no-report"});  // rank 0 speaks and reports for the run
-    const pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("--nproc: cannot start a worker: ") + std::strerror(errno));
-    if (pid == 0) {
-      // Workers die with the launcher, and only it forwards a terminal's Ctrl-C (once).
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(1);
-      setpgid(0, 0);
+    const pid_t pid = start_child("/proc/self/exe", a, [&] {
       setenv("RANK", std::to_string(rank).c_str(), 1);
       setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
       setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
@@ -88,12 +81,7 @@ int launch_workers(int nproc, std::vector<std::string> args, const std::string& 
       const unsigned cores = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(nproc));
       setenv("OMP_NUM_THREADS", std::to_string(cores).c_str(), 0);
       setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-      std::vector<char*> argv;
-      for (auto& s : a) argv.push_back(s.data());
-      argv.push_back(nullptr);
-      ::execv("/proc/self/exe", argv.data());
-      _exit(127);
-    }
+    }, "a data-parallel worker");
     g_workers[static_cast<std::size_t>(rank)] = pid;
   }
   const pid_t rank0_pid = g_workers[0];

@@ -82,6 +82,22 @@ class GlooCollective : public Collective {
       rethrow("allreduce", e);
     }
   }
+  std::function<void()> allreduce_sum_async(at::Tensor& flat) override {
+    std::vector<at::Tensor> t{flat};
+    c10::intrusive_ptr<c10d::Work> work;
+    try {
+      work = group_->allreduce(t);
+    } catch (const std::exception& e) {
+      rethrow("allreduce", e);
+    }
+    return [work] {
+      try {
+        work->wait();
+      } catch (const std::exception& e) {
+        rethrow("allreduce", e);
+      }
+    };
+  }
   void broadcast(at::Tensor& flat, int root) override {
     std::vector<at::Tensor> t{flat};
     c10d::BroadcastOptions o;

@@ -1,9 +1,10 @@
 #include "trex/core/sweep_runner.h"
 
+#include "trex/core/child_process.h"
+
 #include <fcntl.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,24 +198,10 @@ class Sweep {
     const std::string log = (dir_ / fmt::format("trial-{}.log", number)).string();
     finish_trial(store_, sweep_.id, number, "running", std::nullopt, "");
 
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("cannot start a trial process: ") + std::strerror(errno));
-    if (pid == 0) {
-      // The trial dies with the sweep, even on SIGKILL, so nothing writes
-      // for a sweep that is gone; its own process group keeps a terminal's
-      // Ctrl-C for the sweep, which stops trials one signal at a time.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(1);
-      setpgid(0, 0);
+    const pid_t pid = start_child(o_.trial_exe, args, [&log] {
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-      ::execv(o_.trial_exe.c_str(), argv.data());
-      _exit(127);
-    }
+    }, "a trial process");
     running_[pid] = number;
     if (!o_.quiet) {
       std::cout << fmt::format("trial {:>3} started {}{}\n", number, t.label(), t.seed ? fmt::format(" seed={}", *t.seed) : "") << std::flush;

@@ -25,6 +25,8 @@ Schema top_schema() {
                 "frozen-backbone features computed once: auto (memory; on disk in sweeps, shared by trials), memory, "
                 "disk, or off; memory and disk fail when the features can change")
           .def(std::string("auto")).one_of({"auto", "memory", "disk", "off"}),
+      ParamSpec("bucket_mb", T::Float, "data-parallel gradient bucket size in MB (the first is at most 1 MB, as in DDP)")
+          .def(25.0).range(0.001, 1e4),
   };
 }
 
@@ -157,6 +159,7 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
   if (p.has("channels_last")) o.channels_last = p.get_bool("channels_last");
   if (p.has("bf16")) o.bf16 = p.get_bool("bf16");
   if (p.has("feature_cache")) o.feature_cache = p.get_string("feature_cache");
+  if (p.has("bucket_mb")) o.bucket_mb = p.get_float("bucket_mb");
 
   Node out;
   {

@@ -319,7 +319,7 @@ void Trainer::setup() {
   setup_feature_cache();
   if (world_ > 1) {
     dist_ = make_gloo_collective(options_.dist, options_.dist_timeout);
-    sync_ = std::make_unique<GradientSync>(*dist_);
+    sync_ = std::make_unique<GradientSync>(*dist_, static_cast<std::size_t>(t_.bucket_mb * (1 << 20)));
     has_buffers_ = !module_->buffers().empty();
   }
 
@@ -560,7 +560,7 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   std::size_t b = 0;
   const auto epoch_start = std::chrono::steady_clock::now();
   const std::int64_t grad_ops0 = sync_ ? sync_->collectives() : 0, other_ops0 = other_collectives_;
-  const double grad_s0 = sync_ ? sync_->seconds() : 0, other_s0 = other_seconds_;
+  const double grad_s0 = sync_ ? sync_->exposed_seconds() : 0, other_s0 = other_seconds_;
   optimizer_->zero_grad();
   progress_->start_epoch(epoch, t_.epochs, n);
   double waited = 0;  // seconds the model sat idle waiting for data
@@ -599,16 +599,18 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
       throw std::runtime_error("loss became " + std::string(std::isnan(loss_value) ? "NaN" : "Inf") + " at epoch " +
                                std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
                                "; lower train.optimizer.lr or set train.grad_clip");
-    (t_.accumulate > 1 ? loss / static_cast<double>(t_.accumulate) : loss).backward();
     const bool step_now = (b + 1) % static_cast<std::size_t>(t_.accumulate) == 0 || b + 1 == n;
+    if (sync_) {
+      // Buckets go out while backward runs; every rank's stop request rides
+      // on the first, so all ranks stop at the same step.
+      std::vector<at::Tensor> trainable;
+      for (const auto& p : module_->parameters())
+        if (p.requires_grad()) trainable.push_back(p);
+      sync_->arm(trainable, step_now, options_.should_stop && options_.should_stop());
+    }
+    (t_.accumulate > 1 ? loss / static_cast<double>(t_.accumulate) : loss).backward();
     if (step_now) {
-      // Every rank's stop request rides on the gradient collective, so all stop at the same step.
-      if (sync_) {
-        std::vector<at::Tensor> trainable;
-        for (const auto& p : module_->parameters())
-          if (p.requires_grad()) trainable.push_back(p);
-        if (sync_->average(trainable, options_.should_stop && options_.should_stop())) throw Interrupted();
-      }
+      if (sync_ && sync_->finish()) throw Interrupted();
       if (t_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(module_->parameters(), t_.grad_clip);
       optimizer_->step();
       optimizer_->zero_grad();
@@ -621,13 +623,14 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   }
   progress_->set_data_wait(waited);
   if (sync_ && !options_.quiet) {
-    // Every collective here is synchronous: its time is not hidden behind
-    // backward (and includes waiting for the slower rank).
+    // Gradient buckets overlap backward; what finish() still waited for is
+    // exposed (and includes waiting for the slower rank). Metric gathers and
+    // buffer broadcasts are synchronous.
     const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    const double grad_s = sync_->seconds() - grad_s0, other_s = other_seconds_ - other_s0;
+    const double grad_s = sync_->exposed_seconds() - grad_s0, other_s = other_seconds_ - other_s0;
     const double steps = static_cast<double>(std::max<std::size_t>(b, 1));
     std::printf("data-parallel: %d ranks, %zu steps, %.2f collectives/step (%.2f gradient buckets, %.2f metric gathers and "
-                "buffer broadcasts), %.3f s in collectives of %.3f s training (%.1f%%; gradients %.3f s)\n",
+                "buffer broadcasts), %.3f s of %.3f s training waiting on communication (%.1f%%; gradients, after backward, %.3f s)\n",
                 world_, b, static_cast<double>(sync_->collectives() - grad_ops0 + other_collectives_ - other_ops0) / steps,
                 static_cast<double>(sync_->collectives() - grad_ops0) / steps,
                 static_cast<double>(other_collectives_ - other_ops0) / steps, grad_s + other_s, train_s,

@@ -4,6 +4,7 @@
 // interface — Gloo is built here; NCCL (with a CUDA LibTorch, which Debian does
 // not ship) would be a second implementation of Collective.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,9 @@ class Collective {
   virtual int rank() const = 0;
   virtual int world() const = 0;
   virtual void allreduce_sum(at::Tensor& flat) = 0;
+  /// Starts an allreduce of `flat` (kept alive by the caller until it is
+  /// done); the returned function waits for it.
+  virtual std::function<void()> allreduce_sum_async(at::Tensor& flat) = 0;
   virtual void broadcast(at::Tensor& flat, int root) = 0;
   /// Every rank's `t` (all the same shape), stacked along a new first dimension.
   virtual at::Tensor allgather(const at::Tensor& t) = 0;

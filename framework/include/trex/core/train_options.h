@@ -83,6 +83,7 @@ struct TrainOptions {
   bool channels_last = false;
   bool bf16 = false;             ///< CPU autocast to bfloat16
   std::string feature_cache = "auto";  ///< auto | memory | disk | off (feature_cache.h)
+  double bucket_mb = 25;               ///< data-parallel gradient bucket size
 };
 
 /// Validates `node` (may be null: all defaults) and returns the options; the
