@@ -3,19 +3,22 @@
 # (seed_cnn_epoch.yaml, LIMIT images) as 1 process x 1 thread, 1 process x 2
 # threads, and 2 processes x 1 thread (--nproc 2, c10d Gloo on 127.0.0.1),
 # REPS times each, interleaved. Prints the median training img/s, the ratios,
-# and for --nproc 2 the collectives per step and the time spent in them (all
-# synchronous, so none of it is hidden behind backward).
+# and for --nproc 2 the collectives per step and the time training waited on
+# them (what gradient buckets still needed after backward, metric gathers,
+# buffer broadcasts).
+# Extra args go to every trex run, e.g. --set train.bucket_mb=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPS=${REPS:-3} LIMIT=${LIMIT:-20000}
 cmake --build build --target trex trex-torch > /dev/null
 # What --nproc gives its workers, for all three, so only the parallelism differs.
 export OMP_WAIT_POLICY=PASSIVE
+extra=("$@")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 run() {  # label, args... -> "img/s" and the data-parallel line, if any
   build/bin/trex run tools/bench/seed_cnn_epoch.yaml --no-report --store "$work/trex.db" \
-    --set data.limit=$LIMIT --set train.workers=1 "$@" > "$work/out" 2>&1 || { cat "$work/out"; exit 1; }
+    --set data.limit=$LIMIT --set train.workers=1 "${extra[@]}" "$@" > "$work/out" 2>&1 || { cat "$work/out"; exit 1; }
 }
 declare -a one two ddp
 for ((i = 0; i < REPS; i++)); do
