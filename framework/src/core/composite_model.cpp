@@ -9,6 +9,7 @@
 
 #include "trex/core/composite.h"
 #include "trex/core/feature_split.h"
+#include "trex/plugin/batch_norm.h"
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/model.h"
 
@@ -78,8 +79,8 @@ struct CompositeImpl : nn::Module {
         for (std::size_t d = 1; d < shape.size(); ++d) n *= shape[d];
         shape = {1, n};
       } else if (l.type == "batch_norm") {
-        if (shape.size() == 4) head->push_back(nn::BatchNorm2d(shape[1]));
-        else head->push_back(nn::BatchNorm1d(shape[1]));
+        if (shape.size() == 4) head->push_back(trex::BatchNorm2d(shape[1]));
+        else head->push_back(trex::BatchNorm1d(shape[1]));
       } else if (l.type == "dense") {
         if (shape.size() != 2) throw std::runtime_error("model.head." + std::to_string(i) + ": dense needs flat features; add global_avg_pool or flatten before it");
         const std::int64_t units = l.units > 0 ? l.units : classes;

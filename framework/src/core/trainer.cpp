@@ -31,6 +31,7 @@
 #include "trex/core/fault.h"
 #include "trex/core/feature_split.h"
 #include "trex/core/grad_sync.h"
+#include "trex/core/sync_batch_norm.h"
 #include "trex/core/loader.h"
 #include "trex/core/lr_schedule.h"
 #include "trex/core/progress.h"
@@ -321,6 +322,7 @@ void Trainer::setup() {
     dist_ = make_gloo_collective(options_.dist, options_.dist_timeout);
     sync_ = std::make_unique<GradientSync>(*dist_, static_cast<std::size_t>(t_.bucket_mb * (1 << 20)));
     has_buffers_ = !module_->buffers().empty();
+    if (t_.sync_bn) enable_sync_batch_norm(*module_, *dist_);
   }
 
   if (t_.loss.class_weights == "balanced") {

@@ -3,6 +3,7 @@
 // BatchNorm with eps 1e-3, ReLU; module names `conv` and `bn` as there.
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
+#include "trex/plugin/batch_norm.h"
 
 namespace trex::models {
 
@@ -11,11 +12,11 @@ struct BasicConvImpl : torch::nn::Module {
                 std::vector<std::int64_t> pad = {0, 0}) {
     namespace nn = torch::nn;
     conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false)));
-    bn = register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(0.001)));
+    bn = register_module("bn", trex::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(0.001)));
   }
   torch::Tensor forward(const torch::Tensor& x) { return torch::relu(bn(conv(x))); }
   torch::nn::Conv2d conv{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  trex::BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(BasicConv);
 

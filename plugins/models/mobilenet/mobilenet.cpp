@@ -15,6 +15,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin/batch_norm.h"
 
 namespace trex_mobilenet {
 using namespace trex;
@@ -48,7 +49,7 @@ TORCH_MODULE(Seq);
 Seq conv_bn(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride, std::int64_t groups, Act act,
                        double eps, double momentum) {
   Seq s(nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).groups(groups).bias(false)),
-                   nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps).momentum(momentum)));
+                   trex::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps).momentum(momentum)));
   if (act != Act::None) s->push_back(Activation(act));
   return s;
 }
@@ -105,7 +106,7 @@ struct MobileNetImpl : nn::Module {
           if (s[0] != 1) body->push_back(conv_bn(in, hidden, 1, 1, 1, Act::ReLU6, 1e-5, 0.1));
           body->push_back(conv_bn(hidden, hidden, 3, stride, hidden, Act::ReLU6, 1e-5, 0.1));
           body->push_back(nn::Conv2d(nn::Conv2dOptions(hidden, out, 1).bias(false)));
-          body->push_back(nn::BatchNorm2d(out));
+          body->push_back(trex::BatchNorm2d(out));
           features->push_back(InvertedResidual("conv", body, stride == 1 && in == out));
           strides.push_back(stride);
           in = out;

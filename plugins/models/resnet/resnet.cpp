@@ -9,6 +9,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin/batch_norm.h"
 
 namespace trex_resnet {
 using namespace trex;
@@ -24,19 +25,19 @@ struct BlockImpl : nn::Module {
     const std::int64_t out = planes * (bottleneck ? 4 : 1);
     if (bottleneck) {
       conv1 = register_module("conv1", conv(in, planes, 1));
-      bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+      bn1 = register_module("bn1", trex::BatchNorm2d(planes));
       conv2 = register_module("conv2", conv(planes, planes, 3, stride, 1));
-      bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+      bn2 = register_module("bn2", trex::BatchNorm2d(planes));
       conv3 = register_module("conv3", conv(planes, out, 1));
-      bn3 = register_module("bn3", nn::BatchNorm2d(out));
+      bn3 = register_module("bn3", trex::BatchNorm2d(out));
     } else {
       conv1 = register_module("conv1", conv(in, planes, 3, stride, 1));
-      bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+      bn1 = register_module("bn1", trex::BatchNorm2d(planes));
       conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
-      bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+      bn2 = register_module("bn2", trex::BatchNorm2d(planes));
     }
     if (stride != 1 || in != out)
-      downsample = register_module("downsample", nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
+      downsample = register_module("downsample", nn::Sequential(conv(in, out, 1, stride), trex::BatchNorm2d(out)));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = torch::relu(bn1(conv1(x)));
@@ -46,7 +47,7 @@ struct BlockImpl : nn::Module {
   }
   bool bottleneck;
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  trex::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(Block);
@@ -56,7 +57,7 @@ struct ResNetImpl : nn::Module {
     const bool bottleneck = depth >= 50;
     const std::vector<int> counts = depth == 18 ? std::vector<int>{2, 2, 2, 2} : std::vector<int>{3, 4, 6, 3};
     conv1 = register_module("conv1", conv(replicate ? 3 : in_channels, 64, 7, 2, 3));
-    bn1 = register_module("bn1", nn::BatchNorm2d(64));
+    bn1 = register_module("bn1", trex::BatchNorm2d(64));
     std::int64_t in = 64;
     for (int l = 0; l < 4; ++l) {
       nn::Sequential layer;
@@ -71,7 +72,7 @@ struct ResNetImpl : nn::Module {
   }
   bool replicate;
   nn::Conv2d conv1{nullptr};
-  nn::BatchNorm2d bn1{nullptr};
+  trex::BatchNorm2d bn1{nullptr};
   std::vector<nn::Sequential> layers;
   nn::Linear fc{nullptr};
 };

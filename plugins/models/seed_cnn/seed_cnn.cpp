@@ -9,6 +9,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin/batch_norm.h"
 
 namespace trex_seed_cnn {
 using namespace trex;
@@ -40,7 +41,7 @@ struct SeedCnnImpl : torch::nn::Module {
     TORCH_CHECK(o.height() >= 4 && o.width() >= 4, "seed_cnn needs inputs of at least 4x4, got ", o.height(), "x", o.width());
     conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels(), o.conv1_filters(), 3)));
     conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.conv1_filters(), o.conv2_filters(), 3).padding(1)));
-    bn = register_module("bn", torch::nn::BatchNorm2d(o.conv2_filters()));
+    bn = register_module("bn", trex::BatchNorm2d(o.conv2_filters()));
     drop1 = register_module("dropout1", torch::nn::Dropout(o.dropout1()));
     const std::int64_t flat = o.conv2_filters() * ((o.height() - 2) / 2) * ((o.width() - 2) / 2);
     fc1 = register_module("fc1", torch::nn::Linear(flat, o.dense_units()));
@@ -70,7 +71,7 @@ struct SeedCnnImpl : torch::nn::Module {
 
   SeedCnnOptions options;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn{nullptr};
+  trex::BatchNorm2d bn{nullptr};
   torch::nn::Dropout drop1{nullptr}, drop2{nullptr};
   torch::nn::Linear fc1{nullptr}, classifier{nullptr};
   bool done = false;

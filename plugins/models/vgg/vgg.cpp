@@ -12,6 +12,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin/batch_norm.h"
 
 namespace trex_vgg {
 using namespace trex;
@@ -47,7 +48,7 @@ struct VggImpl : nn::Module {
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       for (std::size_t c = 0; c < blocks[b].size(); ++c) {
         features->push_back(nn::Conv2d(nn::Conv2dOptions(in, blocks[b][c], 3).padding(1)));
-        if (o.batch_norm()) features->push_back(nn::BatchNorm2d(blocks[b][c]));
+        if (o.batch_norm()) features->push_back(trex::BatchNorm2d(blocks[b][c]));
         features->push_back(nn::ReLU(nn::ReLUOptions(true)));
         stages.push_back({"block" + std::to_string(b + 1) + "_conv" + std::to_string(c + 1),
                           static_cast<std::int64_t>(features->size()) - 1});
@@ -113,7 +114,7 @@ class VggModel : public Model {
   torch::Tensor run_feature(std::int64_t i, const torch::Tensor& x) {
     auto m = net_->features->ptr(static_cast<std::size_t>(i));
     if (auto conv = m->as<nn::Conv2d>()) return conv->forward(x);
-    if (auto bn = m->as<nn::BatchNorm2d>()) return bn->forward(x);
+    if (auto bn = m->as<trex::BatchNorm2d>()) return bn->forward(x);
     if (auto relu = m->as<nn::ReLU>()) return relu->forward(x);
     return m->as<nn::MaxPool2d>()->forward(x);
   }

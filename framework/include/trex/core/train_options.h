@@ -84,6 +84,7 @@ struct TrainOptions {
   bool bf16 = false;             ///< CPU autocast to bfloat16
   std::string feature_cache = "auto";  ///< auto | memory | disk | off (feature_cache.h)
   double bucket_mb = 25;               ///< data-parallel gradient bucket size
+  bool sync_bn = false;                ///< data-parallel: BatchNorm statistics over all ranks
 };
 
 /// Validates `node` (may be null: all defaults) and returns the options; the
