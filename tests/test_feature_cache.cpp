@@ -11,6 +11,8 @@
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 
+#include "run_records.h"
+
 using namespace trex;
 using namespace trex::test;
 using Catch::Matchers::Contains;
@@ -32,12 +34,6 @@ CommandResult run_spec(const TempDir& d, const std::string& spec, const std::str
   return run_command(trex_binary() + " run " + d.file("spec.yaml") + " --store " + d.file(store) + " " + sets);
 }
 
-std::string param(const Store& s, const std::string& run, const std::string& key) {
-  for (const auto& p : s.params(run))
-    if (p.key == key) return p.value;
-  return "";
-}
-
 std::map<std::string, std::string> cache_artifacts(const Store& s, const std::string& run) {
   std::map<std::string, std::string> out;  // set -> computed | reused
   for (const auto& a : s.artifacts(run))
@@ -47,15 +43,7 @@ std::map<std::string, std::string> cache_artifacts(const Store& s, const std::st
 
 /// Every stored metric of `b` equals `a`'s within a relative 1e-5.
 void check_same_metrics(const Store& s, const std::string& a, const std::string& b) {
-  const auto ma = s.metrics(a), mb = s.metrics(b);
-  REQUIRE(ma.size() == mb.size());
-  REQUIRE(ma.size() >= 3 * 4);
-  for (std::size_t i = 0; i < ma.size(); ++i) {
-    INFO(ma[i].split << " " << ma[i].name << " epoch " << ma[i].epoch);
-    CHECK(ma[i].epoch == mb[i].epoch);
-    CHECK(ma[i].name == mb[i].name);
-    CHECK(std::abs(ma[i].value - mb[i].value) <= 1e-5 * std::max(1.0, std::abs(ma[i].value)));
-  }
+  check_metrics_close(stored_metrics(s, a), stored_metrics(s, b), 1e-5, 3 * 4);
 }
 
 /// A resnet18 state dict (1000 classes) as torch.save writes it.
@@ -86,9 +74,9 @@ TEST_CASE("cached frozen features train the head to the uncached metrics - a dis
     runs.push_back(Store(d.file("s.db"), true).runs().back().id);
   }
   Store s(d.file("s.db"), true);
-  CHECK(param(s, runs[0], "train.feature_cache_used") == "off");
-  CHECK(param(s, runs[1], "train.feature_cache_used") == "memory");
-  CHECK(param(s, runs[2], "train.feature_cache_used") == "disk");
+  CHECK(stored_param(s, runs[0], "train.feature_cache_used") == "off");
+  CHECK(stored_param(s, runs[1], "train.feature_cache_used") == "memory");
+  CHECK(stored_param(s, runs[2], "train.feature_cache_used") == "disk");
   for (std::size_t i = 1; i < runs.size(); ++i) check_same_metrics(s, runs[0], runs[i]);
   // The first disk run computed train, val and test features; the second read all three.
   CHECK(cache_artifacts(s, runs[2]) == std::map<std::string, std::string>{{"test", "computed"}, {"train", "computed"}, {"val", "computed"}});
@@ -131,7 +119,7 @@ TEST_CASE("a sweep over head hyperparameters computes the frozen features once",
   REQUIRE(runs.size() == 4);
   std::map<std::string, int> train;
   for (const auto& one : runs) {
-    CHECK(param(s, one.id, "train.feature_cache_used") == "disk");  // auto is disk in a sweep
+    CHECK(stored_param(s, one.id, "train.feature_cache_used") == "disk");  // auto is disk in a sweep
     ++train[cache_artifacts(s, one.id).at("train")];
   }
   CHECK(train == std::map<std::string, int>{{"computed", 1}, {"reused", 3}});
@@ -154,7 +142,7 @@ TEST_CASE("the feature cache refuses features that can change, and auto says why
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("feature cache off: augment.train step 'random_flip'"));
-  CHECK(param(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id, "train.feature_cache_used") == "off");
+  CHECK(stored_param(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id, "train.feature_cache_used") == "off");
 }
 
 TEST_CASE("a frozen backbone's checkpoint references its weights file instead of repeating it", "[transfer][cache]") {

@@ -11,6 +11,8 @@
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 
+#include "run_records.h"
+
 using namespace trex;
 using namespace trex::test;
 
@@ -80,13 +82,9 @@ TEST_CASE("a sweep through sbatch --array and a 2-task srun run on a single-node
   const auto runs = ddp_store.runs();
   REQUIRE(runs.size() == 1);
   CHECK(runs[0].status == "completed");
-  std::map<std::string, std::string> params;
-  for (const auto& p : ddp_store.params(runs[0].id)) params[p.key] = p.value;
-  CHECK(params["dist.world_size"] == "2");
+  CHECK(stored_param(ddp_store, runs[0].id, "dist.world_size") == "2");
   auto local = run_command(trex_binary() + " run " + ddp + " -q --no-report --store " + d.file("local.db"));
   REQUIRE(local.exit_code == 0);
-  const auto a = Store(d.file("local.db"), true).metrics(Store(d.file("local.db"), true).runs().back().id);
-  const auto b = ddp_store.metrics(runs[0].id);
-  REQUIRE(a.size() == b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) CHECK(std::abs(a[i].value - b[i].value) <= 1e-4 * std::max(1.0, std::abs(a[i].value)));
+  check_metrics_close(stored_metrics(d.file("local.db"), Store(d.file("local.db"), true).runs().back().id),
+                      stored_metrics(ddp_store, runs[0].id), 1e-4, 2 * 4 + 2);
 }
