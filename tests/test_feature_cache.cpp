@@ -142,6 +142,10 @@ TEST_CASE("the feature cache refuses features that can change, and auto says why
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("feature cache off: augment.train step 'random_flip'"));
+  r = run_spec(d, kFrozen, "s.db", "--set train.epochs=1 --set train.feature_cache_max_gb=0.0001");
+  REQUIRE(r.exit_code == 0);  // 128 numbers x 1,600 images > 0.0001 GiB: auto leaves it off
+  CHECK_THAT(r.output, Contains("feature cache off: the features would take") && Contains("train.feature_cache_max_gb is 0.0001"));
+  CHECK(stored_param(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id, "train.feature_cache_used") == "off");
   CHECK(stored_param(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id, "train.feature_cache_used") == "off");
 }
 

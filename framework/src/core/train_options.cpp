@@ -25,6 +25,8 @@ Schema top_schema() {
                 "frozen-backbone features computed once: auto (memory; on disk in sweeps, shared by trials), memory, "
                 "disk, or off; memory and disk fail when the features can change")
           .def(std::string("auto")).one_of({"auto", "memory", "disk", "off"}),
+      ParamSpec("feature_cache_max_gb", T::Float, "the most feature_cache: auto holds (train + val + test features, GiB)")
+          .def(4.0).at_least(0),
       ParamSpec("bucket_mb", T::Float, "data-parallel gradient bucket size in MB (the first is at most 1 MB, as in DDP)")
           .def(25.0).range(0.001, 1e4),
       ParamSpec("sync_bn", T::Bool, "data-parallel: BatchNorm statistics over every rank's examples (SyncBatchNorm); "
@@ -162,6 +164,7 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
   if (p.has("bf16")) o.bf16 = p.get_bool("bf16");
   if (p.has("feature_cache")) o.feature_cache = p.get_string("feature_cache");
   if (p.has("bucket_mb")) o.bucket_mb = p.get_float("bucket_mb");
+  if (p.has("feature_cache_max_gb")) o.feature_cache_max_gb = p.get_float("feature_cache_max_gb");
   if (p.has("sync_bn")) o.sync_bn = p.get_bool("sync_bn");
 
   Node out;

@@ -370,6 +370,25 @@ void Trainer::setup_feature_cache() {
     if (!options_.quiet && candidate) std::cout << "feature cache off: " << blocker << "\n";
     return;
   }
+  if (t_.feature_cache == "auto") {
+    // Features kept whole (a head that starts with flatten) can outgrow memory:
+    // auto caches only what fits a budget; memory/disk, asked for, always do.
+    torch::NoGradGuard no_grad;
+    const bool was_training = module_->is_training();
+    module_->eval();
+    const auto& in = parts_.input_shape;
+    const double per_image = static_cast<double>(split_->frozen_features(at::zeros({1, in.channels, in.height, in.width})).numel());
+    module_->train(was_training);
+    const double images = static_cast<double>(parts_.plan.train.size() + parts_.plan.val.size() + parts_.plan.test.size());
+    const double gib = per_image * 4 * images / (1 << 30);
+    if (gib > t_.feature_cache_max_gb) {
+      if (!options_.quiet)
+        std::cout << "feature cache off: the features would take " << gib << " GiB (train.feature_cache_max_gb is "
+                  << t_.feature_cache_max_gb << "); start the head with a global pooling, raise it, or set "
+                  << "train.feature_cache: memory or disk\n";
+      return;
+    }
+  }
   cache_used_ = mode;
   cache_train_ = true;
   cache_eval_ = parts_.eval_pipeline.random_step().empty();

@@ -83,6 +83,7 @@ struct TrainOptions {
   bool channels_last = false;
   bool bf16 = false;             ///< CPU autocast to bfloat16
   std::string feature_cache = "auto";  ///< auto | memory | disk | off (feature_cache.h)
+  double feature_cache_max_gb = 4;     ///< the most feature_cache: auto holds
   double bucket_mb = 25;               ///< data-parallel gradient bucket size
   bool sync_bn = false;                ///< data-parallel: BatchNorm statistics over all ranks
 };
