@@ -158,9 +158,9 @@ class CompositeModel : public Model, public FeatureSplit {
     std::vector<std::string> out;
     for (const auto& p : impl_->backbone->named_parameters())
       if (!p.value().requires_grad()) out.push_back(p.key());
-    for (const auto& name : impl_->frozen_bn_names)
-      for (const auto& b : impl_->backbone->named_modules("", false)[name]->named_buffers())
-        out.push_back(name + "." + b.key());
+    for (std::size_t i = 0; i < impl_->frozen_bn.size(); ++i)
+      for (const auto& b : impl_->frozen_bn[i]->named_buffers())
+        out.push_back(impl_->frozen_bn_names[i] + "." + b.key());
     return out;
   }
   std::vector<std::string> stages() const override {

@@ -61,7 +61,6 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
   }
   if (spec.composite && !ref.path.empty()) {
     ref.path = std::filesystem::absolute(ref.path).lexically_normal().string();
-    ref.checksum = file_checksum(ref.path);
     e.backbone_weights = ref;
   }
   if (spec.composite) e.model = make_composite(e.model, *spec.composite, e.input_shape, ctx.num_classes);

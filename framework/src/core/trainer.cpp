@@ -206,6 +206,7 @@ class Trainer {
   std::unique_ptr<FeatureCache> cache_;  ///< set when frozen features are cached
   std::string cache_used_ = "off";       ///< memory | disk | off
   bool cache_train_ = false, cache_eval_ = false;
+  std::map<std::string, std::string> cache_keys_;  ///< set name -> its cache key
 
   // Data-parallel: rank 0 writes the store; every rank trains its shard.
   int rank_ = 0, world_ = 1;
@@ -301,6 +302,7 @@ void Trainer::setup() {
                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(world_)));
   at::set_num_threads(std::max(1, threads));
   parts_ = build_experiment(spec_, registry_, &store_);
+  if (parts_.backbone_weights) parts_.backbone_weights->checksum = file_checksum(parts_.backbone_weights->path);
   model_ = parts_.model;
   module_ = parts_.module;
   if (t_.device == "cuda") {
@@ -439,7 +441,10 @@ Pass Trainer::make_pass(const char* name, const std::vector<SampleRef>& set, con
       module_->train(was_training);
       return FeatureSet{at::cat(features), at::cat(targets)};
     };
-    const std::string key = cache_key(name, set, shuffle ? "train" : "eval");
+    // The key hashes every sample of the set: made once per set, not every epoch.
+    auto [known, fresh] = cache_keys_.try_emplace(name);
+    if (fresh) known->second = cache_key(name, set, shuffle ? "train" : "eval");
+    const std::string& key = known->second;
     std::string source;
     const FeatureSet& cached = cache_->get(key, compute, &source);
     // A disk cache's file and whether this run made it or reused it (the "checksum" column).
@@ -476,8 +481,10 @@ MetricBatch Trainer::gather(at::Tensor logits, at::Tensor targets, at::Tensor pe
     rows.narrow(0, 0, n).narrow(1, 0, classes).copy_(logits.to(at::kDouble).cpu());
     rows.narrow(0, 0, n).select(1, classes).copy_(per_example.to(at::kDouble).cpu());
     rows.narrow(0, 0, n).select(1, classes + 1).copy_(targets.to(at::kDouble).cpu());
-    if (positions)
-      for (std::int64_t i = 0; i < n; ++i) rows[i][classes + 2] = static_cast<double>((*positions)[static_cast<std::size_t>(i)]);
+    if (positions) {
+      auto r = rows.accessor<double, 2>();
+      for (std::int64_t i = 0; i < n; ++i) r[i][classes + 2] = static_cast<double>((*positions)[static_cast<std::size_t>(i)]);
+    }
     rows.narrow(0, 0, n).select(1, classes + 3).fill_(1.0);
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -489,8 +496,9 @@ MetricBatch Trainer::gather(at::Tensor logits, at::Tensor targets, at::Tensor pe
                   all.select(1, classes).sum().item<double>()};
   if (positions) {
     positions->clear();
-    auto pos = all.select(1, classes + 2).contiguous();
-    for (std::int64_t i = 0; i < pos.size(0); ++i) positions->push_back(static_cast<std::size_t>(pos[i].item<double>()));
+    const at::Tensor pos = all.select(1, classes + 2).contiguous();
+    const auto p = pos.accessor<double, 1>();
+    for (std::int64_t i = 0; i < pos.size(0); ++i) positions->push_back(static_cast<std::size_t>(p[i]));
   }
   return out;
 }

@@ -25,6 +25,8 @@ struct Experiment {
   std::shared_ptr<torch::nn::Module> module;  ///< the model's module; keeps the model (and its library) alive
   /// A composite's backbone weights file and the tensors it supplied (keys:
   /// all it loaded); unset when the backbone starts from its initialisation.
+  /// The checksum is left empty: hashing a 528 MB file is for training, which
+  /// records the reference, not for predict or export.
   std::optional<WeightsRef> backbone_weights;
 };
 
