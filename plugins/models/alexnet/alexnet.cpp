@@ -17,7 +17,7 @@ using namespace trex;
 namespace nn = torch::nn;
 
 // Named cut points and the features index each ends at (after its ReLU / pool).
-const std::vector<std::pair<std::string, std::int64_t>> kStages = {
+const FeatureStages kStages = {
     {"conv1", 1}, {"pool1", 2}, {"conv2", 4}, {"pool2", 5}, {"conv3", 7}, {"conv4", 9}, {"conv5", 11}, {"pool5", 12}};
 
 struct AlexNetImpl : nn::Module {
@@ -55,15 +55,7 @@ class AlexNetModel : public Model {
   }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
     torch::Tensor x = replicate_to_rgb(input, net_->replicate);
-    std::int64_t stop = -1;
-    if (stage.rfind("features.", 0) == 0) stop = std::stoll(stage.substr(9));
-    for (const auto& [name, index] : kStages)
-      if (name == stage) stop = index;
-    std::int64_t i = 0;
-    for (auto& m : *net_->features) {
-      x = m.forward(x);
-      if (i++ == stop) return x;
-    }
+    if (forward_features_until(*net_->features, x, stage, kStages)) return x;
     x = net_->avgpool(x);
     if (stage == "avgpool") return x;
     x = x.flatten(1);

@@ -175,15 +175,7 @@ class MobileNetModel : public Model {
   }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
     Tensor x = replicate_to_rgb(input, net_->replicate);
-    std::int64_t stop = -1;
-    if (stage.rfind("features.", 0) == 0) stop = std::stoll(stage.substr(9));
-    for (const auto& [name, index] : stage_ends_)
-      if (name == stage) stop = index;
-    std::int64_t i = 0;
-    for (auto& m : *net_->features) {
-      x = m.forward(x);
-      if (i++ == stop) return x;
-    }
+    if (forward_features_until(*net_->features, x, stage, stage_ends_)) return x;
     x = torch::adaptive_avg_pool2d(x, {1, 1});
     if (stage == "avgpool") return x;
     TORCH_CHECK(stage == "classifier", "mobilenet has no stage '", stage, "'");
@@ -192,7 +184,7 @@ class MobileNetModel : public Model {
 
  private:
   MobileNet net_;
-  std::vector<std::pair<std::string, std::int64_t>> stage_ends_;
+  FeatureStages stage_ends_;
 };
 
 const Descriptor& descriptor() {

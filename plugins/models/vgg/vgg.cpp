@@ -33,11 +33,6 @@ struct VggOptions {
   TORCH_ARG(double, dropout) = 0.5;
 };
 
-struct Stage {
-  std::string name;
-  std::int64_t last_index;  ///< features index this stage ends at
-};
-
 struct VggImpl : nn::Module {
   explicit VggImpl(const VggOptions& o) : options(o) {
     const std::vector<std::vector<int>> blocks = o.depth() == 16
@@ -67,7 +62,7 @@ struct VggImpl : nn::Module {
   VggOptions options;
   nn::Sequential features{nullptr}, classifier{nullptr};
   nn::AdaptiveAvgPool2d avgpool{nullptr};
-  std::vector<Stage> stages;
+  FeatureStages stages;  ///< Keras names, each with the features index it ends at
 };
 TORCH_MODULE(Vgg);
 
@@ -78,47 +73,28 @@ class VggModel : public Model {
   torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "classifier"); }
   std::vector<std::string> stages() const override {
     std::vector<std::string> out;
-    for (const auto& s : net_->stages) out.push_back(s.name);
+    for (const auto& s : net_->stages) out.push_back(s.first);
     for (const char* s : {"avgpool", "flatten", "fc1", "fc2", "classifier"}) out.push_back(s);
     return out;
   }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
     torch::Tensor x = replicate_to_rgb(input, net_->options.channel_mode() == "replicate");
-    std::int64_t stop = -1;  // features index to stop after
-    if (stage.rfind("features.", 0) == 0) stop = std::stoll(stage.substr(9));
-    for (const auto& s : net_->stages)
-      if (s.name == stage) stop = s.last_index;
-    const auto n = static_cast<std::int64_t>(net_->features->size());
-    for (std::int64_t i = 0; i < n; ++i) {
-      x = run_feature(i, x);
-      if (i == stop) return x;
-    }
-    TORCH_CHECK(stop < n, "vgg has no stage '", stage, "'");
+    if (forward_features_until(*net_->features, x, stage, net_->stages)) return x;
     x = net_->avgpool(x);
     if (stage == "avgpool") return x;
     x = x.flatten(1);
     if (stage == "flatten") return x;
-    const auto& c = net_->classifier;
-    for (std::size_t i = 0; i < c->size(); ++i) {
-      auto m = c->ptr(i);
-      x = m->as<nn::Linear>() ? m->as<nn::Linear>()->forward(x)
-          : m->as<nn::ReLU>() ? m->as<nn::ReLU>()->forward(x)
-                              : m->as<nn::Dropout>()->forward(x);
+    std::size_t i = 0;
+    for (auto& m : *net_->classifier) {
+      x = m.forward(x);
       if ((stage == "fc1" && i == 1) || (stage == "fc2" && i == 4)) return x;
+      ++i;
     }
     TORCH_CHECK(stage == "classifier", "vgg has no stage '", stage, "'");
     return x;
   }
 
  private:
-  torch::Tensor run_feature(std::int64_t i, const torch::Tensor& x) {
-    auto m = net_->features->ptr(static_cast<std::size_t>(i));
-    if (auto conv = m->as<nn::Conv2d>()) return conv->forward(x);
-    if (auto bn = m->as<trex::BatchNorm2d>()) return bn->forward(x);
-    if (auto relu = m->as<nn::ReLU>()) return relu->forward(x);
-    return m->as<nn::MaxPool2d>()->forward(x);
-  }
-
   Vgg net_;
 };
 
