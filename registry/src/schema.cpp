@@ -145,7 +145,7 @@ ParamMap validate_params(const Node& node, const Schema& schema, const std::stri
   for (const auto& [key, value] : node.entries()) {
     if (std::find(ignore.begin(), ignore.end(), key) != ignore.end()) continue;
     const std::string key_path = join_path(path, key);
-    auto spec = std::find_if(schema.begin(), schema.end(), [&](const ParamSpec& p) { return p.name == key; });
+    auto spec = std::find_if(schema.begin(), schema.end(), [&name = key](const ParamSpec& p) { return p.name == name; });
     if (spec == schema.end()) {
       diag.add(value.origin(), key_path,
                "unknown key '" + key + "' for " + owner + did_you_mean(key, names) +

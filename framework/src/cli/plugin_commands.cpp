@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "table.h"
+#include "trex/core/cell_json.h"
 #include "trex/core/model_summary.h"
 
 namespace trex::cli {
@@ -38,7 +39,7 @@ int do_list(const CommonOptions& common, const std::string& kind, const std::str
       out.push_back({{"kind", kind_name(d.kind)}, {"name", d.name}, {"version", d.version}, {"summary", d.summary},
                      {"presets", presets}, {"path", r->path}});
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out, 2) << "\n";
     return 0;
   }
   Table t{{"kind", "name", "version", "presets", "summary"}, {}};
@@ -71,7 +72,7 @@ int do_describe(const CommonOptions& common, const std::string& name, const std:
                        {"abi", d.abi_version}, {"path", ref->record->path}, {"params", params}};
       if (k == Kind::Metric) j["higher_is_better"] = d.higher_is_better;
       if (k == Kind::Augmentation) j["deterministic"] = d.deterministic;
-      std::cout << j.dump(2) << "\n";
+      std::cout << json_text(j, 2) << "\n";
       return 0;
     }
     std::cout << kind_name(k) << " " << d.name << " " << d.version << " — " << d.summary << "\n";

@@ -41,7 +41,7 @@ void print_rows(const Rows& rows, const std::vector<std::string>& labels, const 
       for (std::size_t i = 0; i < r.size(); ++i) row[labels[i]] = cell_json(r[i]);
       out.push_back(row);
     }
-    std::cout << out.dump(2) << "\n";
+    std::cout << json_text(out, 2) << "\n";
     return;
   }
   Table t{labels, {}};

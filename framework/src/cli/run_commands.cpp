@@ -20,6 +20,7 @@ struct RunArgs {
   std::string spec;
   std::vector<std::string> sets;
   std::string resume;
+  bool restart = false;
   std::string trial;  ///< SWEEP_ID:NUMBER, set by `trex sweep` for its trial processes
   bool quiet = false;
   bool no_report = false;
@@ -30,6 +31,7 @@ int do_run(const RunArgs& a) {
   auto registry = make_registry(a.common);
   Store store(store_path(a.common));
   ResolvedSpec spec;
+  if (a.restart && a.resume.empty()) return fail("--restart starts a stored run again: use it with --resume RUN_ID");
   if (!a.resume.empty()) {
     if (!a.spec.empty() || !a.sets.empty())
       return fail("--resume continues a stored run with its stored spec; drop SPEC and --set");
@@ -55,6 +57,7 @@ int do_run(const RunArgs& a) {
   catch_stop_signals();
   RunOptions options;
   options.resume_id = a.resume;
+  options.restart = a.restart;
   options.quiet = a.quiet;
   options.should_stop = [] { return stop_requested(); };
   options.dist = dist_env_from_environment();
@@ -101,6 +104,8 @@ void add_run_commands(CLI::App& app, int& exit_code) {
   run->add_option("spec", args->spec, "experiment YAML");
   run->add_option("--set", args->sets, "override a dotted key: --set train.optimizer.lr=0.01 (repeatable)");
   run->add_option("--resume", args->resume, "continue RUN_ID from its last checkpoint");
+  run->add_flag("--restart", args->restart, "with --resume: start the run again from epoch 1, dropping its stored epochs "
+                                           "(when its last checkpoint is gone)");
   run->add_flag("-q,--quiet", args->quiet, "no progress output");
   run->add_option("--nproc", args->nproc, "data-parallel workers on this machine (c10d Gloo); under srun or torchrun, "
                                           "RANK/WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS join workers instead")

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "trex/core/cell_json.h"
+
 namespace trex::cli {
 namespace {
 std::string csv_cell(const std::string& s) {
@@ -26,7 +28,7 @@ std::string Table::render(const std::string& format) const {
       for (std::size_t i = 0; i < columns.size() && i < r.size(); ++i) o[columns[i]] = r[i];
       j.push_back(o);
     }
-    return j.dump(2) + "\n";
+    return json_text(j, 2) + "\n";
   }
   if (format == "csv") {
     for (std::size_t i = 0; i < columns.size(); ++i) out << (i ? "," : "") << csv_cell(columns[i]);

@@ -1,6 +1,7 @@
 #include "trex/core/checkpoint.h"
 
 #include "trex/core/fault.h"
+#include "trex/core/script_archive.h"
 #include "trex/core/weights.h"
 
 #include <fcntl.h>
@@ -10,7 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/serialize/archive.h>
 #include <torch/utils.h>
 
@@ -46,10 +49,15 @@ void write_ref(torch::serialize::OutputArchive& archive, const WeightsRef& ref) 
   archive.write("weights_ref_keys", c10::IValue(c10::List<std::string>(ref.keys)));
 }
 
-WeightsRef read_ref(torch::serialize::InputArchive& archive, const c10::IValue& meta_value) {
+WeightsRef read_ref(torch::serialize::InputArchive& archive, const c10::IValue& meta_value, const std::string& path) {
   WeightsRef ref;
   auto meta = meta_value.toGenericDict();
-  auto get = [&](const char* key) { return meta.at(key).toStringRef(); };
+  auto get = [&](const char* key) {
+    const auto it = meta.find(key);
+    if (it == meta.end() || !it->value().isString())
+      throw std::runtime_error("checkpoint '" + path + "': its weights_ref has no text '" + key + "'");
+    return it->value().toStringRef();
+  };
   ref.kind = get("kind");
   ref.path = get("path");
   ref.checksum = get("checksum");
@@ -57,7 +65,11 @@ WeightsRef read_ref(torch::serialize::InputArchive& archive, const c10::IValue& 
   ref.module = get("module");
   c10::IValue keys;
   archive.read("weights_ref_keys", keys);
-  for (const auto& k : keys.toListRef()) ref.keys.push_back(k.toStringRef());
+  if (!keys.isList()) throw std::runtime_error("checkpoint '" + path + "': weights_ref_keys is not a list");
+  for (const auto& k : keys.toListRef()) {
+    if (!k.isString()) throw std::runtime_error("checkpoint '" + path + "': weights_ref_keys holds a non-text entry");
+    ref.keys.push_back(k.toStringRef());
+  }
   return ref;
 }
 
@@ -110,53 +122,92 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
   sync_file(std::filesystem::path(path).parent_path().string());
 }
 
+namespace {
+
+/// Reads a loaded archive into the model (and optimizer and state); `path` names it in errors.
+void read_checkpoint(torch::serialize::InputArchive& archive, const std::string& path, torch::nn::Module& model,
+                     torch::optim::Optimizer* optimizer, TrainerState* state) {
+  for (const auto& key : archive.keys()) {  // every tensor inside its stored data before any is used
+    c10::IValue value;
+    if (archive.try_read(key, value)) check_tensors(value, path);
+  }
+  torch::serialize::InputArchive model_archive;
+  c10::IValue meta;
+  if (archive.try_read("weights_ref", meta)) {
+    if (!meta.isGenericDict()) throw std::runtime_error("checkpoint '" + path + "': weights_ref is not a dict");
+    const WeightsRef ref = read_ref(archive, meta, path);
+    load_ref(path, model, ref);
+    std::set<std::string> referenced;
+    for (const auto& k : ref.keys) referenced.insert(ref.module + "." + k);
+    c10::IValue own_value;
+    archive.read("model_tensors", own_value);
+    if (!own_value.isGenericDict()) throw std::runtime_error("checkpoint '" + path + "': model_tensors is not a dict");
+    const auto own = own_value.toGenericDict();
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : named_tensors(model)) {
+      if (referenced.count(name)) continue;
+      auto it = own.find(name);
+      if (it == own.end()) throw std::runtime_error("checkpoint '" + path + "' has no tensor '" + name + "' of this model");
+      if (!it->value().isTensor()) throw std::runtime_error("checkpoint '" + path + "': '" + name + "' is not a tensor");
+      const at::Tensor saved = it->value().toTensor();
+      if (saved.sizes() != tensor.sizes())
+        throw std::runtime_error("checkpoint '" + path + "': tensor '" + name + "' has another shape than the model's");
+      tensor.copy_(saved);
+    }
+  } else {
+    archive.read("model", model_archive);
+    model.load(model_archive);
+  }
+  if (optimizer) {
+    torch::serialize::InputArchive optimizer_archive;
+    if (archive.try_read("optimizer", optimizer_archive)) optimizer->load(optimizer_archive);
+  }
+  if (state) {
+    at::Tensor t;
+    auto get = [&](const char* key) {
+      archive.read(key, t);
+      if (t.numel() != 1) throw std::runtime_error("checkpoint '" + path + "': '" + key + "' is not one number");
+      return t.item<double>();
+    };
+    state->epoch = static_cast<std::int64_t>(get("epoch"));
+    state->best_value = get("best_value");
+    state->best_epoch = static_cast<std::int64_t>(get("best_epoch"));
+    state->stop_best = get("stop_best");
+    state->bad_epochs = static_cast<std::int64_t>(get("bad_epochs"));
+  }
+}
+
+}  // namespace
+
 void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      TrainerState* state) {
   if (!std::filesystem::exists(path)) throw std::runtime_error("checkpoint '" + path + "' does not exist");
-  torch::serialize::InputArchive archive, model_archive;
+  torch::serialize::InputArchive archive;
   try {
+    {
+      caffe2::serialize::PyTorchStreamReader reader(path);
+      check_script_archive(reader, path);
+    }
     archive.load_from(path);
-    c10::IValue meta;
-    if (archive.try_read("weights_ref", meta)) {
-      const WeightsRef ref = read_ref(archive, meta);
-      load_ref(path, model, ref);
-      std::set<std::string> referenced;
-      for (const auto& k : ref.keys) referenced.insert(ref.module + "." + k);
-      c10::IValue own_value;
-      archive.read("model_tensors", own_value);
-      const auto own = own_value.toGenericDict();
-      torch::NoGradGuard no_grad;
-      for (auto& [name, tensor] : named_tensors(model)) {
-        if (referenced.count(name)) continue;
-        auto it = own.find(name);
-        if (it == own.end()) throw std::runtime_error("checkpoint '" + path + "' has no tensor '" + name + "' of this model");
-        const at::Tensor saved = it->value().toTensor();
-        if (saved.sizes() != tensor.sizes())
-          throw std::runtime_error("checkpoint '" + path + "': tensor '" + name + "' has another shape than the model's");
-        tensor.copy_(saved);
-      }
-    } else {
-      archive.read("model", model_archive);
-      model.load(model_archive);
-    }
-    if (optimizer) {
-      torch::serialize::InputArchive optimizer_archive;
-      if (archive.try_read("optimizer", optimizer_archive)) optimizer->load(optimizer_archive);
-    }
-    if (state) {
-      at::Tensor t;
-      auto get = [&](const char* key) {
-        archive.read(key, t);
-        return t.item<double>();
-      };
-      state->epoch = static_cast<std::int64_t>(get("epoch"));
-      state->best_value = get("best_value");
-      state->best_epoch = static_cast<std::int64_t>(get("best_epoch"));
-      state->stop_best = get("stop_best");
-      state->bad_epochs = static_cast<std::int64_t>(get("bad_epochs"));
-    }
+    read_checkpoint(archive, path, model, optimizer, state);
   } catch (const c10::Error& e) {
     throw std::runtime_error("checkpoint '" + path + "' cannot be read: " + e.msg());
+  }
+}
+
+void load_checkpoint_bytes(const char* data, std::size_t size, const std::string& label, torch::nn::Module& model,
+                           torch::optim::Optimizer* optimizer, TrainerState* state) {
+  torch::serialize::InputArchive archive;
+  try {
+    {
+      std::istringstream in(std::string(data, size));
+      caffe2::serialize::PyTorchStreamReader reader(&in);
+      check_script_archive(reader, label);
+    }
+    archive.load_from(data, size);
+    read_checkpoint(archive, label, model, optimizer, state);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("checkpoint '" + label + "' cannot be read: " + e.msg());
   }
 }
 

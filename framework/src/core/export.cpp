@@ -8,6 +8,8 @@
 #include <torch/serialize.h>
 #include <torch/utils.h>
 
+#include "trex/core/cell_json.h"
+
 namespace trex {
 namespace {
 
@@ -76,7 +78,7 @@ std::string export_metadata(TrainedRun& run, const std::string& format) {
                    {"class_names", run.parts().class_names},
                    {"eval_preprocessing", steps},
                    {"note", "forward() takes images after eval_preprocessing; 8-bit pixels go through it first"}};
-  return j.dump(2) + "\n";
+  return json_text(j, 2) + "\n";
 }
 
 }  // namespace trex

@@ -8,8 +8,10 @@
 #include <filesystem>
 
 #include <ATen/ops/from_blob.h>
+#include <caffe2/serialize/inline_container.h>
 #include <torch/serialize/archive.h>
 
+#include "trex/core/script_archive.h"
 #include "trex/core/store.h"
 
 namespace fs = std::filesystem;
@@ -41,16 +43,20 @@ class FileLock {
 std::optional<FeatureSet> read_file(const std::string& path, const std::string& key) {
   if (!fs::exists(path)) return std::nullopt;
   try {
+    {
+      caffe2::serialize::PyTorchStreamReader reader(path);
+      check_script_archive(reader, path);  // a damaged or foreign file reads as a miss
+    }
     torch::serialize::InputArchive archive;
     archive.load_from(path);
     c10::IValue stored_key;
     archive.read("key", stored_key);
-    if (stored_key.toStringRef() != key) return std::nullopt;
+    if (!stored_key.isString() || stored_key.toStringRef() != key) return std::nullopt;
     FeatureSet s;
     archive.read("features", s.features);
     archive.read("targets", s.targets);
     return s;
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {
     return std::nullopt;
   }
 }

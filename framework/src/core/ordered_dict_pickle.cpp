@@ -1,48 +1,14 @@
 #include "trex/core/ordered_dict_pickle.h"
 
-#include <cstring>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include <caffe2/serialize/inline_container.h>
 
+#include "trex/core/pickle_check.h"
+
 namespace trex {
-namespace {
-
-std::uint64_t read_le(const std::string& s, std::size_t at, int bytes) {
-  if (at + static_cast<std::size_t>(bytes) > s.size()) throw std::runtime_error("truncated pickle");
-  std::uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)]);
-  return v;
-}
-
-}  // namespace
-
-// Opcode lengths of the protocol-2 (and some protocol-4) opcodes torch.save writes.
-std::size_t opcode_length(const std::string& in, std::size_t i) {
-  const unsigned char op = static_cast<unsigned char>(in[i]);
-  switch (op) {
-    case 'c': {
-      const std::size_t a = in.find('\n', i + 1), b = a == std::string::npos ? a : in.find('\n', a + 1);
-      if (b == std::string::npos) throw std::runtime_error("truncated pickle");
-      return b + 1 - i;
-    }
-    case 'q': case 'h': case 0x80: case 'K': return 2;
-    case 'M': return 3;
-    case 'r': case 'j': case 'J': return 5;
-    case 'G': case 0x95: return 9;
-    case 'U': case 'C': case 0x8a: case 0x8c: return 2 + read_le(in, i + 1, 1);
-    case 'X': case 'T': case 'B': return 5 + read_le(in, i + 1, 4);
-    case 0x8d: case 0x8e: return 9 + read_le(in, i + 1, 8);
-    case 'I': case 'L': case 'F': case 'S': case 'P': case 'g': case 'p': case 'V': {
-      const std::size_t nl = in.find('\n', i + 1);
-      if (nl == std::string::npos) throw std::runtime_error("truncated pickle");
-      return nl + 1 - i;
-    }
-    default: return 1;  // MARK, tuples, lists, dicts, SETITEM(S), APPEND(S), NONE, booleans, BINPERSID, STOP ...
-  }
-}
 
 // The state a state_dict's BUILD applies ({'_metadata': ...}) uses SETITEM
 // and BUILD, which LibTorch's unpickler lacks: drop it, from its EMPTY_DICT to
@@ -58,12 +24,21 @@ std::string without_metadata_state(const std::string& in) {
     std::size_t d = k;  // back over a BINPUT to the state's EMPTY_DICT
     if (d > 0 && (in[starts[d - 1]] == 'q' || in[starts[d - 1]] == 'r')) --d;
     if (d == 0 || in[starts[d - 1]] != '}') continue;
-    return in.substr(0, starts[d - 1]) + in.substr(starts[n - 1]);
+    std::string out = in.substr(0, starts[d - 1]) + in.substr(starts[n - 1]);
+    try {
+      check_pickle(out);  // the dropped state must have been BUILD's argument, not the object itself
+      return out;
+    } catch (const std::runtime_error&) {
+      return in;
+    }
   }
   return in;
 }
 
 std::string pickle_without_ordered_dict(const std::string& in) {
+  if (in.size() > kMaxPickleBytes)
+    throw std::runtime_error("pickle: data.pkl is " + std::to_string(in.size()) + " bytes, over the " +
+                             std::to_string(kMaxPickleBytes) + "-byte limit for a state dict's structure");
   std::string out;
   std::set<std::uint64_t> class_slots;  // memo slots that hold collections.OrderedDict
   std::size_t i = 0;

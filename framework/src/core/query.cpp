@@ -14,12 +14,14 @@ struct ColumnDef {
   const char* name;
   const char* sql;
 };
-// `status` reads a running run whose heartbeat is stale as interrupted, as Store::run does.
+// `status` reads a running run that cannot be running (stale heartbeat, or its
+// pid gone on this host) as interrupted: the store's trex_run_gone(), the same
+// test Store::run and `trex show` apply.
 constexpr ColumnDef kColumns[] = {
     {"id", "r.id"},
     {"name", "r.name"},
     {"experiment", "r.experiment"},
-    {"status", "(CASE WHEN r.status='running' AND r.heartbeat < ? THEN 'interrupted' ELSE r.status END)"},
+    {"status", "(CASE WHEN r.status='running' AND trex_run_gone(r.heartbeat, r.host, r.pid) THEN 'interrupted' ELSE r.status END)"},
     {"error", "r.error"},
     {"host", "r.host"},
     {"pid", "r.pid"},
@@ -181,9 +183,23 @@ class Parser {
     }
     return left;
   }
+  /// Counts one level of nesting while alive; past kMaxNesting, an error at `t`.
+  class Nested {
+   public:
+    Nested(Parser& p, const Token& t) : p_(p) {
+      if (++p_.depth_ > kMaxNesting)
+        throw p_.error(t, "the filter nests deeper than " + std::to_string(kMaxNesting) +
+                              " levels of parentheses and 'not'; write it flatter");
+    }
+    ~Nested() { --p_.depth_; }
+
+   private:
+    Parser& p_;
+  };
+
   Sql parse_not() {
     if (keyword("not")) {
-      next();
+      Nested level(*this, next());
       Sql inner = parse_not();
       inner.text = "NOT " + inner.text;
       return inner;
@@ -192,7 +208,7 @@ class Parser {
   }
   Sql parse_primary() {
     if (peek().kind == Tok::LParen) {
-      next();
+      Nested level(*this, next());
       Sql inner = parse_or();
       if (peek().kind != Tok::RParen) throw error(peek(), "expected ')' to close the '(' here");
       next();
@@ -238,6 +254,8 @@ class Parser {
     if (ft.kind != Tok::Word)
       throw error(ft, ft.kind == Tok::End ? "expected a field at the end, e.g. best.val_accuracy > 0.9"
                                           : "expected a field, found '" + ft.text + "'");
+    if (++comparisons_ > kMaxComparisons)
+      throw error(ft, "more than " + std::to_string(kMaxComparisons) + " comparisons in one filter; use 'in (...)' for lists");
     const Field f = parse_field_at(ft.text, expr_, ft.pos);
     bool negate = false;
     if (keyword("not")) next(), negate = true;
@@ -246,7 +264,11 @@ class Parser {
       if (peek().kind != Tok::LParen) throw error(peek(), "expected '(' after 'in'");
       next();
       std::vector<sql::Cell> values{value()};
-      while (peek().kind == Tok::Comma) next(), values.push_back(value());
+      while (peek().kind == Tok::Comma) {
+        if (values.size() >= kMaxInValues)
+          throw error(peek(), "an 'in' list holds at most " + std::to_string(kMaxInValues) + " values");
+        next(), values.push_back(value());
+      }
       if (peek().kind != Tok::RParen) throw error(peek(), "expected ',' or ')' in the 'in' list");
       next();
       std::string marks;
@@ -317,6 +339,7 @@ class Parser {
   std::vector<Token> toks_;
   Match match_;
   std::size_t at_ = 0;
+  int depth_ = 0, comparisons_ = 0;
 };
 
 }  // namespace
@@ -345,7 +368,6 @@ Sql field_value(const Field& f) {
     return {"(SELECT " + f.summary + " FROM summaries WHERE run_id = r.id AND key = ?)", {f.name}};
   const ColumnDef* c = find_column(f.name);
   if (!c) throw Error(f.name, 0, "unknown column '" + f.name + "'");
-  if (f.name == "status") return {c->sql, {now_seconds() - Store::kStaleSeconds}};
   return {c->sql, {}};
 }
 
@@ -363,6 +385,8 @@ std::vector<SortKey> parse_sort(const std::string& text) {
     part.erase(0, part.find_first_not_of(' '));
     part.erase(part.find_last_not_of(' ') + 1);
     if (!part.empty()) {
+      if (out.size() >= kMaxFields)
+        throw Error(text, start, "at most " + std::to_string(kMaxFields) + " fields in one list");
       SortKey k;
       if (part[0] == '-' || part[0] == '+') k.descending = part[0] == '-', part = part.substr(1);
       k.field = parse_field(part);

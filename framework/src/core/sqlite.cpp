@@ -105,7 +105,10 @@ Database::Database(const std::string& path, bool read_only) : path_(path) {
   sqlite3_extended_result_codes(db_, 0);
   if (!read_only) {
     exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable at checkpoints, never corrupt
+    // FULL: each commit is on disk before it returns. Checkpoints are fsynced
+    // after the epoch's commit, so after a power loss the store is never
+    // behind a checkpoint (NORMAL could lose the last commits).
+    exec("PRAGMA synchronous=FULL");
   }
   exec("PRAGMA foreign_keys=ON");
 }
@@ -130,7 +133,16 @@ void Database::exec(const std::string& sql) {
 std::int64_t Database::changes() const { return sqlite3_changes(db_); }
 
 void Database::begin_immediate() { exec("BEGIN IMMEDIATE"); }
-void Database::commit() { exec("COMMIT"); }
+void Database::commit() {
+  try {
+    exec("COMMIT");
+  } catch (...) {
+    // A COMMIT that failed (disk full, I/O error) leaves the transaction
+    // open; roll it back so the connection is usable and nothing half-written stays.
+    rollback();
+    throw;
+  }
+}
 void Database::rollback() {
   char* err = nullptr;
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, &err);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -11,9 +12,11 @@
 #include <random>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "trex/core/fault.h"
 #include "trex/core/report.h"
+#include "trex/core/cell_json.h"
 #include "trex/core/spec.h"
 
 namespace fs = std::filesystem;
@@ -217,11 +220,24 @@ std::string host_name() {
   return buf;
 }
 
-bool is_stale(const RunRecord& r) {
-  if (r.status != "running") return false;
-  if (now_seconds() - r.heartbeat > Store::kStaleSeconds) return true;
-  return r.host == host_name() && !process_alive(r.pid);
+bool run_gone(double heartbeat, const std::string& host, std::int64_t pid) {
+  static const std::string here = host_name();
+  if (now_seconds() - heartbeat > Store::kStaleSeconds) return true;
+  return host == here && !process_alive(pid);
 }
+
+bool is_stale(const RunRecord& r) { return r.status == "running" && run_gone(r.heartbeat, r.host, r.pid); }
+
+namespace {
+// trex_run_gone(heartbeat, host, pid) in SQL: queries read a dead run's status
+// as Store::run does. Not deterministic: it reads the clock and the process table.
+void sql_run_gone(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  const unsigned char* host = sqlite3_value_text(argv[1]);
+  const bool gone = run_gone(sqlite3_value_double(argv[0]), host ? reinterpret_cast<const char*>(host) : "",
+                             sqlite3_value_int64(argv[2]));
+  sqlite3_result_int(ctx, gone ? 1 : 0);
+}
+}  // namespace
 
 std::string Store::default_path() {
   if (const char* env = std::getenv("TREX_STORE"); env && *env) return env;
@@ -236,6 +252,7 @@ Store::Store(const std::string& path, bool read_only) : path_(path), read_only_(
     throw sql::Error("store '" + path + "' does not exist; run an experiment first or pass --store");
   }
   db_ = std::make_unique<sql::Database>(path, read_only);
+  sqlite3_create_function(db_->handle(), "trex_run_gone", 3, SQLITE_UTF8, nullptr, sql_run_gone, nullptr, nullptr);
   if (!read_only) {
     migrate(*db_, kSchemaVersion);
     mark_stale_runs();
@@ -252,8 +269,31 @@ std::string Store::folder() const {
   return parent.empty() ? "." : parent.string();
 }
 
+bool valid_id(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  for (unsigned char c : id)
+    if (!std::isalnum(c) && c != '.' && c != '_' && c != '-') return false;
+  return true;
+}
+
+void check_id(const std::string& kind, const std::string& id) {
+  if (!valid_id(id)) {
+    std::string shown = id.size() > 80 ? id.substr(0, 77) + "..." : id;
+    throw std::runtime_error(kind + " id '" + shown + "' is not a valid id (1-128 of A-Z a-z 0-9 . _ -, not '.' or '..'); "
+                             "the store may be damaged or hostile, and trex will not use it as a folder name");
+  }
+}
+
 std::string Store::run_dir(const std::string& run_id, bool create) const {
+  check_id("run", run_id);
   fs::path dir = fs::path(folder()) / "runs" / run_id;
+  if (create) fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string Store::sweep_dir(const std::string& sweep_id, bool create) const {
+  check_id("sweep", sweep_id);
+  fs::path dir = fs::path(folder()) / "sweeps" / sweep_id;
   if (create) fs::create_directories(dir);
   return dir.string();
 }
@@ -299,7 +339,7 @@ void Store::create_run(const RunRecord& r, const std::vector<FlatParam>& params)
                  ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .bind_all(r.id, r.name, r.experiment, std::string("running"), sql::Cell{}, r.start_time, sql::Cell{}, r.start_time,
                   r.host, r.pid, r.seed, r.trex_version, r.torch_version, r.opencv_version, r.git_commit, r.spec_yaml,
-                  r.spec_hash, nlohmann::json(r.class_names).dump(), r.main_metric,
+                  r.spec_hash, json_text(nlohmann::json(r.class_names)), r.main_metric,
                   r.sweep_id.empty() ? sql::Cell{} : sql::Cell{r.sweep_id},
                   r.sweep_id.empty() ? sql::Cell{} : sql::Cell{r.trial})
         .run();
@@ -379,6 +419,13 @@ void Store::truncate_after(const std::string& run_id, std::int64_t epoch,
   });
 }
 
+std::int64_t Store::last_epoch(const std::string& run_id) const {
+  auto s = db_->prepare("SELECT COALESCE(MAX(epoch), 0) FROM metrics WHERE run_id=? AND split != 'test'");
+  s.bind_all(run_id);
+  s.step();
+  return s.integer(0);
+}
+
 void Store::rebuild_summaries(const std::string& run_id, const std::map<std::string, bool>& higher_is_better) {
   std::map<std::string, bool> directions;
   {
@@ -440,7 +487,7 @@ RunRecord Store::read_run(sql::Statement& s) const {
   if (!s.is_null(17)) {
     auto j = nlohmann::json::parse(s.text(17), nullptr, false);
     if (j.is_array())
-      for (const auto& n : j) r.class_names.push_back(n.get<std::string>());
+      for (const auto& n : j) r.class_names.push_back(n.is_string() ? n.get<std::string>() : json_text(n));
   }
   r.main_metric = s.text(18);
   r.sweep_id = s.text(19);

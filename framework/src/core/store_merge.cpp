@@ -19,10 +19,25 @@ std::int64_t count(sql::Database& db, const std::string& query) {
   return s.integer(0);
 }
 
+// Symlinks are copied as links, never followed: a hostile store's link to
+// /etc must not bring /etc's files into ours.
 void copy_tree_if_missing(const fs::path& from, const fs::path& to) {
-  if (!fs::exists(from) || fs::exists(to)) return;
+  if (!fs::exists(fs::symlink_status(from)) || fs::exists(fs::symlink_status(to))) return;
+  if (!fs::is_directory(fs::symlink_status(from))) return;  // a run folder that is a link is left out
   fs::create_directories(to.parent_path());
-  fs::copy(from, to, fs::copy_options::recursive);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+}
+
+/// Every id in `query` (one text column) must be a valid id, before anything is copied.
+void check_ids(sql::Database& db, const std::string& kind, const std::string& query, const std::string& source) {
+  auto s = db.prepare(query);
+  while (s.step()) {
+    try {
+      check_id(kind, s.text(0));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot merge '" + source + "': " + e.what());
+    }
+  }
 }
 
 }  // namespace
@@ -37,6 +52,8 @@ MergeReport merge_store(Store& into, const std::string& source) {
   std::vector<std::string> new_runs;
   std::vector<std::pair<std::string, std::string>> sweep_dirs;  // source sweep id -> destination sweep id
   try {
+    check_ids(db, "run", "SELECT id FROM src.runs", source);
+    check_ids(db, "sweep", "SELECT id FROM src.sweeps", source);
     db.transaction([&] {
       db.exec("CREATE TEMP TABLE IF NOT EXISTS sweep_map(src TEXT PRIMARY KEY, dst TEXT NOT NULL)");
       db.exec("DELETE FROM temp.sweep_map");
@@ -118,14 +135,15 @@ MergeReport merge_store(Store& into, const std::string& source) {
   db.exec("DETACH DATABASE src");
   report.runs_added = static_cast<std::int64_t>(new_runs.size());
   const fs::path from = fs::path(source).parent_path().empty() ? fs::path(".") : fs::path(source).parent_path();
-  for (const auto& id : new_runs) copy_tree_if_missing(from / "runs" / id, fs::path(into.folder()) / "runs" / id);
+  for (const auto& id : new_runs) copy_tree_if_missing(from / "runs" / id, into.run_dir(id, false));
   // Trial logs and the sweep's spec: file by file, so shards of one sweep fill one folder.
   for (const auto& [src, dst] : sweep_dirs) {
-    const fs::path in = from / "sweeps" / src, out = fs::path(into.folder()) / "sweeps" / dst;
-    if (!fs::is_directory(in)) continue;
+    const fs::path in = from / "sweeps" / src, out = into.sweep_dir(dst, false);
+    if (!fs::is_directory(fs::symlink_status(in))) continue;
     fs::create_directories(out);
     for (const auto& f : fs::directory_iterator(in))
-      if (f.is_regular_file() && !fs::exists(out / f.path().filename())) fs::copy_file(f.path(), out / f.path().filename());
+      if (f.symlink_status().type() == fs::file_type::regular && !fs::exists(fs::symlink_status(out / f.path().filename())))
+        fs::copy_file(f.path(), out / f.path().filename());
   }
   return report;
 }

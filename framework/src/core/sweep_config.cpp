@@ -103,7 +103,7 @@ SearchParam read_param(Reader& r, const std::string& key, const Node& n, const s
     p.kind = SearchParam::Kind::Choice;
     for (const auto& item : arg.items()) {
       if (!item.is_scalar()) r.error(item, apath, "choices are scalars (numbers, strings, booleans)");
-      else p.choices.push_back(item.quoted() ? fmt::format("'{}'", item.text()) : item.text());
+      else p.choices.push_back(yaml_scalar(item));  // --set text that reads back as this value
     }
     return p;
   }

@@ -1,6 +1,7 @@
 #include "trex/core/sweep_runner.h"
 
 #include "trex/core/child_process.h"
+#include "trex/core/folder_lock.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -20,6 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "trex/core/cell_json.h"
 #include "trex/core/sampler.h"
 #include "trex/core/spec.h"
 #include "trex/core/sweep_store.h"
@@ -105,8 +108,8 @@ class Sweep {
       create_sweep(store_, sweep_);
     }
     config_ = stored_sweep_config(sweep_);
-    dir_ = fs::path(store_.folder()) / "sweeps" / sweep_.id;
-    fs::create_directories(dir_);
+    dir_ = store_.sweep_dir(sweep_.id);
+    lock_ = std::make_unique<FolderLock>(dir_.string(), "sweep " + sweep_.id);
     spec_file_ = (dir_ / "spec.yaml").string();
     if (!fs::exists(spec_file_)) {
       std::ofstream out(spec_file_);
@@ -150,7 +153,13 @@ class Sweep {
       // would keep proposing the region the pruner just cut short.
       if ((t.state != "completed" && t.state != "pruned") || !t.objective) continue;
       auto& entry = by_config[t.config];
-      entry.first = nlohmann::json::parse(t.point).get<Point>();
+      const auto point = nlohmann::json::parse(t.point, nullptr, false);
+      if (!point.is_array() || point.size() != config_.params.size() ||
+          !std::all_of(point.begin(), point.end(), [](const nlohmann::json& v) { return v.is_number(); }))
+        throw std::runtime_error("sweep " + sweep_.id + " trial " + std::to_string(t.number) + ": its stored point '" +
+                                 t.point.substr(0, 80) + "' is not " + std::to_string(config_.params.size()) +
+                                 " numbers; the store is damaged");
+      entry.first = point.get<Point>();
       entry.second.push_back(*t.objective);
     }
     std::vector<Observation> out;
@@ -178,8 +187,8 @@ class Sweep {
         t.config = c;
         t.number = c * config_.repeats() + j;
         if (!config_.seeds.empty()) t.seed = config_.seeds[static_cast<std::size_t>(j)];
-        t.params = params.dump();
-        t.point = nlohmann::json(point).dump();
+        t.params = json_text(params);
+        t.point = json_text(nlohmann::json(point));
         add_trial(store_, t);
         queue_.push_back(t.number);
       }
@@ -246,6 +255,7 @@ class Sweep {
   void schedule() {
     for (;;) {
       if (!stopped_ && o_.should_stop && o_.should_stop()) stop_children();
+      if (stopped_ && !killed_ && seconds_since(stop_time_) > o_.stop_grace_seconds) kill_children();
       while (!stopped_ && static_cast<std::int64_t>(running_.size()) < config_.parallel) {
         if (queue_.empty() && !draw()) break;
         const std::int64_t number = queue_.front();
@@ -260,11 +270,29 @@ class Sweep {
     }
   }
 
+  static double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  }
+
   // One SIGTERM each: trials checkpoint and record themselves interrupted.
   void stop_children() {
     stopped_ = true;
+    stop_time_ = std::chrono::steady_clock::now();
     for (const auto& [pid, number] : running_) ::kill(pid, SIGTERM);
     if (!o_.quiet) std::cout << "sweep " << sweep_.id << ": stopping " << running_.size() << " trials\n";
+  }
+
+  // A trial wedged past the grace period (stuck in I/O, ignoring SIGTERM) is
+  // killed; its run then reads as interrupted (its pid is gone) and resumes
+  // from its last checkpoint.
+  void kill_children() {
+    killed_ = true;
+    for (const auto& [pid, number] : running_) {
+      ::kill(pid, SIGKILL);
+      if (!o_.quiet)
+        std::cout << fmt::format("sweep {}: trial {} did not stop within {} s of SIGTERM; killed\n", sweep_.id, number,
+                                 o_.stop_grace_seconds) << std::flush;
+    }
   }
 
   SweepRunOptions o_;
@@ -278,7 +306,9 @@ class Sweep {
   std::int64_t next_config_ = 0;
   std::deque<std::int64_t> queue_;
   std::map<pid_t, std::int64_t> running_;
-  bool stopped_ = false;
+  std::unique_ptr<FolderLock> lock_;  ///< one process runs a sweep at a time
+  bool stopped_ = false, killed_ = false;
+  std::chrono::steady_clock::time_point stop_time_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "trex/core/sweep_store.h"
 
+#include "trex/core/cell_json.h"
+
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -36,8 +38,11 @@ sql::Cell optional_cell(const std::optional<double>& v) { return v ? sql::Cell{*
 
 std::vector<std::pair<std::string, std::string>> TrialRecord::values() const {
   std::vector<std::pair<std::string, std::string>> out;
-  const nlohmann::json j = nlohmann::json::parse(params);
-  for (const auto& [key, value] : j.items()) out.emplace_back(key, value.get<std::string>());
+  const nlohmann::json j = nlohmann::json::parse(params, nullptr, false);
+  if (!j.is_object())
+    throw std::runtime_error("sweep " + sweep_id + " trial " + std::to_string(number) +
+                             ": its stored params are not a JSON object of key: value text; the store is damaged");
+  for (const auto& [key, value] : j.items()) out.emplace_back(key, value.is_string() ? value.get<std::string>() : json_text(value));
   return out;
 }
 

@@ -29,6 +29,7 @@
 #include "trex/core/experiment.h"
 #include "trex/core/feature_cache.h"
 #include "trex/core/fault.h"
+#include "trex/core/folder_lock.h"
 #include "trex/core/feature_split.h"
 #include "trex/core/grad_sync.h"
 #include "trex/core/sync_batch_norm.h"
@@ -56,19 +57,26 @@ std::string git_commit() {
   return out;
 }
 
-/// Writes the run's heartbeat from its own connection while an epoch runs.
+/// Writes the run's heartbeat from its own store connection while an epoch runs.
 class Heartbeat {
  public:
   Heartbeat(const std::string& store_path, std::string run_id) : run_id_(std::move(run_id)) {
     thread_ = std::thread([this, store_path] {
-      sql::Database db(store_path, false);
-      std::unique_lock<std::mutex> lock(mutex_);
-      while (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return stop_; })) {
-        try {
-          db.prepare("UPDATE runs SET heartbeat=? WHERE id=?").bind_all(now_seconds(), run_id_).run();
-        } catch (const std::exception&) {
-          // A busy store delays a heartbeat; the next one catches up.
+      // Everything inside the try: an exception escaping a thread would abort
+      // the run and leave it "running" in the store.
+      try {
+        Store store(store_path);
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return stop_; })) {
+          try {
+            store.heartbeat(run_id_);
+          } catch (const std::exception&) {
+            // A busy store delays a heartbeat; the next one catches up.
+          }
         }
+      } catch (const std::exception& e) {
+        std::cerr << "trex: warning: the heartbeat of run " << run_id_ << " stopped (" << e.what()
+                  << "); after " << Store::kStaleSeconds << " s without one, readers take the run for interrupted\n";
       }
     });
   }
@@ -220,6 +228,8 @@ class Trainer {
   /// Every rank's rows of a batch, concatenated in rank order: the global batch.
   MetricBatch gather(at::Tensor logits, at::Tensor targets, at::Tensor per_example, std::vector<std::size_t>* positions);
   void load_for_resume(const std::string& path);
+  void resume_record();
+  std::unique_ptr<FolderLock> lock_;  ///< held by the writer while it writes the run
 };
 
 bool Trainer::higher_is_better(const std::string& key, const std::string& mode) const {
@@ -511,27 +521,50 @@ void Trainer::load_for_resume(const std::string& path) {
   load_checkpoint(path, *module_, optimizer_.get(), &state_);
 }
 
+// Continues a stored run: one writer at a time, from a checkpoint that is at
+// most the one epoch behind the store that a kill can leave (store first,
+// checkpoint second), or from scratch when asked with --restart.
+void Trainer::resume_record() {
+  const RunRecord r = store_.run(options_.resume_id);
+  run_id_ = r.id;
+  run_dir_ = store_.run_dir(run_id_);
+  lock_ = std::make_unique<FolderLock>(run_dir_, "run " + run_id_);
+  if (r.status == "completed") throw std::runtime_error("run " + run_id_ + " is already completed; nothing to resume");
+  const std::int64_t stored = store_.last_epoch(run_id_);
+  if (options_.restart) {
+    fs::remove(checkpoint_path("last"));
+    fs::remove(checkpoint_path("best"));
+    if (!options_.quiet) std::cout << "run " << run_id_ << ": restarting from epoch 1 (" << stored << " stored epochs dropped)\n";
+  } else {
+    const bool have_last = fs::exists(checkpoint_path("last"));
+    if (have_last) load_for_resume(checkpoint_path("last"));
+    const std::int64_t saved = state_.epoch + 1;  // epochs the checkpoint holds
+    if (stored > saved + 1)
+      throw std::runtime_error(
+          "run " + run_id_ + " has " + std::to_string(stored) + " stored epochs but " + checkpoint_path("last") +
+          (have_last ? " holds only " + std::to_string(saved) : " is missing") +
+          " (train.checkpoint.keep: none, or the file was removed); resuming would drop the epochs it lacks. Restore the "
+          "checkpoint, or start the run again from epoch 1 with `trex run --resume " + run_id_ + " --restart`");
+  }
+  // Epochs after the checkpoint are repeated, bit for bit, so their rows go.
+  store_.truncate_after(run_id_, state_.epoch + 1, directions_);  // stored epochs are 1-based
+  store_.set_status(run_id_, RunStatus::Running);
+}
+
 void Trainer::start_record() {
   if (!writer()) {
     // Other ranks write nothing to the store; their checkpoints (the same as
     // rank 0's, step for step) go to a scratch folder, removed at the end.
     run_id_ = "rank-" + std::to_string(rank_);
     run_dir_ = (fs::temp_directory_path() / ("trex-rank" + std::to_string(rank_) + "-" + std::to_string(getpid()))).string();
-    if (!options_.resume_id.empty()) {
+    if (!options_.resume_id.empty() && !options_.restart) {
       const RunRecord r = store_.run(options_.resume_id);
       load_for_resume((fs::path(store_.run_dir(r.id, false)) / "checkpoints" / "last.pt").string());
     }
     return;
   }
   if (!options_.resume_id.empty()) {
-    RunRecord r = store_.run(options_.resume_id);
-    run_id_ = r.id;
-    run_dir_ = store_.run_dir(run_id_);
-    if (r.status == "completed") throw std::runtime_error("run " + run_id_ + " is already completed; nothing to resume");
-    load_for_resume(checkpoint_path("last"));
-    // Epochs after the checkpoint are repeated, bit for bit, so their rows go.
-    store_.truncate_after(run_id_, state_.epoch + 1, directions_);  // stored epochs are 1-based
-    store_.set_status(run_id_, RunStatus::Running);
+    resume_record();
     return;
   }
   RunRecord r;
@@ -573,6 +606,7 @@ void Trainer::start_record() {
   store_.create_run(r, params);
   run_id_ = r.id;
   run_dir_ = store_.run_dir(run_id_);
+  lock_ = std::make_unique<FolderLock>(run_dir_, "run " + run_id_);
   if (parts_.backbone_weights)
     store_.add_artifact(run_id_, "backbone_weights", parts_.backbone_weights->path, parts_.backbone_weights->checksum);
 }
@@ -828,8 +862,14 @@ RunResult Trainer::run() {
       }
       state_.epoch = epoch;
       if (t_.checkpoint.keep != "none" || (t_.early_stopping.enabled && t_.early_stopping.restore_best)) {
+        // Best first, last second: a kill between them resumes from the
+        // previous last.pt and repeats this epoch, rewriting the same best.pt;
+        // the other order would resume past a best.pt that never got written.
+        if (best) {
+          save("best", false);
+          fault_point("between_checkpoints", epoch + 1);
+        }
         save("last", true);
-        if (best) save("best", false);
       }
       progress_->end_epoch(keyed, lr_, seconds, parts_.plan.train.size(), best);
       std::string prune;

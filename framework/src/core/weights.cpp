@@ -1,6 +1,8 @@
 #include "trex/core/weights.h"
 
 #include "trex/core/ordered_dict_pickle.h"
+#include "trex/core/pickle_check.h"
+#include "trex/core/script_archive.h"
 
 #include <filesystem>
 #include <fstream>
@@ -39,9 +41,15 @@ std::string WeightsReport::summary() const {
 WeightsReport load_state_dict_file(torch::nn::Module& module, const std::string& path, bool strict) {
   if (!std::filesystem::exists(path)) throw std::runtime_error("weights file '" + path + "' not found");
   std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return load_state_dict(module, bytes, path, strict);
+}
+
+WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>& bytes, const std::string& path, bool strict) {
   c10::IValue value;
   try {
+    // Our walker checks every opcode and length before LibTorch's unpickler reads them.
+    check_archive_pickle(bytes);
     try {
       value = torch::pickle_load(bytes);
     } catch (const std::exception&) {
@@ -56,6 +64,7 @@ WeightsReport load_state_dict_file(torch::nn::Module& module, const std::string&
                              "); save it with torch.save(dict(model.state_dict()), path) in the zip format, or convert it "
                              "with tools/export_torchvision_weights.py --resave " + path);
   }
+  check_tensors(value, path);
   if (!value.isGenericDict())
     throw std::runtime_error("weights file '" + path + "' holds a " + value.tagKind() + ", not a dict of tensors");
   std::map<std::string, at::Tensor> source;

@@ -1,5 +1,6 @@
 #include "trex/core/yaml_loader.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,9 +22,35 @@ constexpr int kMaxDepth = 64;
   throw SpecError({{o, path, message}});
 }
 
+/// The offset of the first byte that does not belong to valid UTF-8, or npos.
+std::size_t invalid_utf8_at(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    std::uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 0x2) return i;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    const bool overlong = (n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
 struct Converter {
   std::string file;
   std::size_t nodes = 0;
+
+  // An escape such as "\ud800" decodes to bytes that are not UTF-8.
+  static void check_text(const std::string& text, const Origin& o, const std::string& path) {
+    if (invalid_utf8_at(text) != std::string::npos)
+      fail(o, path, "this text decodes to bytes that are not UTF-8 (an escaped surrogate?); write the character itself");
+  }
 
   Origin origin(const YAML::Mark& m) const {
     if (m.is_null()) return {file, 0, 0};
@@ -42,6 +69,7 @@ struct Converter {
       case YAML::NodeType::Null:
         return Node::null(o);
       case YAML::NodeType::Scalar:
+        check_text(y.Scalar(), o, path);
         return Node::scalar(y.Scalar(), y.Tag() == "!", o);
       case YAML::NodeType::Sequence: {
         Node seq = Node::sequence(o);
@@ -55,6 +83,7 @@ struct Converter {
           if (!kv.first.IsScalar())
             fail(origin(kv.first.Mark()), path, "map keys must be plain names, not lists or maps");
           const std::string key = kv.first.Scalar();
+          check_text(key, origin(kv.first.Mark()), path);
           if (const Node* previous = map.find(key))
             fail(origin(kv.first.Mark()), join_path(path, key),
                  "duplicate key '" + key + "' (first at line " + std::to_string(previous->origin().line) +
@@ -120,11 +149,28 @@ void load_chain(const std::string& path, std::vector<std::string>& stack, Node& 
   out = std::move(merged);
 }
 
+/// Levels of maps and lists in `n` (a scalar: 0); parsed nodes are at most kMaxDepth deep.
+int depth(const Node& n) {
+  int d = 0;
+  if (n.is_map())
+    for (const auto& e : n.entries()) d = std::max(d, depth(e.second) + 1);
+  if (n.is_sequence())
+    for (const auto& item : n.items()) d = std::max(d, depth(item) + 1);
+  return d;
+}
+
 }  // namespace
 
 Node parse_yaml(const std::string& text, const std::string& file) {
   if (text.find('\0') != std::string::npos)
     fail({file}, "", "the file holds NUL bytes: binary data, not YAML text");
+  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string::npos) {
+    const std::size_t newline = bad == 0 ? std::string::npos : text.rfind('\n', bad - 1);
+    const std::size_t line_start = newline == std::string::npos ? 0 : newline + 1;
+    const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n'));
+    const int column = 1 + static_cast<int>(bad - line_start);
+    fail({file, line, column}, "", "not UTF-8 text here; save the spec as UTF-8");
+  }
   YAML::Node y;
   try {
     y = YAML::Load(text);
@@ -177,6 +223,9 @@ void apply_override(Node& root, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0)
     fail(o, "", "an override is KEY=VALUE with a dotted KEY, e.g. train.optimizer.lr=0.01");
   const std::string key = assignment.substr(0, eq);
+  for (unsigned char c : key)
+    if (c < 0x20 || c == 0x7f) fail(o, "", "the key holds a control character; keys are dotted names such as train.optimizer.lr");
+  if (invalid_utf8_at(key) != std::string::npos) fail(o, "", "the key is not UTF-8 text");
   Node value = parse_yaml(assignment.substr(eq + 1), "--set " + key);
   value.set_origin(o);
 
@@ -184,8 +233,12 @@ void apply_override(Node& root, const std::string& assignment) {
   std::stringstream ss(key);
   for (std::string part; std::getline(ss, part, '.');) {
     if (part.empty()) fail(o, key, "empty segment in the key path");
+    if (parts.size() >= static_cast<std::size_t>(kMaxDepth))
+      fail(o, key.substr(0, 80), "the key path is deeper than " + std::to_string(kMaxDepth) + " levels; specs are shallow");
     parts.push_back(part);
   }
+  if (static_cast<int>(parts.size()) + depth(value) > kMaxDepth)
+    fail(o, key.substr(0, 80), "the key path and its value nest deeper than " + std::to_string(kMaxDepth) + " levels; specs are shallow");
   Node* cur = &root;
   std::string path;
   for (std::size_t i = 0; i < parts.size(); ++i) {

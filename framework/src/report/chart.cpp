@@ -1,7 +1,10 @@
 #include "trex/report/chart.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cmath>
@@ -11,23 +14,39 @@
 #include <random>
 #include <sstream>
 
+#include "trex/core/child_process.h"
+
 namespace fs = std::filesystem;
 
 namespace trex::report {
 namespace {
 
-// Text inside gnuplot double quotes; noenhanced mode keeps _ and ^ literal.
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
+}  // namespace
+
+// Single quotes are gnuplot's inert strings: no backquote (shell) or macro
+// substitution and no backslash escapes; a quote is doubled. Control
+// characters (a newline would end the command) become spaces. Noenhanced mode
+// keeps _ and ^ literal.
+std::string gnuplot_quoted(const std::string& s) {
+  std::string out = "'";
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
+    if (c == '\'') out += "''";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += ' ';
+    else out += c;
   }
-  return out + "\"";
+  return out + "'";
+}
+
+namespace {
+
+std::string quoted(const std::string& s) { return gnuplot_quoted(s); }
+
+/// A data-file cell: the tab separator and line ends would split the record.
+std::string data_cell(const std::string& s) {
+  std::string out = s;
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return out;
 }
 
 class Scratch {
@@ -63,8 +82,14 @@ void run_gnuplot(const std::string& script_text, const Scratch& scratch, const s
   const std::string script = scratch.file("chart.gp"), err = scratch.file("err.txt");
   std::ofstream(script) << script_text;
   fs::create_directories(fs::absolute(png).parent_path());
-  const std::string cmd = "gnuplot " + quoted(script) + " 2>" + quoted(err);
-  const int status = std::system(cmd.c_str());
+  // No shell between us and gnuplot: the script path is an argument.
+  const pid_t pid = start_child("/usr/bin/env", {"env", "gnuplot", script}, [&err] {
+    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) dup2(fd, 2), dup2(fd, 1);
+  }, "gnuplot");
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (code == 127)
     throw std::runtime_error("charts need the gnuplot command; install gnuplot-nox (tools/setup.sh does)");
@@ -129,7 +154,7 @@ void render(const Chart& c, const std::string& png) {
       }
       case Chart::Kind::Bars:
         for (std::size_t k = 0; k < ser.y.size(); ++k)
-          out << k << "\t" << ser.y[k] << "\t" << (k < c.categories.size() ? c.categories[k] : "") << "\n";
+          out << k << "\t" << ser.y[k] << "\t" << (k < c.categories.size() ? data_cell(c.categories[k]) : "") << "\n";
         s << "set style fill solid 0.7 border\nset boxwidth 0.7 relative\nset xtics rotate by -45 left\nset yrange [0:*]\n"
           << "set xrange [-0.6:" << static_cast<double>(ser.y.size()) - 0.4 << "]\n";
         plots.push_back(quoted(data) + " using 1:2:xtic(3) with boxes " + title);

@@ -1,3 +1,4 @@
+#include "trex/core/cell_json.h"
 #include "trex/report/run_report.h"
 
 #include <algorithm>
@@ -77,7 +78,7 @@ class Builder {
     result_.images = page_->images();
     nlohmann::json j{{"run", run_.id}, {"images", result_.images}, {"prediction_tiles", result_.prediction_tiles},
                      {"wrong_tiles", result_.wrong_tiles}};
-    std::ofstream(fs::path(result_.dir) / "report.json") << j.dump(2) << "\n";
+    std::ofstream(fs::path(result_.dir) / "report.json") << json_text(j, 2) << "\n";
     return result_;
   }
 

@@ -1,6 +1,7 @@
 #include "trex/ui/dashboard.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -188,10 +189,8 @@ class Api {
         name.find(".db") != std::string::npos)
       throw HttpError(403, "only files inside the results folder can be read");
     if (!fs::is_regular_file(wanted)) throw HttpError(404, "no file '" + relative + "'");
-    std::ifstream in(wanted, std::ios::binary);
-    std::stringstream body;
-    body << in.rdbuf();
-    return {200, content_type(wanted), body.str()};
+    Response r{200, content_type(wanted), "", wanted.string()};
+    return r;
   }
 
  private:
@@ -206,7 +205,7 @@ class Api {
   Store store_;
 };
 
-Response json_response(const json& j) { return {200, "application/json", j.dump()}; }
+Response json_response(const json& j) { return {200, "application/json", json_text(j)}; }
 
 }  // namespace
 
@@ -237,22 +236,70 @@ Response Dashboard::handle(const std::string& method, const std::string& path,
     if (parts.size() == 1 && parts[0] == "fields") return json_response(api.fields());
     throw HttpError(404, "no API '" + path + "' (see framework/ui/README.md)");
   } catch (const HttpError& e) {
-    return {e.status, "application/json", json{{"error", e.what()}}.dump()};
+    return {e.status, "application/json", json_text(json{{"error", e.what()}})};
   } catch (const query::Error& e) {
-    return {400, "application/json", json{{"error", e.what()}}.dump()};
+    return {400, "application/json", json_text(json{{"error", e.what()}})};
   } catch (const std::exception& e) {
-    return {500, "application/json", json{{"error", e.what()}}.dump()};
+    return {500, "application/json", json_text(json{{"error", e.what()}})};
   }
 }
 
-void Dashboard::serve(const std::string& host, int port, const std::function<bool()>& stop) const {
+bool allowed_host(const std::string& host_header, const std::string& bound_host, int port,
+                  const std::vector<std::string>& extra) {
+  if (bound_host == "0.0.0.0" || bound_host == "::") return true;
+  std::string name = host_header;
+  const std::string suffix = ":" + std::to_string(port);
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    name.resize(name.size() - suffix.size());
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::vector<std::string> names{"127.0.0.1", "localhost", "[::1]", bound_host};
+  names.insert(names.end(), extra.begin(), extra.end());
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+namespace {
+
+/// Streams a file in 64 KiB pieces: a large report image never sits whole in memory.
+void stream_file(httplib::Response& res, const Response& r) {
+  auto in = std::make_shared<std::ifstream>(r.file, std::ios::binary);
+  std::error_code ec;
+  const auto size = fs::file_size(r.file, ec);
+  if (!*in || ec) {
+    res.status = 404;
+    res.set_content(json_text(json{{"error", "no file"}}), "application/json");
+    return;
+  }
+  res.set_content_provider(static_cast<std::size_t>(size), r.content_type,
+                           [in](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                             char buf[1 << 16];
+                             in->seekg(static_cast<std::streamoff>(offset));
+                             in->read(buf, static_cast<std::streamsize>(std::min(length, sizeof buf)));
+                             if (in->gcount() <= 0) return false;
+                             sink.write(buf, static_cast<std::size_t>(in->gcount()));
+                             return true;
+                           });
+}
+
+}  // namespace
+
+void Dashboard::serve(const std::string& host, int port, const std::function<bool()>& stop,
+                      const std::vector<std::string>& allowed_hosts) const {
   httplib::Server server;
-  auto route = [this](const httplib::Request& req, httplib::Response& res) {
+  auto route = [this, host, port, allowed_hosts](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    const std::string host_header = req.get_header_value("Host");
+    if (!allowed_host(host_header, host, port, allowed_hosts)) {
+      res.status = 403;
+      res.set_content(json_text(json{{"error", "Host '" + host_header + "' is not this dashboard's (DNS rebinding?); start trex ui "
+                                               "with --allow-host NAME to serve it under that name"}}),
+                      "application/json");
+      return;
+    }
     std::map<std::string, std::string> query(req.params.begin(), req.params.end());
     const Response r = handle(req.method, req.path, query);
     res.status = r.status;
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(r.body, r.content_type);
+    if (!r.file.empty()) stream_file(res, r);
+    else res.set_content(r.body, r.content_type);
   };
   server.Get(".*", route);
   // Writes are answered (405), never served.

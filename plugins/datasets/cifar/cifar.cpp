@@ -4,6 +4,9 @@
 // come out as 32x32 RGB.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+
+#include "cifar_format.h"
 
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/export.h"
@@ -26,13 +29,14 @@ struct CifarOptions {
 };
 
 std::vector<std::string> read_names(const fs::path& file) {
-  std::vector<std::string> out;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
+  constexpr std::uintmax_t kMaxNamesBytes = 1 << 20;
+  if (fs::file_size(file) > kMaxNamesBytes)
+    throw std::runtime_error(file.string() + ": " + std::to_string(fs::file_size(file)) + " bytes; a class-name list is one short "
+                             "name a line (at most 1 MiB)");
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_names(text.str());
 }
 
 class CifarDataset : public Dataset {
@@ -76,29 +80,25 @@ class CifarDataset : public Dataset {
 
  private:
   void load(const std::string& split, const std::vector<std::string>& files) {
-    ByteSplit& p = data_.get(split);
     const bool c100 = o_.variant == "cifar100";
-    const std::size_t label_bytes = c100 ? 2 : 1, record = label_bytes + kPixels;
+    RecordLayout layout;
+    layout.label_bytes = c100 ? 2 : 1;
+    layout.label_at = c100 && o_.labels == "fine" ? 1 : 0;
+    layout.classes = names_.size();
     for (const auto& name : files) {
       const fs::path path = fs::path(o_.root) / name;
       if (!fs::exists(path))
         throw std::runtime_error(path.string() + " not found; the " + o_.variant + " binary version has " +
                                  (c100 ? "train.bin and test.bin" : "data_batch_1.bin ... data_batch_5.bin and test_batch.bin"));
+      layout.max_records = c100 && name == "train.bin" ? 50000 : 10000;
+      // The size is checked against the format before anything is read.
+      const std::uintmax_t size = fs::file_size(path);
+      check_record_count(static_cast<std::size_t>(size), layout, path.string());
+      std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
       std::ifstream in(path, std::ios::binary);
-      std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (bytes.empty()) throw std::runtime_error(path.string() + ": empty file, expected records of " + std::to_string(record) + " bytes");
-      if (bytes.size() % record != 0)
-        throw std::runtime_error(path.string() + ": record " + std::to_string(bytes.size() / record) + " is truncated: expected " +
-                                 std::to_string(record) + " bytes, found " + std::to_string(bytes.size() % record));
-      for (std::size_t r = 0; r < bytes.size() / record; ++r) {
-        const unsigned char* rec = &bytes[r * record];
-        const std::size_t label = c100 ? rec[o_.labels == "coarse" ? 0 : 1] : rec[0];
-        if (label >= names_.size())
-          throw std::runtime_error(path.string() + ": record " + std::to_string(r) + " has label " + std::to_string(label) +
-                                   ", expected 0.." + std::to_string(names_.size() - 1) + " (is data.variant right?)");
-        p.labels.push_back(static_cast<std::int64_t>(label));
-        p.pixels.insert(p.pixels.end(), rec + label_bytes, rec + record);
-      }
+      if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+        throw std::runtime_error(path.string() + ": cannot read " + std::to_string(size) + " bytes");
+      parse_records(bytes.data(), bytes.size(), layout, path.string(), data_.get(split));
     }
   }
 

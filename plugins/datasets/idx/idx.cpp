@@ -1,10 +1,7 @@
 // MNIST / Fashion-MNIST in IDX format, gzipped or not.
-#include <zlib.h>
-
-#include <array>
-#include <cstring>
 #include <filesystem>
 
+#include "idx_format.h"
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/export.h"
 #include "trex/plugin/train_test_bytes.h"
@@ -18,6 +15,8 @@ struct IdxOptions {
   std::string root = "/usr/share/datasets/fashion-mnist/";
   /// fashion_mnist | mnist: which class names to use.
   std::string classes = "fashion_mnist";
+  /// Largest data one file may hold, in GiB (its header is checked against it before reading).
+  double max_gb = 4;
 };
 
 const std::vector<std::string> kFashionNames{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -31,58 +30,6 @@ std::string find_file(const std::string& root, const std::string& stem) {
   }
   throw std::runtime_error("IDX file '" + stem + "' (or '" + stem + ".gz') not found in '" + root +
                            "'; install dataset-fashion-mnist or set data.root to the folder holding it");
-}
-
-/// Reads a whole (possibly gzipped) file; zlib passes plain files through.
-std::vector<unsigned char> read_all(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-  std::vector<unsigned char> out;
-  std::array<unsigned char, 1 << 16> buf;
-  int n = 0;
-  while ((n = gzread(f, buf.data(), buf.size())) > 0) out.insert(out.end(), buf.begin(), buf.begin() + n);
-  int err = 0;
-  const char* msg = gzerror(f, &err);
-  std::string reason = n < 0 ? msg : "";
-  gzclose(f);
-  if (n < 0) throw std::runtime_error(path + ": corrupt or truncated gzip data: " + reason);
-  return out;
-}
-
-std::uint32_t be32(const unsigned char* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
-}
-
-struct IdxArray {
-  std::vector<std::uint32_t> dims;
-  std::vector<unsigned char> data;
-};
-
-IdxArray parse_idx(const std::string& path, std::size_t expected_rank) {
-  auto bytes = read_all(path);
-  if (bytes.size() < 4) throw std::runtime_error(path + ": expected an IDX header of at least 4 bytes, found " + std::to_string(bytes.size()));
-  if (bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08)
-    throw std::runtime_error(path + ": expected IDX magic 00 00 08 (unsigned bytes), found " + std::to_string(bytes[0]) + " " +
-                             std::to_string(bytes[1]) + " " + std::to_string(bytes[2]));
-  const std::size_t rank = bytes[3];
-  if (rank != expected_rank)
-    throw std::runtime_error(path + ": expected " + std::to_string(expected_rank) + " dimensions, found " + std::to_string(rank));
-  const std::size_t header = 4 + 4 * rank;
-  if (bytes.size() < header)
-    throw std::runtime_error(path + ": expected a " + std::to_string(header) + "-byte header, found " + std::to_string(bytes.size()) + " bytes");
-  IdxArray a;
-  std::size_t count = 1;
-  for (std::size_t i = 0; i < rank; ++i) {
-    a.dims.push_back(be32(&bytes[4 + 4 * i]));
-    if (a.dims.back() == 0 || a.dims.back() > (1u << 28)) throw std::runtime_error(path + ": implausible dimension " + std::to_string(a.dims.back()));
-    count *= a.dims.back();
-    if (count > (std::size_t{1} << 34)) throw std::runtime_error(path + ": header claims more than 16 GiB of data");
-  }
-  if (bytes.size() - header != count)
-    throw std::runtime_error(path + ": expected " + std::to_string(count) + " bytes of data after the header, found " +
-                             std::to_string(bytes.size() - header) + (bytes.size() - header < count ? " (truncated file?)" : ""));
-  a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
-  return a;
 }
 
 class IdxDataset : public Dataset {
@@ -108,8 +55,9 @@ class IdxDataset : public Dataset {
   void load(const std::string& split, const std::string& stem) {
     const std::string image_path = find_file(options_.root, stem + "-images-idx3-ubyte");
     const std::string label_path = find_file(options_.root, stem + "-labels-idx1-ubyte");
-    IdxArray images = parse_idx(image_path, 3);
-    IdxArray labels = parse_idx(label_path, 1);
+    const auto max_bytes = static_cast<std::uint64_t>(options_.max_gb * (1ULL << 30));
+    IdxArray images = read_idx_file(image_path, 3, max_bytes);
+    IdxArray labels = read_idx_file(label_path, 1, max_bytes);
     if (images.dims[0] != labels.dims[0])
       throw std::runtime_error(label_path + ": expected " + std::to_string(images.dims[0]) + " labels (one per image in " +
                                image_path + "), found " + std::to_string(labels.dims[0]));
@@ -139,7 +87,9 @@ const Descriptor& descriptor() {
     Descriptor d = make_descriptor(
         Kind::Dataset, "idx", "1.0.0", "MNIST / Fashion-MNIST IDX files (gzipped or not); train + test splits",
         {ParamSpec("root", ParamType::String, "folder with the four IDX files").def(IdxOptions{}.root),
-         ParamSpec("classes", ParamType::String, "class names to use").def(IdxOptions{}.classes).one_of({"fashion_mnist", "mnist"})});
+         ParamSpec("classes", ParamType::String, "class names to use").def(IdxOptions{}.classes).one_of({"fashion_mnist", "mnist"}),
+         ParamSpec("max_gb", ParamType::Float, "largest data one IDX file may hold (GiB); headers claiming more are refused")
+             .def(IdxOptions{}.max_gb).range(1e-6, 1024)});
     d.presets = {{"fashion_mnist", "Fashion-MNIST from Debian's dataset-fashion-mnist", {{"classes", std::string("fashion_mnist")}}}};
     return d;
   }();
@@ -150,6 +100,7 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
   IdxOptions o;
   o.root = p.get_string("root");
   o.classes = p.get_string("classes");
+  o.max_gb = p.get_float("max_gb");
   return std::make_unique<IdxDataset>(std::move(o));
 }
 

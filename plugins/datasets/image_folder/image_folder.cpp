@@ -7,10 +7,13 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "image_header.h"
+#include "label_csv.h"
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/export.h"
 
@@ -26,6 +29,8 @@ struct ImageFolderOptions {
   std::string id_column = "id", label_column = "breed", extension = ".jpg";
   std::int64_t height = 224, width = 224, channels = 3;
   std::string on_bad_image = "fail";  ///< fail | skip
+  /// Images whose header states more pixels are refused by name (PIL's default limit).
+  std::int64_t max_pixels = 89478485;
 };
 
 bool is_image(const fs::path& p) {
@@ -34,19 +39,6 @@ bool is_image(const fs::path& p) {
   for (const char* x : {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
     if (e == x) return true;
   return false;
-}
-
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cell;
-  bool quoted = false;
-  for (char c : line) {
-    if (c == '"') quoted = !quoted;
-    else if (c == ',' && !quoted) out.push_back(cell), cell.clear();
-    else if (c != '\r') cell += c;
-  }
-  out.push_back(cell);
-  return out;
 }
 
 class ImageFolder : public Dataset {
@@ -88,8 +80,7 @@ class ImageFolder : public Dataset {
   std::int64_t skipped_images() const override { return skipped_; }
   cv::Mat image(const std::string&, std::size_t index) const override {
     const std::string& path = paths_.at(index);
-    cv::Mat img = cv::imread(path, o_.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-    if (img.empty()) throw std::runtime_error(path + ": OpenCV cannot decode it (corrupt or not an image); set data.on_bad_image: skip to leave such files out");
+    cv::Mat img = decode(path, o_.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
     if (o_.channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
     if (img.rows != o_.height || img.cols != o_.width)
       cv::resize(img, img, cv::Size(static_cast<int>(o_.width), static_cast<int>(o_.height)), 0, 0, cv::INTER_AREA);
@@ -97,36 +88,49 @@ class ImageFolder : public Dataset {
   }
 
  private:
-  static bool readable(const std::string& path) { return !cv::imread(path, cv::IMREAD_UNCHANGED).empty(); }
+  /// The file decoded, after its header's size is checked against max_pixels.
+  cv::Mat decode(const std::string& path, int flags) const {
+    std::ifstream in(path, std::ios::binary);
+    const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (const auto size = header_size(bytes.data(), bytes.size()); size && size->pixels() > static_cast<std::uint64_t>(o_.max_pixels))
+      throw std::runtime_error(path + ": its header states " + std::to_string(size->width) + " x " + std::to_string(size->height) +
+                               " pixels, over data.max_pixels (" + std::to_string(o_.max_pixels) +
+                               "); raise it if the image is real, or set data.on_bad_image: skip");
+    cv::Mat img = cv::imdecode(bytes, flags);
+    if (img.empty())
+      throw std::runtime_error(path + ": OpenCV cannot decode it (corrupt or not an image); set data.on_bad_image: skip to "
+                               "leave such files out");
+    return img;
+  }
+
+  bool readable(const std::string& path) const {
+    try {
+      decode(path, cv::IMREAD_UNCHANGED);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
 
   void read_csv(std::vector<std::pair<std::string, std::string>>& items) const {
     const fs::path csv = fs::path(o_.root) / o_.csv;
     const fs::path dir = fs::weakly_canonical(fs::path(o_.root) / o_.images);
-    std::ifstream in(csv);
-    if (!in) throw std::runtime_error(csv.string() + " not found; layout: csv needs data.csv under data.root");
-    std::string line;
-    std::getline(in, line);
-    const auto header = split_csv_line(line);
-    auto column = [&](const std::string& name) {
-      auto it = std::find(header.begin(), header.end(), name);
-      if (it == header.end()) throw std::runtime_error(csv.string() + ": no column '" + name + "' in the header; set data.id_column / data.label_column");
-      return static_cast<std::size_t>(it - header.begin());
-    };
-    const std::size_t id_col = column(o_.id_column), label_col = column(o_.label_column);
-    for (std::size_t row = 2; std::getline(in, line); ++row) {
-      if (line.empty()) continue;
-      const auto cells = split_csv_line(line);
-      const std::string where = csv.string() + " row " + std::to_string(row);
-      if (cells.size() <= std::max(id_col, label_col) || cells[label_col].empty())
-        throw std::runtime_error(where + ": the label is missing; every row needs " + o_.id_column + " and " + o_.label_column);
-      const fs::path file = fs::weakly_canonical(dir / (cells[id_col] + o_.extension));
+    if (!fs::is_regular_file(csv)) throw std::runtime_error(csv.string() + " not found; layout: csv needs data.csv under data.root");
+    constexpr std::uintmax_t kMaxCsvBytes = std::uintmax_t{1} << 30;
+    if (fs::file_size(csv) > kMaxCsvBytes)
+      throw std::runtime_error(csv.string() + ": over 1 GiB; a label file is one short row per image");
+    std::ifstream in(csv, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    for (const LabelRow& row : parse_label_csv(text.str(), o_.id_column, o_.label_column, csv.string())) {
+      const std::string where = csv.string() + " row " + std::to_string(row.line);
+      const fs::path file = fs::weakly_canonical(dir / (row.id + o_.extension));
       const std::string rel = fs::relative(file, dir).string();
-      if (rel.empty() || rel.rfind("..", 0) == 0 || fs::path(cells[id_col]).is_absolute())
-        throw std::runtime_error(where + ": id '" + cells[id_col] + "' points outside " + dir.string() + "; ids name files inside the image folder");
+      if (rel.empty() || rel.rfind("..", 0) == 0 || fs::path(row.id).is_absolute())
+        throw std::runtime_error(where + ": id '" + row.id + "' points outside " + dir.string() + "; ids name files inside the image folder");
       if (!fs::exists(file)) throw std::runtime_error(where + ": image " + file.string() + " not found");
-      items.emplace_back(file.string(), cells[label_col]);
+      items.emplace_back(file.string(), row.label);
     }
-    if (items.empty()) throw std::runtime_error(csv.string() + ": no rows");
   }
 
   ImageFolderOptions o_;
@@ -151,7 +155,9 @@ const Descriptor& descriptor() {
        ParamSpec("width", T::Int, "images are resized to this width").def(std::int64_t{224}).range(1, 1 << 14),
        ParamSpec("channels", T::Int, "1 (gray) or 3 (RGB)").def(std::int64_t{3}).range(1, 3),
        ParamSpec("on_bad_image", T::String, "fail on an undecodable image, or check every image once and skip bad ones")
-           .def(std::string("fail")).one_of({"fail", "skip"})});
+           .def(std::string("fail")).one_of({"fail", "skip"}),
+       ParamSpec("max_pixels", T::Int, "an image whose header states more pixels (width x height) is refused, or skipped")
+           .def(ImageFolderOptions{}.max_pixels).range(1, std::int64_t{1} << 40)});
   return d;
 }
 
@@ -169,6 +175,7 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
   o.channels = p.get_int("channels");
   if (o.channels == 2) throw std::invalid_argument("image_folder channels must be 1 or 3");
   o.on_bad_image = p.get_string("on_bad_image");
+  o.max_pixels = p.get_int("max_pixels");
   return std::make_unique<ImageFolder>(std::move(o));
 }
 

@@ -40,6 +40,9 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
 /// checking that its checksum is still the recorded one.
 void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      TrainerState* state);
+/// The same from a checkpoint's bytes; `label` names it in errors.
+void load_checkpoint_bytes(const char* data, std::size_t size, const std::string& label, torch::nn::Module& model,
+                           torch::optim::Optimizer* optimizer = nullptr, TrainerState* state = nullptr);
 
 /// Hex FNV-1a of a file's bytes, for artifact records.
 std::string file_checksum(const std::string& path);

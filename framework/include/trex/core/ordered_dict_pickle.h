@@ -3,6 +3,7 @@
 // LibTorch 1.13's unpickler turns into None. These rewrite such a file so it
 // reads as a plain dict: OrderedDict() calls become empty dicts and the
 // attributes set on them (_metadata) are dropped; tensors are untouched.
+#include <cstddef>
 #include <string>
 #include <vector>
 

@@ -8,7 +8,7 @@
 // trial, start_time, end_time, duration, main_metric, main_best, main_last), `params.<key>`, and
 // `<summary>.<metric>` with summary one of best, last, min, max, best_epoch.
 // Operators: = != < <= > >= in (...) not in (...) like, joined by and / or /
-// not and parentheses. No user text is ever spliced into SQL: names are
+// not and parentheses, up to kMaxNesting deep. No user text is ever spliced into SQL: names are
 // checked against the grammar, values are bound.
 #include <functional>
 #include <stdexcept>
@@ -18,6 +18,13 @@
 #include "trex/core/sqlite.h"
 
 namespace trex::query {
+
+/// Bounds that keep every compiled query inside SQLite's own limits (its
+/// parser stack holds about 100 nested terms, its expression trees 1000 levels).
+constexpr int kMaxNesting = 32;          ///< parentheses and `not`, nested
+constexpr int kMaxComparisons = 256;     ///< comparisons in one filter
+constexpr std::size_t kMaxInValues = 1000;  ///< values in one `in (...)` list
+constexpr std::size_t kMaxFields = 64;   ///< sort keys or columns in one query
 
 class Error : public std::runtime_error {
  public:

@@ -77,8 +77,10 @@ class Store {
 
   const std::string& path() const { return path_; }
   std::string folder() const;
-  /// `<store folder>/runs/<run-id>`, created on demand.
+  /// `<store folder>/runs/<run-id>`, created on demand; refuses an invalid id (check_id).
   std::string run_dir(const std::string& run_id, bool create = true) const;
+  /// `<store folder>/sweeps/<sweep-id>`, likewise.
+  std::string sweep_dir(const std::string& sweep_id, bool create = true) const;
   int schema_version() const;
   sql::Database& db() { return *db_; }
   const sql::Database& db() const { return *db_; }
@@ -100,6 +102,8 @@ class Store {
                       const std::map<std::string, bool>& higher_is_better);
   void add_artifact(const std::string& run_id, const std::string& kind, const std::string& path,
                     const std::string& checksum);
+  /// The last trained epoch stored for the run (1-based; 0: none).
+  std::int64_t last_epoch(const std::string& run_id) const;
 
   /// Records a re-evaluation of a trained run (not a new training run); returns its id.
   std::int64_t add_evaluation(const std::string& run_id, const std::string& checkpoint, const std::string& source,
@@ -132,13 +136,21 @@ class Store {
 /// (best where it exists, else last); RUN as Store::run takes it.
 std::string resolve_checkpoint(const Store& store, const std::string& ref);
 
+/// Run and sweep ids become folder names: 1-128 of [A-Za-z0-9._-], not "." or "..".
+bool valid_id(const std::string& id);
+/// Throws naming `kind` ("run", "sweep") and the id when it is not valid_id.
+void check_id(const std::string& kind, const std::string& id);
+
 double now_seconds();
 /// A short stable hash (FNV-1a, hex) of a text, e.g. a resolved spec.
 std::string text_hash(const std::string& text);
 std::string host_name();
 /// True while `pid` runs on this host (zombies are not running).
 bool process_alive(std::int64_t pid);
-/// True when this run's record says running but it cannot be (stale heartbeat, dead pid here).
+/// True when a run with this heartbeat, host and pid cannot be running: the
+/// heartbeat is older than Store::kStaleSeconds, or its pid is gone on this host.
+bool run_gone(double heartbeat, const std::string& host, std::int64_t pid);
+/// True when this run's record says running but it cannot be (run_gone).
 bool is_stale(const RunRecord& r);
 
 }  // namespace trex

@@ -21,6 +21,8 @@ struct SweepRunOptions {
   std::string trial_exe;  ///< the executable that runs `run SPEC ... --trial ID:N`
   std::vector<std::string> plugin_paths;
   std::function<bool()> should_stop;
+  /// After should_stop, each trial gets SIGTERM; one still alive this long after gets SIGKILL.
+  double stop_grace_seconds = 30;
   bool quiet = false;
 };
 

@@ -38,6 +38,10 @@ struct Heatmap {
   int width = 900, height = 800;
 };
 
+/// `text` as a gnuplot string that stays text: single-quoted (no backquote
+/// or macro substitution there), quotes doubled, control characters blanked.
+std::string gnuplot_quoted(const std::string& text);
+
 /// Writes `png`; throws with gnuplot's own message if it fails.
 void render(const Chart& chart, const std::string& png);
 void render(const Heatmap& heatmap, const std::string& png);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace trex::ui {
 
@@ -14,7 +15,15 @@ struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::string file;  ///< when set, the response is this file's bytes, streamed (body is empty)
 };
+
+/// Whether a request's Host header names this dashboard: a loopback name, the
+/// bound host, or one of `extra` (--allow-host), with the bound port if any.
+/// A page on another site that rebinds its DNS name to 127.0.0.1 sends its own
+/// name, and is refused. Bound to 0.0.0.0 or ::, any host is served.
+bool allowed_host(const std::string& host_header, const std::string& bound_host, int port,
+                  const std::vector<std::string>& extra = {});
 
 class Dashboard {
  public:
@@ -22,8 +31,10 @@ class Dashboard {
   /// One request: method, decoded path and query parameters. Pure, for tests.
   Response handle(const std::string& method, const std::string& path,
                   const std::map<std::string, std::string>& query) const;
-  /// Serves until `stop` returns true (polled) or the process ends.
-  void serve(const std::string& host, int port, const std::function<bool()>& stop) const;
+  /// Serves until `stop` returns true (polled) or the process ends; requests
+  /// whose Host is not allowed_host get 403.
+  void serve(const std::string& host, int port, const std::function<bool()>& stop,
+             const std::vector<std::string>& allowed_hosts = {}) const;
 
  private:
   std::string store_path_;

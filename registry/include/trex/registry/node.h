@@ -75,6 +75,9 @@ class Node {
 };
 
 /// Emits a node as block YAML.
+/// One scalar (or null) as YAML text that reads back as the same value: quoted
+/// when it must be, e.g. a string "12" or "it's".
+std::string yaml_scalar(const Node& scalar);
 std::string to_yaml(const Node& node);
 
 }  // namespace trex
