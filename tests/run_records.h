@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "trex/core/store.h"
+#include "trex/store/store.h"
 
 namespace trex::test {
 

@@ -5,7 +5,7 @@
 #include "helpers.h"
 #include <opencv2/imgcodecs.hpp>
 
-#include "trex/core/yaml_loader.h"
+#include "trex/config/yaml_loader.h"
 #include "trex/report/image_grid.h"
 #include "trex/plugin/augmentation.h"
 #include "trex/registry/diagnostics.h"

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "trex/core/weights.h"
+#include "trex/model/weights.h"
 #include "trex/plugin/model.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>

@@ -2,7 +2,7 @@
 #include <ATen/ATen.h>
 
 #include "helpers.h"
-#include "trex/core/batch_mix.h"
+#include "trex/train/batch_mix.h"
 
 #include <catch2/catch.hpp>
 

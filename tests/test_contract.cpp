@@ -5,8 +5,8 @@
 
 #include "cifar_files.h"
 #include "helpers.h"
-#include "trex/core/loader.h"
-#include "trex/core/spec.h"
+#include "trex/data/loader.h"
+#include "trex/config/spec.h"
 #include "trex/plugin/metric.h"
 #include "trex/plugin/model.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
-#include "trex/core/spec.h"
-#include "trex/core/store.h"
+#include "trex/config/spec.h"
+#include "trex/store/store.h"
 #include "trex/ui/dashboard.h"
 
 #include <catch2/catch.hpp>

@@ -9,10 +9,10 @@
 #include "helpers.h"
 #include <torch/torch.h>
 
-#include "trex/core/grad_sync.h"
-#include "trex/core/sync_batch_norm.h"
+#include "trex/dist/grad_sync.h"
+#include "trex/dist/sync_batch_norm.h"
 #include "trex/plugin/batch_norm.h"
-#include "trex/core/store.h"
+#include "trex/store/store.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 

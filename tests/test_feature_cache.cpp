@@ -5,8 +5,8 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "trex/core/predict.h"
-#include "trex/core/sweep_store.h"
+#include "trex/inference/predict.h"
+#include "trex/sweep/sweep_store.h"
 #include "trex/plugin/model.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>

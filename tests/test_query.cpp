@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
-#include "trex/core/query.h"
-#include "trex/core/spec.h"
-#include "trex/core/store.h"
+#include "trex/store/query.h"
+#include "trex/config/spec.h"
+#include "trex/store/store.h"
 
 using namespace trex;
 using namespace trex::test;

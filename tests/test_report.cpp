@@ -8,8 +8,8 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "helpers.h"
-#include "trex/core/run_diff.h"
-#include "trex/core/store.h"
+#include "trex/store/run_diff.h"
+#include "trex/store/store.h"
 #include "trex/report/image_grid.h"
 #include "trex/report/metric_plot.h"
 

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "helpers.h"
-#include "trex/core/store.h"
-#include "trex/core/sweep_store.h"
+#include "trex/store/store.h"
+#include "trex/sweep/sweep_store.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 

@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "helpers.h"
-#include "trex/core/spec.h"
-#include "trex/core/yaml_loader.h"
+#include "trex/config/spec.h"
+#include "trex/config/yaml_loader.h"
 
 using namespace trex;
 using namespace trex::test;

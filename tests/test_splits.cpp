@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "trex/core/lr_schedule.h"
-#include "trex/core/splits.h"
+#include "trex/train/lr_schedule.h"
+#include "trex/config/splits.h"
 
 using namespace trex;
 using Catch::Matchers::WithinAbs;

@@ -5,8 +5,8 @@
 #include <thread>
 
 #include "helpers.h"
-#include "trex/core/spec.h"
-#include "trex/core/store.h"
+#include "trex/config/spec.h"
+#include "trex/store/store.h"
 
 using namespace trex;
 using namespace trex::test;

@@ -15,12 +15,12 @@
 #include <fmt/format.h>
 
 #include "helpers.h"
-#include "trex/core/pruner.h"
-#include "trex/core/sampler.h"
-#include "trex/core/spec.h"
-#include "trex/core/store.h"
-#include "trex/core/sweep_store.h"
-#include "trex/core/yaml_loader.h"
+#include "trex/sweep/pruner.h"
+#include "trex/sweep/sampler.h"
+#include "trex/config/spec.h"
+#include "trex/store/store.h"
+#include "trex/sweep/sweep_store.h"
+#include "trex/config/yaml_loader.h"
 #include "trex/registry/diagnostics.h"
 
 #include <catch2/catch.hpp>

@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "helpers.h"
-#include "trex/core/predict.h"
-#include "trex/core/store.h"
+#include "trex/inference/predict.h"
+#include "trex/store/store.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 

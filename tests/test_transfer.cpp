@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "trex/core/predict.h"
+#include "trex/inference/predict.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 

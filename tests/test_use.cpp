@@ -6,10 +6,10 @@
 #include <torch/torch.h>
 
 #include "helpers.h"
-#include "trex/core/activations.h"
-#include "trex/core/export.h"
-#include "trex/core/predict.h"
-#include "trex/core/report.h"
+#include "trex/inference/activations.h"
+#include "trex/inference/export.h"
+#include "trex/inference/predict.h"
+#include "trex/common/classification_report.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 

@@ -9,9 +9,9 @@
 #include <torch/optim.h>
 
 #include "../helpers.h"
-#include "trex/core/adadelta.h"
-#include "trex/core/checkpoint.h"
-#include "trex/core/script_archive.h"
+#include "trex/train/adadelta.h"
+#include "trex/model/checkpoint.h"
+#include "trex/model/script_archive.h"
 
 #include <catch2/catch.hpp>
 

@@ -9,7 +9,7 @@
 #include <httplib.h>
 
 #include "../helpers.h"
-#include "trex/core/store.h"
+#include "trex/store/store.h"
 #include "trex/ui/dashboard.h"
 
 #include <catch2/catch.hpp>

@@ -8,9 +8,9 @@
 #include <torch/nn/modules/linear.h>
 
 #include "../helpers.h"
-#include "trex/core/ordered_dict_pickle.h"
-#include "trex/core/pickle_check.h"
-#include "trex/core/weights.h"
+#include "trex/model/ordered_dict_pickle.h"
+#include "trex/model/pickle_check.h"
+#include "trex/model/weights.h"
 
 using namespace trex;
 using namespace trex::test;

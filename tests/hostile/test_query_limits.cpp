@@ -2,8 +2,8 @@
 // are capped with a clear error, and everything under the caps compiles to
 // SQL that SQLite accepts.
 #include "../helpers.h"
-#include "trex/core/query.h"
-#include "trex/core/store.h"
+#include "trex/store/query.h"
+#include "trex/store/store.h"
 
 #include <catch2/catch.hpp>
 

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "../helpers.h"
-#include "trex/core/store.h"
+#include "trex/store/store.h"
 
 #include <catch2/catch.hpp>
 

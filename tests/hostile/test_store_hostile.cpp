@@ -8,11 +8,11 @@
 #include <sqlite3.h>
 
 #include "../helpers.h"
-#include "trex/core/folder_lock.h"
-#include "trex/core/query.h"
-#include "trex/core/spec.h"
-#include "trex/core/store.h"
-#include "trex/core/store_merge.h"
+#include "trex/common/folder_lock.h"
+#include "trex/store/query.h"
+#include "trex/config/spec.h"
+#include "trex/store/store.h"
+#include "trex/store/merge.h"
 
 #include <catch2/catch.hpp>
 

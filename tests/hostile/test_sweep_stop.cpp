@@ -6,9 +6,9 @@
 #include <chrono>
 
 #include "../helpers.h"
-#include "trex/core/store.h"
-#include "trex/core/sweep_runner.h"
-#include "trex/core/sweep_store.h"
+#include "trex/store/store.h"
+#include "trex/sweep/sweep_runner.h"
+#include "trex/sweep/sweep_store.h"
 
 #include <catch2/catch.hpp>
 

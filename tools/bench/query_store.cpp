@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "trex/core/store.h"
+#include "trex/store/store.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "trex/core/store.h"
+#include "trex/store/store.h"
 
 namespace trex::cli {
 

@@ -15,8 +15,8 @@
 #include <iostream>
 #include <thread>
 
-#include "trex/core/child_process.h"
-#include "trex/core/store.h"
+#include "trex/common/child_process.h"
+#include "trex/store/store.h"
 
 namespace trex::cli {
 namespace {

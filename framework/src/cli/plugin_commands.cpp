@@ -5,8 +5,8 @@
 
 #include "common.h"
 #include "table.h"
-#include "trex/core/cell_json.h"
-#include "trex/core/model_summary.h"
+#include "trex/store/cell_json.h"
+#include "trex/model/model_summary.h"
 
 namespace trex::cli {
 namespace {

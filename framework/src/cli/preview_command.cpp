@@ -4,9 +4,9 @@
 #include <opencv2/core.hpp>
 
 #include "common.h"
-#include "trex/core/experiment.h"
-#include "trex/core/spec.h"
-#include "trex/core/splits.h"
+#include "trex/model/experiment.h"
+#include "trex/config/spec.h"
+#include "trex/config/splits.h"
 #include "trex/report/image_grid.h"
 
 namespace trex::cli {

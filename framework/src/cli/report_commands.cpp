@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "common.h"
-#include "trex/core/spec.h"
-#include "trex/core/store.h"
+#include "trex/config/spec.h"
+#include "trex/store/store.h"
 #include "trex/report/eda.h"
 #include "trex/report/metric_plot.h"
 #include "trex/report/run_report.h"

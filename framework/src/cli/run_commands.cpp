@@ -7,9 +7,9 @@
 
 #include "common.h"
 #include "launch.h"
-#include "trex/core/spec.h"
-#include "trex/core/sweep_store.h"
-#include "trex/core/trainer.h"
+#include "trex/config/spec.h"
+#include "trex/sweep/sweep_store.h"
+#include "trex/train/trainer.h"
 #include "trex/report/run_report.h"
 
 namespace trex::cli {

@@ -6,7 +6,7 @@
 
 #include "common.h"
 #include "table.h"
-#include "trex/core/store.h"
+#include "trex/store/store.h"
 
 namespace trex::cli {
 namespace {

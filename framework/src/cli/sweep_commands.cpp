@@ -9,9 +9,9 @@
 
 #include "common.h"
 #include "table.h"
-#include "trex/core/store_merge.h"
-#include "trex/core/sweep_runner.h"
-#include "trex/core/sweep_store.h"
+#include "trex/store/merge.h"
+#include "trex/sweep/sweep_runner.h"
+#include "trex/sweep/sweep_store.h"
 
 namespace trex::cli {
 namespace {

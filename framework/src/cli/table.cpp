@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "trex/core/cell_json.h"
+#include "trex/store/cell_json.h"
 
 namespace trex::cli {
 namespace {

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "common.h"
-#include "trex/core/store.h"
+#include "trex/store/store.h"
 #include "trex/ui/dashboard.h"
 
 namespace trex::cli {

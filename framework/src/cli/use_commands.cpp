@@ -13,10 +13,10 @@
 
 #include "common.h"
 #include "table.h"
-#include "trex/core/activations.h"
-#include "trex/core/export.h"
-#include "trex/core/predict.h"
-#include "trex/core/report.h"
+#include "trex/inference/activations.h"
+#include "trex/inference/export.h"
+#include "trex/inference/predict.h"
+#include "trex/common/classification_report.h"
 
 namespace fs = std::filesystem;
 

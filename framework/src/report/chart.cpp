@@ -14,7 +14,7 @@
 #include <random>
 #include <sstream>
 
-#include "trex/core/child_process.h"
+#include "trex/common/child_process.h"
 
 namespace fs = std::filesystem;
 

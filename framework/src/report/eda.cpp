@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "trex/core/splits.h"
+#include "trex/config/splits.h"
 #include "trex/plugin/dataset.h"
 #include "trex/report/chart.h"
 #include "trex/report/html.h"

@@ -1,8 +1,8 @@
 #include "trex/report/metric_plot.h"
 
 
-#include "trex/core/run_diff.h"
-#include "trex/core/store.h"
+#include "trex/store/run_diff.h"
+#include "trex/store/store.h"
 #include "trex/report/chart.h"
 
 namespace trex::report {

@@ -1,4 +1,4 @@
-#include "trex/core/cell_json.h"
+#include "trex/store/cell_json.h"
 #include "trex/report/run_report.h"
 
 #include <algorithm>
@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "trex/core/spec.h"
-#include "trex/core/store.h"
+#include "trex/config/spec.h"
+#include "trex/store/store.h"
 #include "trex/plugin/dataset.h"
 #include "trex/report/chart.h"
 #include "trex/report/html.h"

@@ -10,11 +10,11 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "trex/core/cell_json.h"
-#include "trex/core/query.h"
-#include "trex/core/run_diff.h"
-#include "trex/core/store.h"
-#include "trex/core/sweep_store.h"
+#include "trex/store/cell_json.h"
+#include "trex/store/query.h"
+#include "trex/store/run_diff.h"
+#include "trex/store/store.h"
+#include "trex/sweep/sweep_store.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "../fuzz_target.h"
-#include "trex/core/spec.h"
-#include "trex/core/store.h"
+#include "trex/config/spec.h"
+#include "trex/store/store.h"
 #include "trex/ui/dashboard.h"
 
 namespace fs = std::filesystem;

@@ -1,8 +1,8 @@
 // The OrderedDict rewriter and pickle walker, on any bytes. Oracle: a pickle
 // the walker accepts is rewritten into one it accepts too.
 #include "../fuzz_target.h"
-#include "trex/core/ordered_dict_pickle.h"
-#include "trex/core/pickle_check.h"
+#include "trex/model/ordered_dict_pickle.h"
+#include "trex/model/pickle_check.h"
 
 TREX_FUZZ_TARGET(pickle) {
   const std::string in = trex::fuzz::text(data, size);

@@ -2,8 +2,8 @@
 // Input lines: where, sort, columns. Oracle: every compiled statement
 // prepares against an empty store of the current schema, or query::Error.
 #include "../fuzz_target.h"
-#include "trex/core/query.h"
-#include "trex/core/store.h"
+#include "trex/store/query.h"
+#include "trex/store/store.h"
 
 namespace {
 const trex::Store& store() {

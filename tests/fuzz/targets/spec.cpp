@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "../fuzz_target.h"
-#include "trex/core/spec.h"
+#include "trex/config/spec.h"
 #include "trex/registry/registry.h"
 
 namespace {

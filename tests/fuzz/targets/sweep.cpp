@@ -1,9 +1,9 @@
 // The sweep block: parsing, then drawing points. Oracle: every drawn point
 // lies in the space and gives --set text for each key.
 #include "../fuzz_target.h"
-#include "trex/core/sampler.h"
-#include "trex/core/sweep_config.h"
-#include "trex/core/yaml_loader.h"
+#include "trex/sweep/sampler.h"
+#include "trex/sweep/sweep_config.h"
+#include "trex/config/yaml_loader.h"
 #include "trex/registry/diagnostics.h"
 
 TREX_FUZZ_TARGET(sweep) {

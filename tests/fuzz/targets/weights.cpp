@@ -5,8 +5,8 @@
 #include <torch/nn/modules/linear.h>
 
 #include "../fuzz_target.h"
-#include "trex/core/checkpoint.h"
-#include "trex/core/weights.h"
+#include "trex/model/checkpoint.h"
+#include "trex/model/weights.h"
 
 TREX_FUZZ_TARGET(weights) {
   static torch::nn::Sequential model(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 2, 3)), torch::nn::Linear(2, 2));

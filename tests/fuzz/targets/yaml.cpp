@@ -2,7 +2,7 @@
 // assignment on the first line, a document after it. Oracle: what to_yaml
 // writes (a run's stored spec) reads back as the same tree.
 #include "../fuzz_target.h"
-#include "trex/core/yaml_loader.h"
+#include "trex/config/yaml_loader.h"
 #include "trex/registry/diagnostics.h"
 
 TREX_FUZZ_TARGET(yaml) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "trex/core/spec.h"
+#include "trex/config/spec.h"
 
 namespace trex::report {
 

@@ -1,0 +1,12 @@
+#pragma once
+// Learning rate as a pure function of training progress: no scheduler state to
+// save, so a resumed run continues on exactly the same curve.
+#include "trex/config/train_options.h"
+
+namespace trex {
+
+/// lr at `epoch` (0-based) plus `fraction` of it done, for a run of `epochs`.
+double lr_at(const OptimizerOptions& opt, const ScheduleOptions& s, std::int64_t epoch, double fraction,
+             std::int64_t epochs);
+
+}  // namespace trex
