@@ -11,7 +11,7 @@
 
 #include "trex/dist/grad_sync.h"
 #include "trex/dist/sync_batch_norm.h"
-#include "trex/plugin/batch_norm.h"
+#include "trex/plugin_kit/batch_norm.h"
 #include "trex/store/store.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>

@@ -3,7 +3,7 @@
 #include <torch/autograd.h>
 #include <torch/utils.h>
 
-#include "trex/plugin/batch_norm.h"
+#include "trex/plugin_kit/batch_norm.h"
 
 namespace trex {
 namespace {
@@ -94,7 +94,7 @@ std::size_t enable_sync_batch_norm(torch::nn::Module& module, Collective& c) {
   if (!plain.empty())
     throw std::runtime_error("train.sync_bn: BatchNorm layer(s) " + plain +
                              " are torch::nn modules, which trex cannot synchronise; build the model plugin on "
-                             "trex::BatchNorm2d (trex/plugin/batch_norm.h) or set train.sync_bn: false");
+                             "trex::BatchNorm2d (trex/plugin_kit/batch_norm.h) or set train.sync_bn: false");
   return n;
 }
 

@@ -1,11 +1,14 @@
 #include "trex/model/experiment.h"
 
+#include <set>
+
 #include <filesystem>
 
 #include <torch/utils.h>
 
 #include "trex/model/checkpoint.h"
 #include "trex/model/composite.h"
+#include "trex/model/feature_split.h"
 #include "trex/store/store.h"
 #include "trex/model/weights.h"
 
@@ -66,6 +69,20 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
   if (spec.composite) e.model = make_composite(e.model, *spec.composite, e.input_shape, ctx.num_classes);
   e.module = std::shared_ptr<torch::nn::Module>(e.model, e.model->module().get());
   return e;
+}
+
+std::optional<WeightsRef> frozen_weights_ref(const Experiment& parts) {
+  auto* split = dynamic_cast<FeatureSplit*>(parts.model.get());
+  if (!parts.backbone_weights || !split) return std::nullopt;
+  WeightsRef ref = *parts.backbone_weights;
+  const auto unchanging = split->unchanging_backbone_tensors();
+  const std::set<std::string> keep(unchanging.begin(), unchanging.end());
+  std::vector<std::string> keys;
+  for (const auto& k : ref.keys)
+    if (keep.count(k)) keys.push_back(k);
+  if (keys.empty()) return std::nullopt;
+  ref.keys = std::move(keys);
+  return ref;
 }
 
 }  // namespace trex

@@ -18,7 +18,6 @@ struct DistEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   std::string file_store;  ///< rendezvous through a FileStore at this path instead of TCP
-  bool active() const { return world > 1; }
 };
 
 /// RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT (torchrun's variables), else

@@ -11,7 +11,7 @@ namespace trex {
 
 /// Makes every trex::BatchNorm2d under `module` synchronise over `c`; returns
 /// how many. A torch::nn BatchNorm layer (a plugin not built on
-/// trex/plugin/batch_norm.h) cannot be, and is an error naming it.
+/// trex/plugin_kit/batch_norm.h) cannot be, and is an error naming it.
 std::size_t enable_sync_batch_norm(torch::nn::Module& module, Collective& c);
 
 }  // namespace trex

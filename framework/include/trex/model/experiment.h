@@ -38,4 +38,9 @@ class Store;
 /// model.weights when set (`run:` references need `store`).
 Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store = nullptr);
 
+/// What a checkpoint of this experiment's model may reference instead of
+/// holding: the backbone weights file and the tensors training leaves as the
+/// file has them (frozen parameters, frozen BatchNorm buffers); nullopt when none.
+std::optional<WeightsRef> frozen_weights_ref(const Experiment& parts);
+
 }  // namespace trex

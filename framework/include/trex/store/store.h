@@ -81,6 +81,8 @@ class Store {
   std::string folder() const;
   /// `<store folder>/runs/<run-id>`, created on demand; refuses an invalid id (check_id).
   std::string run_dir(const std::string& run_id, bool create = true) const;
+  /// "runs/<run-id>/<file>": how artifacts name a file of a run, relative to the store's folder.
+  static std::string run_relative(const std::string& run_id, const std::string& file);
   /// `<store folder>/sweeps/<sweep-id>`, likewise.
   std::string sweep_dir(const std::string& sweep_id, bool create = true) const;
   int schema_version() const;

@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "trex/train/callback.h"
+
 namespace trex {
 
 class Progress {
@@ -29,6 +31,19 @@ class Progress {
   double images_per_second_ = 0;
   double data_wait_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_, train_end_;
+};
+
+/// The epoch's summary line, after it is stored and checkpointed (it says whether it was the best).
+class EpochLine : public Callback {
+ public:
+  EpochLine(Progress& progress, std::size_t train_images) : progress_(progress), train_images_(train_images) {}
+  void on_epoch_end(EpochLog& log) override {
+    progress_.end_epoch(log.values, log.lr, log.seconds, train_images_, log.best);
+  }
+
+ private:
+  Progress& progress_;
+  std::size_t train_images_;
 };
 
 }  // namespace trex

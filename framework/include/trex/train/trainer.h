@@ -38,7 +38,4 @@ struct RunResult {
 /// mark it failed and are reported in the result, not thrown.
 RunResult run_experiment(const ResolvedSpec& spec, const Registry& registry, Store& store, const RunOptions& options);
 
-/// Which BLAS LibTorch's matrix products use here; "reference" is ~20x slow.
-std::string active_blas();
-
 }  // namespace trex
