@@ -9,16 +9,20 @@
 
 namespace trex {
 
+// The defaults below are the schema's (config/option_table.h): each field is
+// written once, here, with a `///` line; train_options.cpp binds it to its key.
+
 struct OptimizerOptions {
   std::string type = "adam";  ///< sgd | adam | adamw | adadelta | rmsprop
-  double lr = 1e-3;
-  double weight_decay = 0;
-  double momentum = 0;        ///< sgd, rmsprop
-  bool nesterov = false;      ///< sgd
-  std::vector<double> betas{0.9, 0.999};  ///< adam, adamw
-  double eps = 1e-8;
-  double rho = 0.9;           ///< adadelta
-  double alpha = 0.99;        ///< rmsprop
+  double lr = 1e-3;           ///< learning rate, 0..1000
+  double weight_decay = 0;    ///< L2 penalty (decoupled for adamw), >= 0
+  double momentum = 0;        ///< sgd, rmsprop: momentum factor, 0..1
+  bool nesterov = false;      ///< sgd: Nesterov momentum (needs momentum > 0)
+  std::vector<double> betas{0.9, 0.999};  ///< adam, adamw: moment decay rates
+  double eps = 1e-8;          ///< adam, adamw, rmsprop: denominator epsilon
+  double adadelta_eps = 1e-6; ///< adadelta: denominator epsilon (YAML key `eps`, torch's default)
+  double rho = 0.9;           ///< adadelta: running average decay, 0..1
+  double alpha = 0.99;        ///< rmsprop: smoothing constant, 0..1
   double backbone_lr_mult = 1.0;  ///< param_groups.backbone: lr multiplier of a composite's backbone
   double head_lr_mult = 1.0;      ///< param_groups.head: lr multiplier of a composite's head
 };
