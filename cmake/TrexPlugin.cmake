@@ -8,6 +8,8 @@ function(trex_add_plugin name)
     message(FATAL_ERROR "trex_add_plugin(${name}): KIND must be one of ${kinds}, got '${ARG_KIND}'")
   endif()
   add_library(${name} MODULE ${ARG_SOURCES})
+  # Recorded so the tests depend on every plugin without a hand-kept list.
+  set_property(GLOBAL APPEND PROPERTY TREX_PLUGIN_TARGETS ${name})
   set_target_properties(${name} PROPERTIES PREFIX "trex_${ARG_KIND}_" OUTPUT_NAME ${name})
   if(TARGET trex::plugin_api)
     target_link_libraries(${name} PRIVATE trex::plugin_api)

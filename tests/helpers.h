@@ -81,6 +81,13 @@ inline pid_t spawn(const std::string& command, const std::vector<std::pair<std::
   return pid;
 }
 
+/// Whether Debian's /usr/bin/python3 imports `module` (torch, torchvision): the
+/// reference for parity tests. tools/setup.sh installs both and CI always has
+/// them, so tests REQUIRE this rather than skip.
+inline bool python_has(const std::string& module) {
+  return run_command("/usr/bin/python3 -c 'import " + module + "'").exit_code == 0;
+}
+
 inline std::string trex_binary() { return std::string(TREX_BINARY_DIR) + "/bin/trex"; }
 inline std::string plugin_dir() { return std::string(TREX_BINARY_DIR) + "/plugins"; }
 inline std::string source_dir() { return TREX_SOURCE_DIR; }

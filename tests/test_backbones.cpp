@@ -3,6 +3,8 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include "helpers.h"
 #include "trex/model/weights.h"
 #include "trex/plugin/model.h"
@@ -31,80 +33,102 @@ c10::IValue load_pickle(const std::string& path) {
   return torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
 }
 
-bool have_torchvision() { return run_command("/usr/bin/python3 -c 'import torchvision'").exit_code == 0; }
 
 double relative_error(const at::Tensor& got, const at::Tensor& want) {
   return (got - want).abs().max().item<double>() / std::max(1e-12, want.abs().max().item<double>());
 }
 
-}  // namespace
+struct Twin {
+  std::string name;  ///< the trex type (a preset, or the plugin itself)
+  Parity parity;
+  std::int64_t input_size;
+};
 
-TEST_CASE("backbones have torchvision's parameter counts", "[backbones]") {
-  // torchvision 0.14 counts (1000 classes), measured with Debian's python3-torchvision.
-  const std::map<std::string, std::int64_t> counts{{"vgg16", 138357544}, {"vgg16_bn", 138365992}, {"vgg19", 143667240},
-                                                   {"vgg19_bn", 143678248}, {"resnet18", 11689512}, {"resnet34", 21797672},
-                                                   {"resnet50", 25557032},
-                                                   // inception_v3(aux_logits=False): the auxiliary head only trains
-                                                   {"inception_v3", 23834568}, {"alexnet", 61100840},
-                                                   {"mobilenet_v2", 3504872}, {"mobilenet_v3_small", 2542856},
-                                                   {"mobilenet_v3_large", 5483032}, {"googlenet", 6624904}};
-  for (const auto& [name, want] : counts) {
-    INFO(name);
-    auto m = build(name, 3, name == "inception_v3" ? 299 : 224, 1000);
-    std::int64_t n = 0;
-    for (const auto& p : m->module()->parameters()) n += p.numel();
-    CHECK(n == want);
+/// Every backbone with a torchvision twin, as the built model plugins' descriptors declare them.
+std::vector<Twin> torchvision_twins() {
+  std::vector<Twin> out;
+  for (const auto* r : built_plugins().plugins(Kind::Model)) {
+    const Descriptor& d = *r->descriptor;
+    if (!d.model.parity.torchvision.empty()) out.push_back({d.name, d.model.parity, d.model.input_height});
+    for (const auto& p : d.presets)
+      if (!p.parity.torchvision.empty()) out.push_back({p.name, p.parity, d.model.input_height});
+  }
+  return out;
+}
+
+/// The twin's outputs from torchvision and trex's on the same weights, at every stage and the logits.
+void check_parity(const Twin& t, std::int64_t size, std::int64_t channels, const std::string& mode) {
+  INFO(t.name << " " << size << "x" << size << "x" << channels << " " << mode);
+  TempDir d;
+  nlohmann::json stages = nlohmann::json::object();
+  for (const auto& [cut, module] : t.parity.stages) stages[cut] = module;
+  const auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/torchvision_reference.py outputs " +
+                              t.parity.torchvision + " " + std::to_string(size) + " " + std::to_string(channels) + " " + d.str() +
+                              " '" + stages.dump() + "'");
+  INFO(py.output);
+  REQUIRE(py.exit_code == 0);
+  auto model = build(t.name, channels, size, 7, mode);
+  model->module()->eval();
+  auto report = load_state_dict_file(*model->module(), d.file("weights.pt"), true);
+  CHECK(report.missing.empty());
+  CHECK(report.adapted.size() == (mode == "adapt" && channels == 1 ? 1u : 0u));
+  const at::Tensor x = load_pickle(d.file("input.pt")).toTensor();
+  auto outputs = load_pickle(d.file("outputs.pt")).toGenericDict();
+  CHECK(outputs.size() == t.parity.stages.size() + 1);
+  torch::NoGradGuard no_grad;
+  for (const auto& kv : outputs) {
+    const std::string cut = kv.key().toStringRef();
+    INFO("cut " << cut);
+    const at::Tensor want = kv.value().toTensor();
+    const at::Tensor got = cut == "logits" ? model->forward(x) : model->forward_until(x, cut);
+    CHECK(got.sizes() == want.sizes());
+    if (got.sizes() == want.sizes()) CHECK(relative_error(got, want) <= 1e-5);
   }
 }
 
-TEST_CASE("backbones equal torchvision on the same weights, at every cut point", "[backbones][parity]") {
-  if (!have_torchvision()) {
-    WARN("skipped: /usr/bin/python3 has no torchvision (tools/setup.sh installs python3-torchvision)");
-    return;
-  }
-  struct Case {
-    std::string name;
-    std::int64_t size, channels;
-    std::string mode;
-  };
-  for (const Case& c : {Case{"vgg16", 32, 3, "replicate"}, Case{"vgg16_bn", 32, 3, "replicate"}, Case{"vgg19", 40, 3, "replicate"},
-                        Case{"vgg19_bn", 32, 3, "replicate"}, Case{"resnet18", 64, 3, "replicate"},
-                        Case{"resnet34", 48, 1, "replicate"}, Case{"resnet50", 64, 3, "replicate"},
-                        Case{"resnet18", 64, 1, "adapt"}, Case{"vgg16", 32, 1, "adapt"},
-                        Case{"inception_v3", 80, 3, "replicate"}, Case{"inception_v3", 107, 1, "replicate"},
-                        Case{"alexnet", 64, 3, "replicate"}, Case{"mobilenet_v2", 32, 3, "replicate"},
-                        Case{"mobilenet_v3_small", 32, 3, "replicate"}, Case{"mobilenet_v3_large", 48, 1, "adapt"},
-                        Case{"googlenet", 64, 3, "replicate"}}) {
-    INFO(c.name << " " << c.size << "x" << c.size << "x" << c.channels << " " << c.mode);
-    TempDir d;
-    auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/torchvision_reference.py " + c.name + " " +
-                          std::to_string(c.size) + " " + std::to_string(c.channels) + " " + d.str());
+}  // namespace
+
+TEST_CASE("backbones have torchvision's parameter counts", "[backbones]") {
+  INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
+  REQUIRE(python_has("torchvision"));
+  const auto twins = torchvision_twins();
+  CHECK(twins.size() >= 13);  // every backbone the build has, read from the plugins' descriptors
+  for (const auto& t : twins) {
+    INFO(t.name);
+    const auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/torchvision_reference.py count " + t.parity.torchvision);
     INFO(py.output);
     REQUIRE(py.exit_code == 0);
-    auto model = build(c.name, c.channels, c.size, 7, c.mode);
-    model->module()->eval();
-    auto report = load_state_dict_file(*model->module(), d.file("weights.pt"), true);
-    CHECK(report.missing.empty());
-    CHECK(report.adapted.size() == (c.mode == "adapt" && c.channels == 1 ? 1u : 0u));
-    const at::Tensor x = load_pickle(d.file("input.pt")).toTensor();
-    auto outputs = load_pickle(d.file("outputs.pt")).toGenericDict();
-    torch::NoGradGuard no_grad;
-    for (const auto& kv : outputs) {
-      const std::string cut = kv.key().toStringRef();
-      INFO("cut " << cut);
-      const at::Tensor want = kv.value().toTensor();
-      const at::Tensor got = cut == "logits" ? model->forward(x) : model->forward_until(x, cut);
-      REQUIRE(got.sizes() == want.sizes());
-      CHECK(relative_error(got, want) <= 1e-5);
-    }
+    auto m = build(t.name, 3, t.input_size, 1000);
+    std::int64_t n = 0;
+    for (const auto& p : m->module()->parameters()) n += p.numel();
+    CHECK(n == std::stoll(py.output));
+  }
+}
+
+TEST_CASE("backbones equal torchvision on the same weights, at every cut point their descriptors name", "[backbones][parity]") {
+  INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
+  REQUIRE(python_has("torchvision"));
+  for (const auto& t : torchvision_twins()) {
+    // About a quarter of the default input: small enough to be quick, large enough for every stage.
+    const std::int64_t size = std::max<std::int64_t>(32, t.input_size * 2 / 7);
+    check_parity(t, size, 3, "replicate");
+  }
+}
+
+TEST_CASE("1-channel inputs: replicate and adapt agree with torchvision", "[backbones][parity]") {
+  INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
+  REQUIRE(python_has("torchvision"));
+  for (const auto& [name, size, mode] : std::vector<std::tuple<std::string, std::int64_t, std::string>>{
+           {"resnet34", 48, "replicate"}, {"resnet18", 64, "adapt"}, {"vgg16", 32, "adapt"}, {"inception_v3", 107, "replicate"},
+           {"mobilenet_v3_large", 48, "adapt"}}) {
+    for (const auto& t : torchvision_twins())
+      if (t.name == name) check_parity(t, size, 1, mode);
   }
 }
 
 TEST_CASE("weight import reports missing, unexpected and mismatched keys by name", "[backbones]") {
-  if (!have_torchvision()) {
-    WARN("skipped: /usr/bin/python3 has no torchvision");
-    return;
-  }
+  INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
+  REQUIRE(python_has("torchvision"));
   TempDir d;
   REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py resnet18 " + d.file("r18.pt") +
                       " --seed 1").exit_code == 0);
@@ -139,10 +163,8 @@ TEST_CASE("weight import reports missing, unexpected and mismatched keys by name
 }
 
 TEST_CASE("a .pth saved the PyTorch way (an OrderedDict) loads like a plain dict", "[backbones]") {
-  if (!have_torchvision()) {
-    WARN("skipped: /usr/bin/python3 has no torchvision (tools/setup.sh installs python3-torchvision)");
-    return;
-  }
+  INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
+  REQUIRE(python_has("torchvision"));
   TempDir d;
   // What users download: torch.save(model.state_dict(), path), an OrderedDict with _metadata.
   const std::string script =

@@ -86,10 +86,8 @@ TEST_CASE("the book's CIFAR-10 CNN spec runs one epoch on CIFAR files in the rea
 }
 
 TEST_CASE("the book's VGG16 transfer spec runs one epoch on CIFAR files with exported weights", "[cifar][e2e][transfer]") {
-  if (run_command("/usr/bin/python3 -c 'import torchvision'").exit_code != 0) {
-    WARN("skipped: /usr/bin/python3 has no torchvision (tools/setup.sh installs it)");
-    return;
-  }
+  INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
+  REQUIRE(python_has("torchvision"));
   TempDir d;
   write_cifar10(d.file("cifar"), 40);
   REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py vgg16 " + d.file("vgg16.pt")).exit_code == 0);

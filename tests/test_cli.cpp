@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../framework/src/cli/command_table.h"
 #include "helpers.h"
 
 using namespace trex::test;
@@ -18,6 +19,17 @@ TEST_CASE("--help works on every command and exits 0", "[cli]") {
     auto r = run_command(trex_binary() + cmd + " --help");
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.output, Contains("Usage:") || Contains("USAGE"));
+  }
+}
+
+TEST_CASE("both front ends show every command of the one table with its help", "[cli]") {
+  const auto top = run_command(trex_binary() + " --help");
+  for (const auto& c : trex::cli::kCommands) {
+    INFO(c.name);
+    CHECK_THAT(top.output, Contains(c.name) && Contains(c.help));
+    const auto own = run_command(trex_binary() + " " + c.name + " --help");  // forwarded to trex-torch for torch commands
+    CHECK(own.exit_code == 0);
+    CHECK_THAT(own.output, Contains(c.help));
   }
 }
 

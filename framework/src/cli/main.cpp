@@ -8,26 +8,10 @@
 #include <iostream>
 
 #include "app_main.h"
+#include "command_table.h"
 #include "commands.h"
 
 namespace {
-
-struct Forwarded {
-  const char* name;
-  const char* help;
-};
-constexpr Forwarded kTorchCommands[] = {
-    {"run", "train an experiment spec and record it in the store"},
-    {"validate", "print the resolved spec (bases merged, overrides applied, defaults filled) or its errors"},
-    {"plugins", "list the plugins found on the search path; `plugins describe NAME` for one"},
-    {"predict", "classify images with a trained run (its own preprocessing)"},
-    {"activations", "a grid of one layer's feature maps for one image"},
-    {"export", "write a trained model for deployment (TorchScript or a state dict) with a JSON beside it"},
-    {"eda", "look at a spec's dataset: samples, sizes, class counts, intensities (PNG + HTML)"},
-    {"report", "a run's curves, prediction grids, confusion matrix and report (PNG + HTML)"},
-    {"plot", "one metric of several runs on one chart, named by what differs between them"},
-    {"augment-preview", "one image under N random draws of the spec's training augmentation, as a grid"},
-};
 
 [[noreturn]] void forward(char** argv) {
   std::error_code ec;
@@ -44,13 +28,14 @@ constexpr Forwarded kTorchCommands[] = {
 
 int main(int argc, char** argv) {
   if (argc > 1)
-    for (const auto& c : kTorchCommands)
-      if (std::strcmp(argv[1], c.name) == 0) forward(argv);
+    for (const auto& c : trex::cli::kCommands)
+      if (c.torch && std::strcmp(argv[1], c.name) == 0) forward(argv);
   trex::cli::init_logging();
   CLI::App app{"trex: image classification and transfer-learning experiments"};
   app.require_subcommand(1);
   int exit_code = 0;
-  for (const auto& c : kTorchCommands) app.add_subcommand(c.name, c.help)->allow_extras();
+  for (const auto& c : trex::cli::kCommands)
+    if (c.torch) app.add_subcommand(c.name, c.help)->allow_extras();
   trex::cli::add_store_commands(app, exit_code);
   trex::cli::add_query_commands(app, exit_code);
   trex::cli::add_sweep_commands(app, exit_code);

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "command_table.h"
 #include "common.h"
 #include "table.h"
 #include "trex/store/cell_json.h"
@@ -72,6 +73,10 @@ int do_describe(const CommonOptions& common, const std::string& name, const std:
                        {"abi", d.abi_version}, {"path", ref->record->path}, {"params", params}};
       if (k == Kind::Metric) j["higher_is_better"] = d.higher_is_better;
       if (k == Kind::Augmentation) j["deterministic"] = d.deterministic;
+      if (k == Kind::Model) {
+        const Parity& parity = ref->preset ? ref->preset->parity : d.model.parity;
+        j["parity"] = {{"torchvision", parity.torchvision}, {"stages", parity.stages}};
+      }
       std::cout << json_text(j, 2) << "\n";
       return 0;
     }
@@ -116,7 +121,7 @@ void add_plugin_commands(CLI::App& app, int& exit_code) {
   auto common = std::make_shared<CommonOptions>();
   auto kind = std::make_shared<std::string>();
   auto format = std::make_shared<std::string>("table");
-  auto* plugins = app.add_subcommand("plugins", "list the plugins found on the search path");
+  auto* plugins = app.add_subcommand("plugins", help_of("plugins"));
   plugins->add_option("--kind", *kind, "dataset, model, augmentation or metric")
       ->check(CLI::IsMember({"dataset", "model", "augmentation", "metric"}));
   plugins->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}));

@@ -3,6 +3,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "command_table.h"
 #include "common.h"
 #include "trex/model/experiment.h"
 #include "trex/config/spec.h"
@@ -33,7 +34,7 @@ void add_preview_command(CLI::App& app, int& exit_code) {
     int draws = 15;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("augment-preview", "one image under N random draws of the spec's training augmentation, as a grid");
+  auto* cmd = app.add_subcommand("augment-preview", help_of("augment-preview"));
   cmd->add_option("spec", a->spec, "experiment YAML")->required();
   cmd->add_option("--set", a->sets, "override a dotted key (repeatable)");
   cmd->add_option("--out", a->out, "PNG file")->capture_default_str();

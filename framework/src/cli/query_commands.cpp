@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "command_table.h"
 #include "common.h"
 #include "table.h"
 #include "trex/store/cell_json.h"
@@ -249,7 +250,7 @@ int do_sql(const CommonOptions& common, const std::string& text, const std::stri
 
 void add_query_commands(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<RunsArgs>();
-  auto* runs = app.add_subcommand("runs", "list and query the runs in the store");
+  auto* runs = app.add_subcommand("runs", help_of("runs"));
   runs->add_option("--where", a->where,
                    "filter, e.g. \"params.train.optimizer.lr < 0.01 and best.val_accuracy > 0.9 and status = completed\"");
   runs->add_option("--sort", a->sort, "comma list of fields; a leading - sorts descending: -best.val_accuracy");
@@ -269,7 +270,7 @@ void add_query_commands(CLI::App& app, int& exit_code) {
   auto refs = std::make_shared<std::vector<std::string>>();
   auto all = std::make_shared<bool>(false);
   auto cformat = std::make_shared<std::string>("table");
-  auto* compare = app.add_subcommand("compare", "runs side by side: the parameters that differ and every metric's summary");
+  auto* compare = app.add_subcommand("compare", help_of("compare"));
   compare->add_option("runs", *refs, "run ids or names")->required()->expected(2, -1);
   compare->add_flag("--all", *all, "show every parameter, not only the differing ones");
   compare->add_option("--format", *cformat, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
@@ -282,7 +283,7 @@ void add_query_commands(CLI::App& app, int& exit_code) {
     std::int64_t top = 10;
   };
   auto b = std::make_shared<BestArgs>();
-  auto* best = app.add_subcommand("best", "rank the configurations of a sweep or an experiment (mean and std over seeds)");
+  auto* best = app.add_subcommand("best", help_of("best"));
   best->add_option("target", b->target, "sweep id, or an experiment's name")->required();
   best->add_option("--metric", b->metric, "e.g. val_accuracy (default: the sweep's objective or the run's main metric)");
   best->add_option("--mode", b->mode, "max or min (default: the metric's own direction)")->check(CLI::IsMember({"max", "min"}));
@@ -297,7 +298,7 @@ void add_query_commands(CLI::App& app, int& exit_code) {
   auto sc = std::make_shared<CommonOptions>();
   auto text = std::make_shared<std::string>();
   auto sformat = std::make_shared<std::string>("table");
-  auto* sql = app.add_subcommand("sql", "read-only SQL over the store (schema: results/README.md)");
+  auto* sql = app.add_subcommand("sql", help_of("sql"));
   sql->add_option("query", *text, "one SELECT statement")->required();
   sql->add_option("--format", *sformat, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
   add_common(*sql, *sc, true, false);

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "command_table.h"
 #include "common.h"
 #include "trex/config/spec.h"
 #include "trex/store/store.h"
@@ -19,7 +20,7 @@ void add_report_commands(CLI::App& app, int& exit_code) {
     std::size_t max_images = 2000;
   };
   auto e = std::make_shared<EdaArgs>();
-  auto* eda = app.add_subcommand("eda", "look at a spec's dataset: samples, sizes, class counts, intensities (PNG + HTML)");
+  auto* eda = app.add_subcommand("eda", help_of("eda"));
   eda->add_option("spec", e->spec, "experiment YAML")->required();
   eda->add_option("--set", e->sets, "override a dotted key (repeatable)");
   eda->add_option("--out", e->out, "folder (default: results/eda/<spec name>)");
@@ -40,7 +41,7 @@ void add_report_commands(CLI::App& app, int& exit_code) {
     std::string run, out;
   };
   auto r = std::make_shared<ReportArgs>();
-  auto* report = app.add_subcommand("report", "a run's curves, prediction grids, confusion matrix and report (PNG + HTML)");
+  auto* report = app.add_subcommand("report", help_of("report"));
   report->add_option("run", r->run, "run id, or a name (its latest completed run)")->required();
   report->add_option("--out", r->out, "folder (default: <store folder>/runs/<run-id>/report)");
   add_common(*report, r->common);
@@ -58,7 +59,7 @@ void add_report_commands(CLI::App& app, int& exit_code) {
     std::string metric = "val_accuracy", out;
   };
   auto p = std::make_shared<PlotArgs>();
-  auto* plot = app.add_subcommand("plot", "one metric of several runs on one chart, named by what differs between them");
+  auto* plot = app.add_subcommand("plot", help_of("plot"));
   plot->add_option("runs", p->runs, "run ids or names")->required();
   plot->add_option("--metric", p->metric, "<split>_<name>, e.g. val_loss")->capture_default_str();
   plot->add_option("--out", p->out, "PNG file (default: results/plots/<metric>.png)");

@@ -5,10 +5,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "command_table.h"
 #include "common.h"
 #include "launch.h"
 #include "trex/config/spec.h"
 #include "trex/sweep/sweep_store.h"
+#include "trex/train/provenance.h"
 #include "trex/train/trainer.h"
 #include "trex/report/run_report.h"
 
@@ -26,6 +28,35 @@ struct RunArgs {
   bool no_report = false;
   int nproc = 1;
 };
+
+/// A sweep's trial (--trial SWEEP_ID:NUMBER): the run is linked to it and asks its pruner after every epoch.
+void join_sweep(const std::string& trial, Store& store, RunOptions& options) {
+  const auto colon = trial.rfind(':');
+  std::size_t used = 0;
+  try {
+    options.trial = std::stoll(trial.substr(colon == std::string::npos ? trial.size() : colon + 1), &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (colon == std::string::npos || used == 0) throw std::runtime_error("--trial takes SWEEP_ID:NUMBER, not '" + trial + "'");
+  options.sweep_id = trial.substr(0, colon);
+  const auto sweep = find_sweep(store, options.sweep_id);
+  if (!sweep) throw std::runtime_error("--trial: no sweep '" + options.sweep_id + "' in " + store.path());
+  // Read once: the trial asks the pruner after every epoch.
+  options.should_prune = [&store, id = sweep->id, config = stored_sweep_config(*sweep)](const std::string& run_id, std::int64_t epoch) {
+    return trial_prune_reason(store, id, config, run_id, epoch);
+  };
+}
+
+// A report is a view of what is stored: failing to draw it does not fail the run.
+void write_report(Store& store, const Registry& registry, const std::string& run_id, bool quiet) {
+  try {
+    const auto r = report::write_run_report(store, registry, run_id);
+    if (!quiet) std::cout << "report: " << r.html << "\n";
+  } catch (const std::exception& e) {
+    spdlog::warn("run {} completed, but its report failed: {} (retry with `trex report {}`)", run_id, e.what(), run_id);
+  }
+}
 
 int do_run(const RunArgs& a) {
   auto registry = make_registry(a.common);
@@ -62,31 +93,10 @@ int do_run(const RunArgs& a) {
   options.should_stop = [] { return stop_requested(); };
   options.dist = dist_env_from_environment();
   if (const char* t = std::getenv("TREX_DIST_TIMEOUT_S")) options.dist_timeout = std::chrono::seconds(std::atoi(t));
-  if (!a.trial.empty()) {
-    const auto colon = a.trial.rfind(':');
-    if (colon == std::string::npos) return fail("--trial takes SWEEP_ID:NUMBER");
-    options.sweep_id = a.trial.substr(0, colon);
-    options.trial = std::stoll(a.trial.substr(colon + 1));
-    const auto sweep = find_sweep(store, options.sweep_id);
-    if (!sweep) return fail("--trial: no sweep '" + options.sweep_id + "' in " + store.path());
-    // Read once: the trial asks the pruner after every epoch.
-    options.should_prune = [&store, id = sweep->id, config = stored_sweep_config(*sweep)](const std::string& run_id,
-                                                                                       std::int64_t epoch) {
-      return trial_prune_reason(store, id, config, run_id, epoch);
-    };
-  }
+  if (!a.trial.empty()) join_sweep(a.trial, store, options);
   RunResult result = run_experiment(spec, *registry, store, options);
   if (options.dist.rank != 0) return result.status == "completed" || result.status == "pruned" ? 0 : 1;  // rank 0 speaks for the run
-  if (result.status == "completed" && !a.no_report && a.trial.empty()) {
-    // A report is a view of what is stored: failing to draw it does not fail the run.
-    try {
-      const auto r = report::write_run_report(store, *registry, result.run_id);
-      if (!a.quiet) std::cout << "report: " << r.html << "\n";
-    } catch (const std::exception& e) {
-      spdlog::warn("run {} completed, but its report failed: {} (retry with `trex report {}`)", result.run_id, e.what(),
-                   result.run_id);
-    }
-  }
+  if (result.status == "completed" && !a.no_report && a.trial.empty()) write_report(store, *registry, result.run_id, a.quiet);
   if (result.status == "completed") return 0;
   if (result.status == "pruned") {
     if (!a.quiet) std::cout << "run " << result.run_id << " pruned: " << result.error << "\n";
@@ -100,7 +110,7 @@ int do_run(const RunArgs& a) {
 
 void add_run_commands(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RunArgs>();
-  auto* run = app.add_subcommand("run", "train an experiment spec and record it in the store");
+  auto* run = app.add_subcommand("run", help_of("run"));
   run->add_option("spec", args->spec, "experiment YAML");
   run->add_option("--set", args->sets, "override a dotted key: --set train.optimizer.lr=0.01 (repeatable)");
   run->add_option("--resume", args->resume, "continue RUN_ID from its last checkpoint");
@@ -121,7 +131,7 @@ void add_run_commands(CLI::App& app, int& exit_code) {
   });
 
   auto vargs = std::make_shared<RunArgs>();
-  auto* validate = app.add_subcommand("validate", "print the resolved spec (bases merged, overrides applied, defaults filled) or its errors");
+  auto* validate = app.add_subcommand("validate", help_of("validate"));
   validate->add_option("spec", vargs->spec, "experiment YAML")->required();
   validate->add_option("--set", vargs->sets, "override a dotted key (repeatable)");
   add_common(*validate, vargs->common, false, true);

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "command_table.h"
 #include "common.h"
 #include "table.h"
 #include "trex/store/store.h"
@@ -71,7 +72,7 @@ int do_show(const CommonOptions& common, const std::string& ref) {
 void add_store_commands(CLI::App& app, int& exit_code) {
   auto show_common = std::make_shared<CommonOptions>();
   auto ref = std::make_shared<std::string>();
-  auto* show = app.add_subcommand("show", "a run's record, resolved spec, per-epoch metrics and summaries");
+  auto* show = app.add_subcommand("show", help_of("show"));
   show->add_option("run", *ref, "run id, or a name (its latest completed run)")->required();
   add_common(*show, *show_common, true, false);
   show->callback([show_common, ref, &exit_code] { exit_code = do_show(*show_common, *ref); });

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "command_table.h"
 #include "common.h"
 #include "table.h"
 #include "trex/store/merge.h"
@@ -111,7 +112,7 @@ int do_merge(const std::vector<std::string>& sources, const std::string& into) {
 
 void add_sweep_commands(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<SweepArgs>();
-  auto* sweep = app.add_subcommand("sweep", "run a hyperparameter sweep (the spec's `sweep:` block); `sweep status ID` shows one");
+  auto* sweep = app.add_subcommand("sweep", help_of("sweep"));
   sweep->add_option("spec", a->spec, "experiment YAML with a sweep: block");
   sweep->add_option("--set", a->sets, "override a dotted key of the base spec (repeatable)");
   auto* resume = sweep->add_option("--resume", a->resume_id,
@@ -135,14 +136,14 @@ void add_sweep_commands(CLI::App& app, int& exit_code) {
 
   auto lc = std::make_shared<CommonOptions>();
   auto lformat = std::make_shared<std::string>("table");
-  auto* sweeps = app.add_subcommand("sweeps", "list the sweeps in the store");
+  auto* sweeps = app.add_subcommand("sweeps", help_of("sweeps"));
   sweeps->add_option("--format", *lformat, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
   add_common(*sweeps, *lc, true, false);
   sweeps->callback([lc, lformat, &exit_code] { exit_code = do_sweeps(*lc, *lformat); });
 
   auto sources = std::make_shared<std::vector<std::string>>();
   auto into = std::make_shared<std::string>();
-  auto* merge = app.add_subcommand("merge", "combine stores (e.g. sweep shards) into one; runs already there are skipped");
+  auto* merge = app.add_subcommand("merge", help_of("merge"));
   merge->add_option("stores", *sources, "stores to read")->required()->check(CLI::ExistingFile);
   merge->add_option("--into", *into, "the store to write (created if missing)")->required();
   merge->callback([sources, into, &exit_code] { exit_code = do_merge(*sources, *into); });

@@ -1,6 +1,7 @@
 // trex ui: the local dashboard
 #include <iostream>
 
+#include "command_table.h"
 #include "common.h"
 #include "trex/store/store.h"
 #include "trex/ui/dashboard.h"
@@ -15,7 +16,7 @@ void add_ui_command(CLI::App& app, int& exit_code) {
     std::vector<std::string> allow_hosts;
   };
   auto a = std::make_shared<UiArgs>();
-  auto* ui = app.add_subcommand("ui", "a local web dashboard over the store (read-only): runs, comparisons, sweeps, reports");
+  auto* ui = app.add_subcommand("ui", help_of("ui"));
   ui->add_option("--port", a->port, "port to listen on")->capture_default_str();
   ui->add_option("--host", a->host, "address to bind (127.0.0.1: this machine only)")->capture_default_str();
   ui->add_option("--allow-host", a->allow_hosts, "also serve requests whose Host header is NAME (a proxy's or machine's name); "

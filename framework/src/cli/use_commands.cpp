@@ -11,7 +11,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
+#include "command_table.h"
 #include "common.h"
+#include "trex/data/image_tensor.h"
 #include "table.h"
 #include "trex/inference/activations.h"
 #include "trex/inference/export.h"
@@ -110,9 +112,7 @@ int do_activations(const CommonOptions& common, const std::string& ref, const st
   if (std::find(stages.begin(), stages.end(), layer) == stages.end())
     return fail("no layer '" + layer + "' in " + run.spec().model.type + did_you_mean(layer, stages) + "; see --list");
   Rng unused(0);
-  cv::Mat img = parts.eval_pipeline.apply(run.load_image(image), unused), f;
-  img.convertTo(f, CV_32F);
-  auto x = at::from_blob(f.ptr<float>(), {s.height, s.width, s.channels}, at::kFloat).permute({2, 0, 1}).unsqueeze(0).contiguous();
+  const at::Tensor x = image_tensor(parts.eval_pipeline.apply(run.load_image(image), unused), s, image).unsqueeze(0);
   auto activation = parts.model->forward_until(x, layer);
   std::ostringstream shape;
   shape << activation.sizes();
@@ -142,7 +142,7 @@ int do_export(const CommonOptions& common, const std::string& ref, const std::st
 
 void add_use_commands(CLI::App& app, int& exit_code) {
   auto p = std::make_shared<PredictArgs>();
-  auto* predict = app.add_subcommand("predict", "classify images with a trained run (its own preprocessing)");
+  auto* predict = app.add_subcommand("predict", help_of("predict"));
   predict->add_option("run", p->run, "RUN, RUN@best or RUN@last")->required();
   predict->add_option("inputs", p->inputs, "image files or folders (searched recursively)");
   predict->add_option("--data", p->split, "predict a split of the run's own dataset instead: train, val or test")
@@ -158,7 +158,7 @@ void add_use_commands(CLI::App& app, int& exit_code) {
   auto ref = std::make_shared<std::string>(), image = std::make_shared<std::string>(), layer = std::make_shared<std::string>(),
        out = std::make_shared<std::string>();
   auto list = std::make_shared<bool>(false);
-  auto* act = app.add_subcommand("activations", "a grid of one layer's feature maps for one image");
+  auto* act = app.add_subcommand("activations", help_of("activations"));
   act->add_option("run", *ref, "RUN, RUN@best or RUN@last")->required();
   act->add_option("image", *image, "the image file");
   act->add_option("--layer", *layer, "the layer (stage) name");
@@ -170,7 +170,7 @@ void add_use_commands(CLI::App& app, int& exit_code) {
   auto ecommon = std::make_shared<CommonOptions>();
   auto eref = std::make_shared<std::string>(), eout = std::make_shared<std::string>();
   auto eformat = std::make_shared<std::string>("torchscript");
-  auto* exp = app.add_subcommand("export", "write a trained model for deployment (TorchScript or a state dict) with a JSON beside it");
+  auto* exp = app.add_subcommand("export", help_of("export"));
   exp->add_option("run", *eref, "RUN, RUN@best or RUN@last")->required();
   exp->add_option("--format", *eformat, "torchscript or state_dict")->check(CLI::IsMember({"torchscript", "state_dict"}));
   exp->add_option("--out", *eout, "the file to write, e.g. model.pt")->required();

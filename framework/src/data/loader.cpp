@@ -1,5 +1,7 @@
 #include "trex/data/loader.h"
 
+#include "trex/data/image_tensor.h"
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -66,25 +68,9 @@ Batch BatchLoader::make(std::size_t k) const {
     const std::size_t pos = order_[i];
     const SampleRef& ref = set_[pos];
     Rng rng(mix_seed(o_.seed, static_cast<std::uint64_t>(o_.epoch), pos, o_.stream));
-    cv::Mat img = pipeline_.apply(dataset_.image(ref.split, ref.index), rng);
-    if (img.channels() != c || img.rows != h || img.cols != w)
-      throw std::runtime_error("sample " + std::to_string(ref.index) + " of split '" + ref.split + "' came out " +
-                               std::to_string(img.rows) + "x" + std::to_string(img.cols) + "x" +
-                               std::to_string(img.channels()) + " after augmentation, expected " + std::to_string(h) +
-                               "x" + std::to_string(w) + "x" + std::to_string(c) +
-                               "; add a resize or crop so every image has one size");
-    cv::Mat f;
-    if (img.depth() == CV_32F) f = img;
-    else img.convertTo(f, CV_32F);
-    if (!f.isContinuous()) f = f.clone();
-    float* out = dst + (i - begin) * plane * static_cast<std::size_t>(c);
-    const float* src = f.ptr<float>();
-    if (c == 1) {
-      std::memcpy(out, src, plane * sizeof(float));
-    } else {
-      for (std::size_t p = 0; p < plane; ++p)  // HWC -> CHW
-        for (std::int64_t ch = 0; ch < c; ++ch) out[static_cast<std::size_t>(ch) * plane + p] = src[p * static_cast<std::size_t>(c) + static_cast<std::size_t>(ch)];
-    }
+    const cv::Mat img = pipeline_.apply(dataset_.image(ref.split, ref.index), rng);
+    image_to_chw(img, o_.shape, dst + (i - begin) * plane * static_cast<std::size_t>(c),
+                 "sample " + std::to_string(ref.index) + " of split '" + ref.split + "'");
     labels[i - begin] = ref.label;
     b.positions.push_back(pos);
   }

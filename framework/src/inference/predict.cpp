@@ -1,5 +1,7 @@
 #include "trex/inference/predict.h"
 
+#include "trex/data/image_tensor.h"
+
 #include <algorithm>
 #include <filesystem>
 
@@ -75,12 +77,8 @@ std::vector<PredictionRow> TrainedRun::predict_files(const std::vector<std::stri
   auto flush = [&] {
     if (pending.empty()) return;
     auto batch = at::empty({static_cast<std::int64_t>(pending.size()), s.channels, s.height, s.width}, at::kFloat);
-    for (std::size_t i = 0; i < pending.size(); ++i) {
-      cv::Mat f;
-      pending[i].convertTo(f, CV_32F);
-      auto hwc = at::from_blob(f.ptr<float>(), {s.height, s.width, s.channels}, at::kFloat);
-      batch[static_cast<std::int64_t>(i)].copy_(hwc.permute({2, 0, 1}));
-    }
+    for (std::size_t i = 0; i < pending.size(); ++i)
+      image_to_chw(pending[i], s, batch[static_cast<std::int64_t>(i)].data_ptr<float>(), files[slots[i]]);
     auto ranked = rank(logits(batch), top_k);
     for (std::size_t i = 0; i < slots.size(); ++i) out[slots[i]].top = ranked[i].top;
     pending.clear();

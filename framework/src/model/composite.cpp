@@ -9,7 +9,7 @@
 
 #include "trex/model/composite.h"
 #include "trex/model/feature_split.h"
-#include "trex/plugin/batch_norm.h"
+#include "trex/plugin_kit/batch_norm.h"
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/model.h"
 

@@ -10,7 +10,7 @@
 
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/export.h"
-#include "trex/plugin/train_test_bytes.h"
+#include "trex/plugin_kit/train_test_bytes.h"
 
 namespace trex_cifar {
 using namespace trex;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "trex/plugin/train_test_bytes.h"
+#include "trex/plugin_kit/train_test_bytes.h"
 
 namespace trex_cifar {
 

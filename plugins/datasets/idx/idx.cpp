@@ -4,7 +4,7 @@
 #include "idx_format.h"
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/export.h"
-#include "trex/plugin/train_test_bytes.h"
+#include "trex/plugin_kit/train_test_bytes.h"
 
 namespace trex_idx {
 using namespace trex;

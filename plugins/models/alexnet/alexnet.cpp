@@ -11,6 +11,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/torchvision.h"
 
 namespace trex_alexnet {
 using namespace trex;
@@ -79,6 +80,8 @@ const Descriptor& descriptor() {
                                    "AlexNet (input >= 63x63), torchvision layout; cut points conv1 ... pool5, fc6, fc7",
                                    {channel_mode_param()});
     d.model = imagenet_model_info("classifier");
+    d.model.parity = {"alexnet", {{"pool1", "features.2"}, {"pool2", "features.5"}, {"conv5", "features.11"}, {"pool5", "features.12"},
+                                  {"avgpool", "avgpool"}, {"fc6", "classifier.2"}, {"fc7", "classifier.5"}}};
     return d;
   }();
   return d;

@@ -3,7 +3,7 @@
 // BatchNorm with eps 1e-3, ReLU; module names `conv` and `bn` as there.
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
-#include "trex/plugin/batch_norm.h"
+#include "trex/plugin_kit/batch_norm.h"
 
 namespace trex::models {
 

@@ -11,6 +11,7 @@
 #include "../common/basic_conv.h"
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/torchvision.h"
 
 namespace trex_googlenet {
 using namespace trex;
@@ -119,6 +120,9 @@ const Descriptor& descriptor() {
                                    "GoogLeNet / Inception v1, torchvision layout; cut points inception3a ... inception5b",
                                    {channel_mode_param()});
     d.model = imagenet_model_info("fc");
+    d.model.parity = {"googlenet", {{"maxpool2", "maxpool2"}, {"inception3b", "inception3b"}, {"maxpool3", "maxpool3"},
+                                    {"inception4e", "inception4e"}, {"maxpool4", "maxpool4"}, {"inception5b", "inception5b"},
+                                    {"avgpool", "avgpool"}}};
     return d;
   }();
   return d;

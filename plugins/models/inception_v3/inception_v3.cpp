@@ -13,6 +13,7 @@
 #include "../common/basic_conv.h"
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/torchvision.h"
 
 namespace trex_inception {
 using namespace trex;
@@ -206,6 +207,9 @@ const Descriptor& descriptor() {
              .def(false)});
     d.model = imagenet_model_info("fc");
     d.model.input_height = d.model.input_width = 299;
+    d.model.parity = {"inception_v3", {{"maxpool2", "maxpool2"}, {"Mixed_5b", "Mixed_5b"}, {"mixed2", "Mixed_5d"}, {"Mixed_6a", "Mixed_6a"},
+                                       {"mixed_6b", "Mixed_6b"}, {"mixed7", "Mixed_6e"}, {"Mixed_7a", "Mixed_7a"}, {"mixed10", "Mixed_7c"},
+                                       {"avgpool", "avgpool"}}};
     return d;
   }();
   return d;

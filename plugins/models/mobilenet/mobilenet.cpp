@@ -15,7 +15,8 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
-#include "trex/plugin/batch_norm.h"
+#include "trex/plugin_kit/torchvision.h"
+#include "trex/plugin_kit/batch_norm.h"
 
 namespace trex_mobilenet {
 using namespace trex;
@@ -197,6 +198,12 @@ const Descriptor& descriptor() {
                  {"mobilenet_v3_small", "MobileNet v3 small", {{"variant", std::string("v3_small")}}},
                  {"mobilenet_v3_large", "MobileNet v3 large", {{"variant", std::string("v3_large")}}}};
     d.model = imagenet_model_info("classifier");
+    d.presets[0].parity = {"mobilenet_v2", {{"stage1", "features.1"}, {"stage2", "features.3"}, {"stage3", "features.6"},
+                                            {"features.10", "features.10"}, {"stage4", "features.13"}, {"stage5", "features.18"}}};
+    d.presets[1].parity = {"mobilenet_v3_small", {{"stage1", "features.0"}, {"stage2", "features.1"}, {"stage3", "features.3"},
+                                                  {"stage4", "features.8"}, {"stage5", "features.12"}}};
+    d.presets[2].parity = {"mobilenet_v3_large", {{"stage1", "features.1"}, {"stage2", "features.3"}, {"stage3", "features.6"},
+                                                  {"stage4", "features.12"}, {"stage5", "features.16"}}};
     return d;
   }();
   return d;

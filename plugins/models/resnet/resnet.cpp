@@ -9,7 +9,8 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
-#include "trex/plugin/batch_norm.h"
+#include "trex/plugin_kit/torchvision.h"
+#include "trex/plugin_kit/batch_norm.h"
 
 namespace trex_resnet {
 using namespace trex;
@@ -111,6 +112,7 @@ const Descriptor& descriptor() {
                  {"resnet34", "ResNet-34", {{"depth", std::int64_t{34}}}},
                  {"resnet50", "ResNet-50", {{"depth", std::int64_t{50}}}}};
     d.model = imagenet_model_info("fc");
+    for (auto& preset : d.presets) preset.parity = {preset.name, {{"stem", "maxpool"}, {"layer1", "layer1"}, {"layer2", "layer2"}, {"layer3", "layer3"}, {"layer4", "layer4"}, {"avgpool", "avgpool"}}};
     return d;
   }();
   return d;

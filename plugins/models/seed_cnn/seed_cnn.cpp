@@ -9,7 +9,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
-#include "trex/plugin/batch_norm.h"
+#include "trex/plugin_kit/batch_norm.h"
 
 namespace trex_seed_cnn {
 using namespace trex;

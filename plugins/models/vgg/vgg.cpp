@@ -12,7 +12,8 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
-#include "trex/plugin/batch_norm.h"
+#include "trex/plugin_kit/torchvision.h"
+#include "trex/plugin_kit/batch_norm.h"
 
 namespace trex_vgg {
 using namespace trex;
@@ -112,6 +113,14 @@ const Descriptor& descriptor() {
                  {"vgg16_bn", "VGG-16 with batch norm", {{"depth", std::int64_t{16}}, {"batch_norm", true}}},
                  {"vgg19_bn", "VGG-19 with batch norm", {{"depth", std::int64_t{19}}, {"batch_norm", true}}}};
     d.model = imagenet_model_info("classifier");
+    d.presets[0].parity = {"vgg16", {{"block1_pool", "features.4"}, {"block2_conv2", "features.8"}, {"features.13", "features.13"},
+                                     {"block3_pool", "features.16"}, {"block5_pool", "features.30"}, {"avgpool", "avgpool"},
+                                     {"fc1", "classifier.1"}, {"fc2", "classifier.4"}}};
+    d.presets[1].parity = {"vgg19", {{"block1_pool", "features.4"}, {"block4_pool", "features.27"}, {"block5_conv4", "features.35"},
+                                     {"block5_pool", "features.36"}, {"fc1", "classifier.1"}}};
+    d.presets[2].parity = {"vgg16_bn", {{"block1_pool", "features.6"}, {"block2_conv2", "features.12"}, {"block3_pool", "features.23"},
+                                        {"block5_pool", "features.43"}, {"avgpool", "avgpool"}, {"fc2", "classifier.4"}}};
+    d.presets[3].parity = {"vgg19_bn", {{"block5_pool", "features.52"}}};
     return d;
   }();
   return d;

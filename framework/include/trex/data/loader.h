@@ -32,7 +32,6 @@ class Pipeline {
   explicit Pipeline(std::vector<PipelineStep> steps) : steps_(std::move(steps)) {}
   cv::Mat apply(const cv::Mat& image, Rng& rng) const;
   ImageShape output_shape(ImageShape in) const;
-  bool empty() const { return steps_.empty(); }
   /// The first step whose output depends on the RNG (a random plugin, or p < 1); empty: none.
   std::string random_step() const {
     for (const auto& s : steps_)

@@ -13,6 +13,7 @@ using Rng = std::mt19937_64;
 
 class Augmentation : public Plugin {
  public:
+  static constexpr Kind kKind = Kind::Augmentation;  ///< what Registry::create_as checks
   /// Transforms `image` (8-bit or 32-bit float, HxWxC) and returns the result.
   virtual cv::Mat apply(const cv::Mat& image, Rng& rng) const = 0;
   /// Shape of the output for an input of `in` (crops and resizes change it).

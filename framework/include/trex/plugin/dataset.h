@@ -16,6 +16,7 @@ struct ImageShape {
 
 class Dataset : public Plugin {
  public:
+  static constexpr Kind kKind = Kind::Dataset;  ///< what Registry::create_as checks
   virtual std::vector<std::string> class_names() const = 0;
   /// Native splits, from {"train", "val", "test"}; "train" is required.
   virtual std::vector<std::string> splits() const = 0;

@@ -13,7 +13,7 @@
 
 #ifndef TREX_ABI_VERSION
 /// Bumped whenever Descriptor, Plugin or a kind's interface changes layout.
-#define TREX_ABI_VERSION 3  // 2: Dataset::skipped_images; 3: Descriptor::deterministic
+#define TREX_ABI_VERSION 4  // 2: Dataset::skipped_images; 3: Descriptor::deterministic; 4: Parity
 #endif
 
 namespace trex {
@@ -49,11 +49,20 @@ struct ParamSpec {
 
 using Schema = std::vector<ParamSpec>;
 
+/// A model's torchvision twin, which the parity tests build beside it on the
+/// same weights and compare at every stage listed here: the plugin states the
+/// claim, the test checks it.
+struct Parity {
+  std::string torchvision;  ///< the torchvision.models constructor, e.g. "resnet18"; empty: none
+  std::vector<std::pair<std::string, std::string>> stages;  ///< trex cut point -> torchvision module path
+};
+
 /// An extra name that fixes some parameters: one `resnet` library answers to `resnet18`.
 struct Preset {
   std::string name;
   std::string summary;
   std::map<std::string, Value> fixed;
+  Parity parity;  ///< models: the preset's torchvision twin
 };
 
 /// Pretrained metadata a model carries (timm's pretrained config).
@@ -64,6 +73,7 @@ struct ModelInfo {
   std::vector<double> mean{0.0};
   std::vector<double> std{1.0};
   std::string classifier;  ///< name of the classifier stage a transfer head replaces
+  Parity parity;           ///< the plugin's own torchvision twin (presets have theirs)
 };
 
 /// torchvision's ImageNet preprocessing: 3x224x224, ImageNet mean/std.

@@ -14,6 +14,7 @@ struct MetricBatch {
 
 class Metric : public Plugin {
  public:
+  static constexpr Kind kKind = Kind::Metric;  ///< what Registry::create_as checks
   virtual void reset() = 0;
   virtual void add(const MetricBatch& batch) = 0;
   virtual double value() const = 0;

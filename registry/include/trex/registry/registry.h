@@ -85,8 +85,13 @@ class Registry {
   /// Builds the object. It keeps its library loaded for as long as it lives.
   std::shared_ptr<Plugin> create(const ResolvedPlugin& resolved, const BuildContext& ctx) const;
 
+  /// Builds the object as a T (Dataset, Model, Augmentation or Metric), after
+  /// checking that the plugin is of T's kind.
   template <typename T>
   std::shared_ptr<T> create_as(const ResolvedPlugin& resolved, const BuildContext& ctx) const {
+    const Kind kind = resolved.ref.record->descriptor->kind;
+    if (kind != T::kKind)
+      throw PluginError("plugin '" + resolved.type + "' is a " + kind_name(kind) + " plugin, not a " + kind_name(T::kKind));
     auto object = create(resolved, ctx);
     return std::shared_ptr<T>(object, static_cast<T*>(object.get()));
   }
