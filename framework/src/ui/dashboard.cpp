@@ -107,7 +107,8 @@ class Api {
     if (fs::exists(meta)) {
       const json j = json::parse(std::ifstream(meta), nullptr, false);
       if (j.is_object() && j.contains("images"))
-        for (const auto& name : j["images"]) report.push_back("runs/" + r.id + "/report/" + name.get<std::string>());
+        for (const auto& name : j["images"])
+          if (name.is_string()) report.push_back(Store::run_relative(r.id, "report/" + name.get<std::string>()));
     }
     return {{"id", r.id}, {"name", r.name}, {"experiment", r.experiment}, {"status", r.status}, {"error", r.error},
             {"start_time", r.start_time}, {"end_time", r.end_time}, {"heartbeat", r.heartbeat}, {"host", r.host},
@@ -181,16 +182,19 @@ class Api {
 
   /// A file under the store's folder, never outside it, never the database itself.
   Response file(const std::string& relative) const {
-    const fs::path root = fs::weakly_canonical(fs::absolute(store_.folder()));
-    const fs::path wanted = fs::weakly_canonical(root / fs::path(relative));
+    // Every filesystem question answered without throwing: a name too long or
+    // a path that cannot be resolved is a file that is not there (404), not a 500.
+    std::error_code ec;
+    const fs::path root = fs::weakly_canonical(fs::absolute(store_.folder()), ec);
+    const fs::path wanted = ec ? fs::path() : fs::weakly_canonical(root / fs::path(relative), ec);
+    if (ec) throw HttpError(404, "no file '" + relative + "'");
     const auto mismatch = std::mismatch(root.begin(), root.end(), wanted.begin(), wanted.end());
     const std::string name = wanted.filename().string();
     if (relative.empty() || fs::path(relative).is_absolute() || mismatch.first != root.end() ||
         name.find(".db") != std::string::npos)
       throw HttpError(403, "only files inside the results folder can be read");
-    if (!fs::is_regular_file(wanted)) throw HttpError(404, "no file '" + relative + "'");
-    Response r{200, content_type(wanted), "", wanted.string()};
-    return r;
+    if (!fs::is_regular_file(wanted, ec) || ec) throw HttpError(404, "no file '" + relative + "'");
+    return {200, content_type(wanted), "", wanted.string()};
   }
 
  private:
