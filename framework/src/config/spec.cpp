@@ -64,96 +64,92 @@ Schema metric_host_keys() {
   return {ParamSpec("name", T::String, "name in metric keys (val_<name>); default: the type").def(std::string(""))};
 }
 
-ResolvedSpec resolve_spec(const Node& tree, const Registry& registry, const std::string& file) {
-  Diagnostics diag;
-  ResolvedSpec spec;
-  spec.file = file;
-  if (!tree.is_map()) {
-    diag.add(tree.origin(), "", "a spec must be a map of keys (name, data, model, train, ...)");
-    diag.throw_if_any();
-  }
-  for (const auto& [key, value] : tree.entries())
-    if (std::find(kTopKeys.begin(), kTopKeys.end(), key) == kTopKeys.end())
-      diag.add(value.origin(), key, "unknown top-level key '" + key + "'" + did_you_mean(key, kTopKeys));
+namespace {
 
-  Node& out = spec.tree = Node::map(tree.origin());
-  // name
-  if (const Node* n = tree.find("name"); n && !n->is_null_scalar()) {
-    if (!n->is_scalar()) diag.add(n->origin(), "name", "expected a string");
-    else spec.name = n->text();
-  } else {
-    spec.name = std::filesystem::path(file).stem().string();
+/// One section of the spec: reads `tree`, fills `spec`, writes the resolved node into `spec.tree`.
+struct SectionReader {
+  const Node& tree;
+  const Registry& registry;
+  Diagnostics& diag;
+  ResolvedSpec& spec;
+
+  void name(const std::string& file) {
+    if (const Node* n = tree.find("name"); n && !n->is_null_scalar()) {
+      if (!n->is_scalar()) diag.add(n->origin(), "name", "expected a string");
+      else spec.name = n->text();
+    } else {
+      spec.name = std::filesystem::path(file).stem().string();
+    }
+    spec.tree.set("name", Node::scalar(spec.name, true, tree.origin()));
   }
-  out.set("name", Node::scalar(spec.name, true, tree.origin()));
-  // seed
-  if (const Node* n = tree.find("seed")) {
-    ParamSpec s("seed", T::Int, "");
-    s.range(0, 9.2e18);
-    if (auto v = convert_value(*n, s, "seed", diag)) spec.seed = static_cast<std::uint64_t>(std::get<std::int64_t>(*v));
+
+  void seed() {
+    if (const Node* n = tree.find("seed")) {
+      ParamSpec s("seed", T::Int, "");
+      s.range(0, 9.2e18);
+      if (auto v = convert_value(*n, s, "seed", diag)) spec.seed = static_cast<std::uint64_t>(std::get<std::int64_t>(*v));
+    }
+    spec.tree.set("seed", Node::scalar(std::to_string(spec.seed), false, tree.origin()));
   }
-  out.set("seed", Node::scalar(std::to_string(spec.seed), false, tree.origin()));
-  // data
-  if (const Node* n = tree.find("data")) {
+
+  void data() {
+    const Node* n = tree.find("data");
+    if (!n) return diag.add(tree.origin(), "data", "missing 'data:' (a dataset node such as {type: idx})");
     if (auto r = registry.resolve(Kind::Dataset, *n, "data", diag, dataset_host_keys())) {
       spec.data = *r;
       const ParamMap& p = r->params;
-      spec.data_options = {p.get_int("limit"), p.get_int("per_class_limit"), p.get_float("val_fraction"),
-                           p.get_string("val_mode"), p.get_float("test_fraction"), p.get_int("train_per_class"),
-                           p.get_int("split_seed")};
-      out.set("data", r->node);
+      spec.data_options = {p.get_int("limit"), p.get_int("per_class_limit"), p.get_float("val_fraction"), p.get_string("val_mode"),
+                           p.get_float("test_fraction"), p.get_int("train_per_class"), p.get_int("split_seed")};
+      spec.tree.set("data", r->node);
     }
-  } else {
-    diag.add(tree.origin(), "data", "missing 'data:' (a dataset node such as {type: idx})");
   }
-  // augment
-  {
+
+  void augment() {
     Node aug = Node::map(tree.origin());
     const Node* n = tree.find("augment");
     if (n && !n->is_null() && !n->is_map()) diag.add(n->origin(), "augment", "expected a map with 'train' and 'eval' lists");
-    if (n && n->is_map()) {
+    if (n && n->is_map())
       for (const auto& [key, value] : n->entries())
         if (key != "train" && key != "eval")
           diag.add(value.origin(), "augment." + key,
                    "unknown key '" + key + "'" + did_you_mean(key, {"train", "eval"}) + "; augment has train and eval lists");
-    }
     Node list_out;
     spec.augment_train = resolve_augment_list(n && n->is_map() ? n->find("train") : nullptr, "augment.train", registry, diag, list_out);
     aug.set("train", list_out);
     spec.augment_eval = resolve_augment_list(n && n->is_map() ? n->find("eval") : nullptr, "augment.eval", registry, diag, list_out);
     aug.set("eval", list_out);
-    out.set("augment", aug);
+    spec.tree.set("augment", aug);
   }
-  // model
-  if (const Node* n = tree.find("model")) {
+
+  void model() {
+    const Node* n = tree.find("model");
+    if (!n) return diag.add(tree.origin(), "model", "missing 'model:' (a model node such as {type: seed_cnn})");
     if (n->is_map() && n->find("backbone")) {
       Node resolved;
       if (auto c = resolve_composite(*n, registry, diag, model_host_keys(), resolved)) {
         spec.composite = *c;
         spec.model = c->backbone;
       }
-      out.set("model", resolved);
+      spec.tree.set("model", resolved);
     } else if (auto r = registry.resolve(Kind::Model, *n, "model", diag, model_host_keys())) {
       spec.model = *r;
-      out.set("model", r->node);
+      spec.tree.set("model", r->node);
     }
-  } else {
-    diag.add(tree.origin(), "model", "missing 'model:' (a model node such as {type: seed_cnn})");
   }
-  // train
-  {
+
+  void train() {
     Node train_out;
     spec.train = resolve_train(tree.find("train"), "train", diag, train_out);
-    out.set("train", train_out);
+    spec.tree.set("train", train_out);
   }
-  // metrics: accuracy and loss unless given; loss is always recorded
-  {
+
+  // Accuracy and loss unless given; loss is always recorded.
+  void metrics() {
     Node list = Node::sequence(tree.origin());
     const Node* n = tree.find("metrics");
     if (n && !n->is_null() && !n->is_sequence()) diag.add(n->origin(), "metrics", "expected a list of metric nodes or names");
     if (n && n->is_sequence()) list = *n;
-    else {
-      list.push_back(Node::scalar("accuracy", false, tree.origin()));
-    }
+    else list.push_back(Node::scalar("accuracy", false, tree.origin()));
     bool has_loss = false;
     for (const auto& item : list.items())
       if ((item.is_scalar() && item.text() == "loss") || (item.is_map() && item.find("type") && item.find("type")->text() == "loss"))
@@ -174,26 +170,52 @@ ResolvedSpec resolve_spec(const Node& tree, const Registry& registry, const std:
       spec.metrics.push_back({*r, name});
       metrics_out.push_back(r->node);
     }
-    out.set("metrics", metrics_out);
+    spec.tree.set("metrics", metrics_out);
   }
-  // monitors must name a recorded metric
-  std::vector<std::string> keys;
-  for (const auto& m : spec.metrics)
-    for (const char* split : {"train_", "val_"}) keys.push_back(split + m.name);
-  auto check_monitor = [&](const std::string& monitor, const std::string& path) {
-    if (!keys.empty() && std::find(keys.begin(), keys.end(), monitor) == keys.end()) {
+
+  // A monitor must name a recorded metric.
+  void monitors() {
+    std::vector<std::string> keys;
+    for (const auto& m : spec.metrics)
+      for (const char* split : {"train_", "val_"}) keys.push_back(split + m.name);
+    auto check = [&](const std::string& monitor, const std::string& path) {
+      if (keys.empty() || std::find(keys.begin(), keys.end(), monitor) != keys.end()) return;
       const Node* t = tree.find("train");
       diag.add(t ? t->origin() : tree.origin(), path,
                "'" + monitor + "' is not a recorded metric key" + did_you_mean(monitor, keys) +
                    "; keys are <split>_<metric>, e.g. val_accuracy");
-    }
-  };
-  check_monitor(spec.train.checkpoint.monitor, "train.checkpoint.monitor");
-  if (spec.train.early_stopping.enabled) check_monitor(spec.train.early_stopping.monitor, "train.early_stopping.monitor");
+    };
+    check(spec.train.checkpoint.monitor, "train.checkpoint.monitor");
+    if (spec.train.early_stopping.enabled) check(spec.train.early_stopping.monitor, "train.early_stopping.monitor");
+  }
+};
 
+}  // namespace
+
+ResolvedSpec resolve_spec(const Node& tree, const Registry& registry, const std::string& file) {
+  Diagnostics diag;
+  ResolvedSpec spec;
+  spec.file = file;
+  if (!tree.is_map()) {
+    diag.add(tree.origin(), "", "a spec must be a map of keys (name, data, model, train, ...)");
+    diag.throw_if_any();
+  }
+  for (const auto& [key, value] : tree.entries())
+    if (std::find(kTopKeys.begin(), kTopKeys.end(), key) == kTopKeys.end())
+      diag.add(value.origin(), key, "unknown top-level key '" + key + "'" + did_you_mean(key, kTopKeys));
+  spec.tree = Node::map(tree.origin());
+  SectionReader read{tree, registry, diag, spec};
+  read.name(file);
+  read.seed();
+  read.data();
+  read.augment();
+  read.model();
+  read.train();
+  read.metrics();
+  read.monitors();
   if (const Node* n = tree.find("sweep")) {
     spec.sweep = *n;
-    out.set("sweep", *n);
+    spec.tree.set("sweep", *n);
   }
   diag.throw_if_any();
   return spec;

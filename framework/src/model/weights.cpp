@@ -45,7 +45,10 @@ WeightsReport load_state_dict_file(torch::nn::Module& module, const std::string&
   return load_state_dict(module, bytes, path, strict);
 }
 
-WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>& bytes, const std::string& path, bool strict) {
+namespace {
+
+/// The file's {name: tensor} dict, every opcode and tensor checked first.
+std::map<std::string, at::Tensor> read_state_dict(const std::vector<char>& bytes, const std::string& path) {
   c10::IValue value;
   try {
     // Our walker checks every opcode and length before LibTorch's unpickler reads them.
@@ -73,10 +76,16 @@ WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>
       throw std::runtime_error("weights file '" + path + "': every entry must map a name to a tensor");
     source[kv.key().toStringRef()] = kv.value().toTensor();
   }
+  return source;
+}
+
+}  // namespace
+
+WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>& bytes, const std::string& path, bool strict) {
+  const std::map<std::string, at::Tensor> source = read_state_dict(bytes, path);
   std::map<std::string, at::Tensor> target;
   for (const auto& p : module.named_parameters()) target[p.key()] = p.value();
   for (const auto& b : module.named_buffers()) target[b.key()] = b.value();
-
   WeightsReport r;
   torch::NoGradGuard no_grad;
   for (const auto& [key, tensor] : source) {

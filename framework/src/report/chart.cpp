@@ -103,6 +103,55 @@ void run_gnuplot(const std::string& script_text, const Scratch& scratch, const s
 
 }  // namespace
 
+namespace {
+
+/// Vertical lines with labels (e.g. the best epoch); labels stay inside the
+/// plot: left of a line in the right half, stacked.
+void write_markers(const Chart& c, double x_lo, double x_hi, std::ostream& s) {
+  for (std::size_t i = 0; i < c.markers.size(); ++i) {
+    const Marker& m = c.markers[i];
+    const bool right_half = x_hi > x_lo && m.x > 0.5 * (x_lo + x_hi);
+    s << "set arrow from " << m.x << ", graph 0 to " << m.x << ", graph 1 nohead dt 2 lw 1.5 lc rgb '#888888'\n";
+    s << "set label " << quoted(m.label) << " at " << m.x << ", graph " << 0.96 - 0.06 * static_cast<double>(i)
+      << (right_half ? " offset -0.5,0 right" : " offset 0.5,0 left") << " textcolor rgb '#555555'\n";
+  }
+}
+
+/// Writes one series' data file and returns its plot clause ("" when it draws nothing); settings it needs go to `s`.
+std::string plot_series(const Chart& c, const Series& ser, const std::string& data, std::ostream& s) {
+  std::ofstream out(data);
+  out.precision(10);
+  const std::string title = ser.title.empty() ? "notitle" : "title " + quoted(ser.title);
+  switch (c.kind) {
+    case Chart::Kind::Lines:
+    case Chart::Kind::Points:
+      for (std::size_t k = 0; k < ser.x.size(); ++k) out << ser.x[k] << "\t" << ser.y[k] << "\n";
+      return quoted(data) + (c.kind == Chart::Kind::Lines ? " using 1:2 with linespoints lw 2 pt 7 ps 0.6 " : " using 1:2 with points pt 7 ps 0.5 ") + title;
+    case Chart::Kind::Histogram: {
+      std::vector<double> xs;
+      for (double v : ser.x)
+        if (std::isfinite(v)) xs.push_back(v);
+      if (xs.empty()) return "";
+      const auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
+      const double width = *hi > *lo ? (*hi - *lo) / c.bins : 1.0;
+      std::vector<double> counts(static_cast<std::size_t>(c.bins) + 1, 0);
+      for (double v : xs) counts[static_cast<std::size_t>(std::floor((v - *lo) / width))] += 1;
+      for (std::size_t b = 0; b < counts.size(); ++b) out << *lo + (static_cast<double>(b) + 0.5) * width << "\t" << counts[b] << "\n";
+      s << "set style fill transparent solid 0.5 border\nset boxwidth " << width << " absolute\n";
+      return quoted(data) + " using 1:2 with boxes " + title;
+    }
+    case Chart::Kind::Bars:
+      for (std::size_t k = 0; k < ser.y.size(); ++k)
+        out << k << "\t" << ser.y[k] << "\t" << (k < c.categories.size() ? data_cell(c.categories[k]) : "") << "\n";
+      s << "set style fill solid 0.7 border\nset boxwidth 0.7 relative\nset xtics rotate by -45 left\nset yrange [0:*]\n"
+        << "set xrange [-0.6:" << static_cast<double>(ser.y.size()) - 0.4 << "]\n";
+      return quoted(data) + " using 1:2:xtic(3) with boxes " + title;
+  }
+  return "";
+}
+
+}  // namespace
+
 void render(const Chart& c, const std::string& png) {
   Scratch scratch;
   std::ostringstream s;
@@ -112,55 +161,17 @@ void render(const Chart& c, const std::string& png) {
   if (c.series.size() <= 1 && c.kind != Chart::Kind::Lines) s << "unset key\n";
   double x_lo = 1e300, x_hi = -1e300;
   for (const auto& ser : c.series)
-    for (double x : ser.x) x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
-  for (std::size_t i = 0; i < c.markers.size(); ++i) {
-    const Marker& m = c.markers[i];
-    // Labels stay inside the plot: left of a line in the right half, stacked.
-    const bool right_half = x_hi > x_lo && m.x > 0.5 * (x_lo + x_hi);
-    s << "set arrow from " << m.x << ", graph 0 to " << m.x << ", graph 1 nohead dt 2 lw 1.5 lc rgb '#888888'\n";
-    s << "set label " << quoted(m.label) << " at " << m.x << ", graph " << 0.96 - 0.06 * static_cast<double>(i)
-      << (right_half ? " offset -0.5,0 right" : " offset 0.5,0 left") << " textcolor rgb '#555555'\n";
-  }
+    for (double x : ser.x)
+      if (std::isfinite(x)) x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
+  write_markers(c, x_lo, x_hi, s);
   if (c.kind == Chart::Kind::Histogram && x_hi >= x_lo) {
     const double pad = x_hi > x_lo ? (x_hi - x_lo) / c.bins : 0.5;
     s << "set xrange [" << x_lo - pad << ":" << x_hi + 2 * pad << "]\n";
   }
   std::vector<std::string> plots;
-  for (std::size_t i = 0; i < c.series.size(); ++i) {
-    const Series& ser = c.series[i];
-    const std::string data = scratch.file("s" + std::to_string(i) + ".tsv");
-    std::ofstream out(data);
-    out.precision(10);
-    const std::string title = ser.title.empty() ? "notitle" : "title " + quoted(ser.title);
-    switch (c.kind) {
-      case Chart::Kind::Lines:
-        for (std::size_t k = 0; k < ser.x.size(); ++k) out << ser.x[k] << "\t" << ser.y[k] << "\n";
-        plots.push_back(quoted(data) + " using 1:2 with linespoints lw 2 pt 7 ps 0.6 " + title);
-        break;
-      case Chart::Kind::Points:
-        for (std::size_t k = 0; k < ser.x.size(); ++k) out << ser.x[k] << "\t" << ser.y[k] << "\n";
-        plots.push_back(quoted(data) + " using 1:2 with points pt 7 ps 0.5 " + title);
-        break;
-      case Chart::Kind::Histogram: {
-        if (ser.x.empty()) break;
-        const auto [lo, hi] = std::minmax_element(ser.x.begin(), ser.x.end());
-        const double width = *hi > *lo ? (*hi - *lo) / c.bins : 1.0;
-        std::vector<double> counts(static_cast<std::size_t>(c.bins) + 1, 0);
-        for (double v : ser.x) counts[static_cast<std::size_t>(std::floor((v - *lo) / width))] += 1;
-        for (std::size_t b = 0; b < counts.size(); ++b) out << *lo + (static_cast<double>(b) + 0.5) * width << "\t" << counts[b] << "\n";
-        s << "set style fill transparent solid 0.5 border\nset boxwidth " << width << " absolute\n";
-        plots.push_back(quoted(data) + " using 1:2 with boxes " + title);
-        break;
-      }
-      case Chart::Kind::Bars:
-        for (std::size_t k = 0; k < ser.y.size(); ++k)
-          out << k << "\t" << ser.y[k] << "\t" << (k < c.categories.size() ? data_cell(c.categories[k]) : "") << "\n";
-        s << "set style fill solid 0.7 border\nset boxwidth 0.7 relative\nset xtics rotate by -45 left\nset yrange [0:*]\n"
-          << "set xrange [-0.6:" << static_cast<double>(ser.y.size()) - 0.4 << "]\n";
-        plots.push_back(quoted(data) + " using 1:2:xtic(3) with boxes " + title);
-        break;
-    }
-  }
+  for (std::size_t i = 0; i < c.series.size(); ++i)
+    if (std::string p = plot_series(c, c.series[i], scratch.file("s" + std::to_string(i) + ".tsv"), s); !p.empty())
+      plots.push_back(p);
   if (plots.empty()) throw std::runtime_error("nothing to draw in '" + c.title + "'");
   s << "plot ";
   for (std::size_t i = 0; i < plots.size(); ++i) s << (i ? ", \\\n     " : "") << plots[i];

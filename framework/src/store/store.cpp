@@ -1,5 +1,7 @@
 #include "trex/store/store.h"
 
+#include "trex/store/schema.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -23,147 +25,6 @@ namespace fs = std::filesystem;
 
 namespace trex {
 namespace {
-
-// Forward-only migrations; user_version is the number applied.
-const std::vector<std::string> kMigrations = {
-    // 1: runs, params, metrics, summaries, artifacts
-    R"sql(
-CREATE TABLE runs(
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  experiment TEXT NOT NULL,
-  status TEXT NOT NULL CHECK(status IN ('running','completed','failed','interrupted','pruned')),
-  error TEXT,
-  start_time REAL NOT NULL,
-  end_time REAL,
-  heartbeat REAL NOT NULL,
-  host TEXT,
-  pid INTEGER,
-  seed INTEGER,
-  trex_version TEXT,
-  torch_version TEXT,
-  opencv_version TEXT,
-  git_commit TEXT,
-  spec_yaml TEXT NOT NULL,
-  spec_hash TEXT NOT NULL,
-  class_names TEXT
-);
-CREATE INDEX runs_name ON runs(name, start_time);
-CREATE INDEX runs_experiment ON runs(experiment, start_time);
-CREATE TABLE params(
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  key TEXT NOT NULL,
-  value,
-  type TEXT NOT NULL,
-  PRIMARY KEY(run_id, key)
-) WITHOUT ROWID;
-CREATE INDEX params_key_value ON params(key, value);
-CREATE TABLE metrics(
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  epoch INTEGER NOT NULL,
-  split TEXT NOT NULL CHECK(split IN ('train','val','test')),
-  name TEXT NOT NULL,
-  value REAL,
-  wall_seconds REAL,
-  PRIMARY KEY(run_id, epoch, split, name)
-) WITHOUT ROWID;
-CREATE TABLE summaries(
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  key TEXT NOT NULL,
-  best REAL, best_epoch INTEGER, last REAL, min REAL, max REAL,
-  higher_is_better INTEGER NOT NULL,
-  PRIMARY KEY(run_id, key)
-) WITHOUT ROWID;
-CREATE INDEX summaries_key_best ON summaries(key, best);
-CREATE TABLE artifacts(
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  kind TEXT NOT NULL,
-  path TEXT NOT NULL,
-  checksum TEXT,
-  PRIMARY KEY(run_id, path)
-) WITHOUT ROWID;
-)sql",
-    // 2: the run's main metric, and the learning rate of each epoch
-    R"sql(
-ALTER TABLE runs ADD COLUMN main_metric TEXT;
-CREATE TABLE epochs(
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  epoch INTEGER NOT NULL,
-  lr REAL,
-  PRIMARY KEY(run_id, epoch)
-) WITHOUT ROWID;
-)sql",
-    // 3: evaluations of a trained run (trex predict --evaluate), apart from training runs
-    R"sql(
-CREATE TABLE evaluations(
-  id INTEGER PRIMARY KEY,
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  created REAL NOT NULL,
-  checkpoint TEXT NOT NULL,
-  source TEXT NOT NULL,
-  examples INTEGER NOT NULL
-);
-CREATE INDEX evaluations_run ON evaluations(run_id);
-CREATE TABLE evaluation_metrics(
-  evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
-  name TEXT NOT NULL,
-  value REAL,
-  PRIMARY KEY(evaluation_id, name)
-) WITHOUT ROWID;
-CREATE TABLE evaluation_classes(
-  evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
-  class_index INTEGER NOT NULL,
-  class_name TEXT,
-  precision REAL, recall REAL, f1 REAL, support INTEGER,
-  PRIMARY KEY(evaluation_id, class_index)
-) WITHOUT ROWID;
-)sql",
-    // 4: sweeps and their trials; a run knows its sweep and trial; indexes for --where on summaries
-    R"sql(
-CREATE TABLE sweeps(
-  id TEXT PRIMARY KEY,
-  key TEXT NOT NULL,
-  name TEXT NOT NULL,
-  spec_path TEXT,
-  spec_yaml TEXT NOT NULL,
-  method TEXT NOT NULL,
-  config TEXT NOT NULL,
-  state TEXT NOT NULL CHECK(state IN ('running','completed','interrupted','failed')),
-  created REAL NOT NULL,
-  updated REAL NOT NULL,
-  host TEXT,
-  pid INTEGER,
-  shard_index INTEGER NOT NULL DEFAULT 0,
-  shard_count INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX sweeps_key ON sweeps(key, created);
-CREATE INDEX sweeps_name ON sweeps(name, created);
-CREATE TABLE trials(
-  sweep_id TEXT NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
-  number INTEGER NOT NULL,
-  config INTEGER NOT NULL,
-  seed INTEGER,
-  params TEXT NOT NULL,
-  point TEXT NOT NULL,
-  state TEXT NOT NULL CHECK(state IN ('pending','running','completed','failed','pruned','interrupted')),
-  run_id TEXT,
-  objective REAL,
-  reason TEXT,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  updated REAL NOT NULL,
-  PRIMARY KEY(sweep_id, number)
-) WITHOUT ROWID;
-ALTER TABLE runs ADD COLUMN sweep_id TEXT;
-ALTER TABLE runs ADD COLUMN trial INTEGER;
-CREATE INDEX runs_sweep ON runs(sweep_id, trial);
-CREATE INDEX runs_start ON runs(start_time);
-CREATE INDEX summaries_key_last ON summaries(key, last);
-)sql",
-};
-
-const char* kRunColumns =
-    "id, name, experiment, status, error, start_time, end_time, heartbeat, host, pid, seed, trex_version, "
-    "torch_version, opencv_version, git_commit, spec_yaml, spec_hash, class_names, main_metric, sweep_id, trial";
 
 sql::Cell typed_value(const FlatParam& p) {
   if (p.type == "int") {
@@ -265,6 +126,11 @@ std::string Store::run_dir(const std::string& run_id, bool create) const {
   return dir.string();
 }
 
+std::string Store::run_relative(const std::string& run_id, const std::string& file) {
+  check_id("run", run_id);
+  return "runs/" + run_id + "/" + file;
+}
+
 std::string Store::sweep_dir(const std::string& sweep_id, bool create) const {
   check_id("sweep", sweep_id);
   fs::path dir = fs::path(folder()) / "sweeps" / sweep_id;
@@ -283,10 +149,10 @@ void Store::migrate(sql::Database& db, int target) {
     auto s = db.prepare("PRAGMA user_version");
     s.step();
     const int current = static_cast<int>(s.integer(0));
-    if (current > static_cast<int>(kMigrations.size()))
+    if (current > static_cast<int>(schema_migrations().size()))
       throw sql::Error("store '" + db.path() + "' has schema version " + std::to_string(current) +
-                       ", newer than this trex's " + std::to_string(kMigrations.size()) + "; upgrade trex");
-    for (int v = current; v < target; ++v) db.exec(kMigrations[static_cast<size_t>(v)]);
+                       ", newer than this trex's " + std::to_string(schema_migrations().size()) + "; upgrade trex");
+    for (int v = current; v < target; ++v) db.exec(schema_migrations()[static_cast<size_t>(v)]);
     if (target > current) db.exec("PRAGMA user_version=" + std::to_string(target));
   });
 }
@@ -439,103 +305,6 @@ void Store::add_artifact(const std::string& run_id, const std::string& kind, con
       .run();
 }
 
-RunRecord Store::read_run(sql::Statement& s) const {
-  RunRecord r;
-  r.id = s.text(0);
-  r.name = s.text(1);
-  r.experiment = s.text(2);
-  r.status = s.text(3);
-  r.error = s.text(4);
-  r.start_time = s.real(5);
-  r.end_time = s.is_null(6) ? 0 : s.real(6);
-  r.heartbeat = s.real(7);
-  r.host = s.text(8);
-  r.pid = s.integer(9);
-  r.seed = s.integer(10);
-  r.trex_version = s.text(11);
-  r.torch_version = s.text(12);
-  r.opencv_version = s.text(13);
-  r.git_commit = s.text(14);
-  r.spec_yaml = s.text(15);
-  r.spec_hash = s.text(16);
-  if (!s.is_null(17)) {
-    auto j = nlohmann::json::parse(s.text(17), nullptr, false);
-    if (j.is_array())
-      for (const auto& n : j) r.class_names.push_back(n.is_string() ? n.get<std::string>() : json_text(n));
-  }
-  r.main_metric = s.text(18);
-  r.sweep_id = s.text(19);
-  r.trial = s.is_null(20) ? -1 : s.integer(20);
-  if (is_stale(r)) r.status = "interrupted";
-  return r;
-}
-
-std::vector<RunRecord> Store::runs() const {
-  std::vector<RunRecord> out;
-  auto s = db_->prepare(std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY start_time, id");
-  while (s.step()) out.push_back(read_run(s));
-  return out;
-}
-
-RunRecord Store::run(const std::string& ref) const {
-  {
-    auto s = db_->prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id=?");
-    s.bind_all(ref);
-    if (s.step()) return read_run(s);
-  }
-  const std::string name = ref.rfind("run:", 0) == 0 ? ref.substr(4) : ref;
-  auto s = db_->prepare(std::string("SELECT ") + kRunColumns +
-                        " FROM runs WHERE name=? AND status='completed' ORDER BY start_time DESC LIMIT 1");
-  s.bind_all(name);
-  if (s.step()) return read_run(s);
-  throw std::runtime_error("no run '" + ref + "' in store '" + path_ +
-                           "' (a run id, or a name whose latest completed run is meant); see `trex runs`");
-}
-
-namespace {
-/// Rows of a per-run query, each made by `row` from the statement.
-template <typename Row, typename F>
-std::vector<Row> rows_of(const sql::Database& db, const std::string& query, const std::string& run_id, F row) {
-  std::vector<Row> out;
-  auto s = db.prepare(query);
-  s.bind_all(run_id);
-  while (s.step()) out.push_back(row(s));
-  return out;
-}
-}  // namespace
-
-std::vector<MetricRow> Store::metrics(const std::string& run_id) const {
-  return rows_of<MetricRow>(*db_,
-                            "SELECT epoch, split, name, value, wall_seconds FROM metrics WHERE run_id=? "
-                            "ORDER BY epoch, CASE split WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END, name",
-                            run_id, [](const sql::Statement& s) {
-                              return MetricRow{s.integer(0), s.text(1), s.text(2), s.real(3), s.real(4)};
-                            });
-}
-
-std::vector<SummaryRow> Store::summaries(const std::string& run_id) const {
-  return rows_of<SummaryRow>(
-      *db_, "SELECT key, best, best_epoch, last, min, max, higher_is_better FROM summaries WHERE run_id=? ORDER BY key",
-      run_id, [](const sql::Statement& s) {
-        return SummaryRow{s.text(0), s.real(1), s.integer(2), s.real(3), s.real(4), s.real(5), s.integer(6) != 0};
-      });
-}
-
-std::vector<ParamRow> Store::params(const std::string& run_id) const {
-  return rows_of<ParamRow>(*db_, "SELECT key, value, type FROM params WHERE run_id=? ORDER BY key", run_id,
-                           [](const sql::Statement& s) { return ParamRow{s.text(0), s.text(1), s.text(2)}; });
-}
-
-std::vector<ArtifactRow> Store::artifacts(const std::string& run_id) const {
-  return rows_of<ArtifactRow>(*db_, "SELECT kind, path, checksum FROM artifacts WHERE run_id=? ORDER BY path", run_id,
-                              [](const sql::Statement& s) { return ArtifactRow{s.text(0), s.text(1), s.text(2)}; });
-}
-
-std::vector<std::pair<std::int64_t, double>> Store::learning_rates(const std::string& run_id) const {
-  return rows_of<std::pair<std::int64_t, double>>(
-      *db_, "SELECT epoch, lr FROM epochs WHERE run_id=? ORDER BY epoch", run_id,
-      [](const sql::Statement& s) { return std::make_pair(s.integer(0), s.real(1)); });
-}
 
 std::int64_t Store::add_evaluation(const std::string& run_id, const std::string& checkpoint, const std::string& source,
                                    const std::map<std::string, double>& metrics, const ClassificationReport& report) {
@@ -561,38 +330,6 @@ std::int64_t Store::add_evaluation(const std::string& run_id, const std::string&
     }
   });
   return id;
-}
-
-std::string resolve_checkpoint(const Store& store, const std::string& ref) {
-  const auto at = ref.rfind('@');
-  const std::string run_ref = at == std::string::npos ? ref : ref.substr(0, at);
-  const std::string which = at == std::string::npos ? "" : ref.substr(at + 1);
-  if (!which.empty() && which != "best" && which != "last")
-    throw std::runtime_error("'" + ref + "': a checkpoint is RUN@best or RUN@last, not @" + which);
-  const RunRecord run = store.run(run_ref);
-  const fs::path dir = fs::path(store.run_dir(run.id, false)) / "checkpoints";
-  for (const std::string& name : which.empty() ? std::vector<std::string>{"best", "last"} : std::vector<std::string>{which}) {
-    const fs::path file = dir / (name + ".pt");
-    if (fs::exists(file)) return file.string();
-  }
-  throw std::runtime_error("run " + run.id + " has no " + (which.empty() ? "" : which + " ") + "checkpoint in " + dir.string() +
-                           " (train.checkpoint.keep may have dropped it)");
-}
-
-int Store::mark_stale_runs() {
-  std::vector<std::string> stale;
-  {
-    auto s = db_->prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE status='running'");
-    while (s.step()) {
-      RunRecord r = read_run(s);
-      if (r.status == "interrupted") stale.push_back(r.id);
-    }
-  }
-  for (const auto& id : stale)
-    db_->prepare("UPDATE runs SET status='interrupted', error=COALESCE(error, ?) WHERE id=? AND status='running'")
-        .bind_all(std::string("the process stopped without finishing (no heartbeat, or its pid is gone)"), id)
-        .run();
-  return static_cast<int>(stale.size());
 }
 
 }  // namespace trex

@@ -122,6 +122,67 @@ SearchParam read_param(Reader& r, const std::string& key, const Node& n, const s
   return p;
 }
 
+void read_objective(Reader& r, const Node& value, const std::string& path, SweepObjective& o) {
+  if (!value.is_map()) return r.error(value, path, "expected {metric: val_accuracy, mode: max, summary: best}");
+  for (const auto& [ok, ov] : value.entries()) {
+    const std::string opath = path + "." + ok;
+    if (ok == "metric") o.metric = ov.text();
+    else if (ok == "mode") o.maximize = r.one_of(ov, opath, {"max", "min"}) == "max";
+    else if (ok == "summary") o.summary = r.one_of(ov, opath, {"best", "last"});
+    else r.error(ov, opath, "unknown key" + did_you_mean(ok, {"metric", "mode", "summary"}));
+  }
+  if (o.metric.find('_') == std::string::npos) r.error(value, path + ".metric", "a metric is <split>_<name>, e.g. val_accuracy or val_loss");
+}
+
+void read_pruner(Reader& r, const Node& value, const std::string& path, PrunerConfig& p) {
+  if (!value.is_map()) return r.error(value, path, "expected {method: median | asha, warmup_epochs: 2}");
+  for (const auto& [pk, pv] : value.entries()) {
+    const std::string ppath = path + "." + pk;
+    if (pk == "method") p.method = r.one_of(pv, ppath, {"none", "median", "asha"});
+    else if (pk == "warmup_epochs") p.warmup_epochs = r.integer(pv, ppath, 0);
+    else if (pk == "startup_trials") p.startup_trials = r.integer(pv, ppath, 1);
+    else if (pk == "min_epochs") p.min_epochs = r.integer(pv, ppath, 1);
+    else if (pk == "reduction_factor") p.reduction_factor = r.integer(pv, ppath, 2);
+    else r.error(pv, ppath, "unknown key" + did_you_mean(pk, {"method", "warmup_epochs", "startup_trials", "min_epochs", "reduction_factor"}));
+  }
+}
+
+void read_tpe(Reader& r, const Node& value, const std::string& path, SweepConfig& c) {
+  if (!value.is_map()) return r.error(value, path, "expected {startup_trials: 10, candidates: 24}");
+  for (const auto& [tk, tv] : value.entries()) {
+    if (tk == "startup_trials") c.tpe_startup_trials = r.integer(tv, path + "." + tk, 1);
+    else if (tk == "candidates") c.tpe_candidates = r.integer(tv, path + "." + tk, 1);
+    else r.error(tv, path + "." + tk, "unknown key" + did_you_mean(tk, {"startup_trials", "candidates"}));
+  }
+}
+
+void read_key(Reader& r, const std::string& key, const Node& value, SweepConfig& c) {
+  const std::string path = "sweep." + key;
+  if (std::find(kSweepKeys.begin(), kSweepKeys.end(), key) == kSweepKeys.end()) {
+    r.error(value, path, "unknown key" + did_you_mean(key, kSweepKeys));
+  } else if (key == "method") {
+    if (auto m = r.one_of(value, path, {"grid", "random", "tpe"}); !m.empty()) c.method = m;
+  } else if (key == "trials") {
+    c.trials = r.integer(value, path, 1);
+  } else if (key == "seed") {
+    c.seed = static_cast<std::uint64_t>(r.integer(value, path, 0));
+  } else if (key == "parallel") {
+    c.parallel = r.integer(value, path, 1);
+  } else if (key == "seeds") {
+    if (!value.is_sequence() || value.items().empty()) return r.error(value, path, "expected a list of integer seeds");
+    for (const auto& s : value.items()) c.seeds.push_back(r.integer(s, path, 0));
+  } else if (key == "parameters") {
+    if (!value.is_map() || value.entries().empty()) return r.error(value, path, "expected a map of dotted spec keys to distributions");
+    for (const auto& [pk, pv] : value.entries()) c.params.push_back(read_param(r, pk, pv, path + "." + pk));
+  } else if (key == "objective") {
+    read_objective(r, value, path, c.objective);
+  } else if (key == "pruner") {
+    read_pruner(r, value, path, c.pruner);
+  } else if (key == "tpe") {
+    read_tpe(r, value, path, c);
+  }
+}
+
 }  // namespace
 
 SweepConfig parse_sweep(const Node& sweep, const std::string& file) {
@@ -132,68 +193,7 @@ SweepConfig parse_sweep(const Node& sweep, const std::string& file) {
     r.error(sweep, "sweep", "expected a map with method, parameters, objective, ...");
     diag.throw_if_any();
   }
-  for (const auto& [key, value] : sweep.entries()) {
-    const std::string path = "sweep." + key;
-    if (std::find(kSweepKeys.begin(), kSweepKeys.end(), key) == kSweepKeys.end()) {
-      r.error(value, path, "unknown key" + did_you_mean(key, kSweepKeys));
-    } else if (key == "method") {
-      if (auto m = r.one_of(value, path, {"grid", "random", "tpe"}); !m.empty()) c.method = m;
-    } else if (key == "trials") {
-      c.trials = r.integer(value, path, 1);
-    } else if (key == "seed") {
-      c.seed = static_cast<std::uint64_t>(r.integer(value, path, 0));
-    } else if (key == "parallel") {
-      c.parallel = r.integer(value, path, 1);
-    } else if (key == "seeds") {
-      if (!value.is_sequence() || value.items().empty()) r.error(value, path, "expected a list of integer seeds");
-      else
-        for (const auto& s : value.items()) c.seeds.push_back(r.integer(s, path, 0));
-    } else if (key == "parameters") {
-      if (!value.is_map() || value.entries().empty()) r.error(value, path, "expected a map of dotted spec keys to distributions");
-      else
-        for (const auto& [pk, pv] : value.entries()) c.params.push_back(read_param(r, pk, pv, path + "." + pk));
-    } else if (key == "objective") {
-      if (!value.is_map()) {
-        r.error(value, path, "expected {metric: val_accuracy, mode: max, summary: best}");
-        continue;
-      }
-      for (const auto& [ok, ov] : value.entries()) {
-        const std::string opath = path + "." + ok;
-        if (ok == "metric") c.objective.metric = ov.text();
-        else if (ok == "mode") c.objective.maximize = r.one_of(ov, opath, {"max", "min"}) == "max";
-        else if (ok == "summary") c.objective.summary = r.one_of(ov, opath, {"best", "last"});
-        else r.error(ov, opath, "unknown key" + did_you_mean(ok, {"metric", "mode", "summary"}));
-      }
-      if (c.objective.metric.find('_') == std::string::npos)
-        r.error(value, path + ".metric", "a metric is <split>_<name>, e.g. val_accuracy or val_loss");
-    } else if (key == "pruner") {
-      if (!value.is_map()) {
-        r.error(value, path, "expected {method: median | asha, warmup_epochs: 2}");
-        continue;
-      }
-      for (const auto& [pk, pv] : value.entries()) {
-        const std::string ppath = path + "." + pk;
-        if (pk == "method") c.pruner.method = r.one_of(pv, ppath, {"none", "median", "asha"});
-        else if (pk == "warmup_epochs") c.pruner.warmup_epochs = r.integer(pv, ppath, 0);
-        else if (pk == "startup_trials") c.pruner.startup_trials = r.integer(pv, ppath, 1);
-        else if (pk == "min_epochs") c.pruner.min_epochs = r.integer(pv, ppath, 1);
-        else if (pk == "reduction_factor") c.pruner.reduction_factor = r.integer(pv, ppath, 2);
-        else
-          r.error(pv, ppath, "unknown key" + did_you_mean(pk, {"method", "warmup_epochs", "startup_trials", "min_epochs",
-                                                               "reduction_factor"}));
-      }
-    } else if (key == "tpe") {
-      if (!value.is_map()) {
-        r.error(value, path, "expected {startup_trials: 10, candidates: 24}");
-        continue;
-      }
-      for (const auto& [tk, tv] : value.entries()) {
-        if (tk == "startup_trials") c.tpe_startup_trials = r.integer(tv, path + "." + tk, 1);
-        else if (tk == "candidates") c.tpe_candidates = r.integer(tv, path + "." + tk, 1);
-        else r.error(tv, path + "." + tk, "unknown key" + did_you_mean(tk, {"startup_trials", "candidates"}));
-      }
-    }
-  }
+  for (const auto& [key, value] : sweep.entries()) read_key(r, key, value, c);
   if (c.params.empty() && diag.empty()) r.error(sweep, "sweep.parameters", "a sweep needs at least one parameter");
   if (c.method == "grid")
     for (const auto& p : c.params)
