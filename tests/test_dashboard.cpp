@@ -1,15 +1,10 @@
 // trex ui: the JSON API (pagination, read-only, no path traversal) and the page
 // in headless Chromium driven by playwright-core (tests/ui/dashboard.cjs).
-#include <signal.h>
-#include <sys/wait.h>
 
-#include <chrono>
-#include <thread>
-
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
+#include "ui_server.h"
 #include "trex/config/spec.h"
 #include "trex/store/store.h"
 #include "trex/ui/dashboard.h"
@@ -166,31 +161,15 @@ TEST_CASE("the dashboard in headless Chromium: filter count, two-run comparison,
                 {"run", "run3"}};
   write_file(d.file("expected.json"), expected.dump());
 
-  const int port = 20000 + static_cast<int>(getpid() % 20000);
-  const pid_t server = fork();
-  REQUIRE(server >= 0);
-  if (server == 0) {
-    execl(trex_binary().c_str(), "trex", "ui", "--store", path.c_str(), "--port", std::to_string(port).c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  httplib::Client client("127.0.0.1", port);
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto res = client.Get("/api/fields");
-    up = res && res->status == 200;
-  }
-  CHECK(up);
+  UiServer server(path, 20000);
+  CHECK(server.up());
   // Over HTTP too, writes are refused.
-  if (up) CHECK(client.Post("/api/runs", "x", "text/plain")->status == 405);
+  if (server.up()) CHECK(server.client().Post("/api/runs", "x", "text/plain")->status == 405);
   const std::string shots = std::string(TREX_BINARY_DIR) + "/test-artifacts/dashboard";
   const auto r = run_command("NODE_PATH=" + source_dir() + "/framework/ui/node_modules node " + source_dir() +
-                             "/tests/ui/dashboard.cjs http://127.0.0.1:" + std::to_string(port) + "/ " + shots + " " +
+                             "/tests/ui/dashboard.cjs " + server.url() + " " + shots + " " +
                              d.file("expected.json"));
-  kill(server, SIGTERM);
-  int status = 0;
-  waitpid(server, &status, 0);
+  const int status = server.stop();
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(WIFEXITED(status));

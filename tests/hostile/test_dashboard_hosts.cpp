@@ -1,14 +1,10 @@
 // The dashboard serves the store's files: only to pages that name it (DNS
 // rebinding), streamed rather than read whole.
-#include <signal.h>
-#include <sys/wait.h>
-
-#include <chrono>
-#include <thread>
 
 #include <httplib.h>
 
 #include "../helpers.h"
+#include "../ui_server.h"
 #include "trex/store/store.h"
 #include "trex/ui/dashboard.h"
 
@@ -38,22 +34,9 @@ TEST_CASE("trex ui refuses a rebound Host and streams big files whole", "[hostil
   std::string big(5 << 20, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
   write_file(d.file("results/runs/r1/report/big.png"), big);
-  const int port = 21000 + static_cast<int>(getpid() % 20000);
-  const pid_t server = fork();
-  REQUIRE(server >= 0);
-  if (server == 0) {
-    execl(trex_binary().c_str(), "trex", "ui", "--store", path.c_str(), "--port", std::to_string(port).c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  httplib::Client client("127.0.0.1", port);
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto res = client.Get("/api/fields");
-    up = res && res->status == 200;
-  }
-  REQUIRE(up);
+  UiServer server(path, 21000);
+  REQUIRE(server.up());
+  httplib::Client& client = server.client();
   auto rebound = client.Get("/files/runs/r1/report/big.png", {{"Host", "attacker.example"}});
   REQUIRE(rebound);
   CHECK(rebound->status == 403);
@@ -63,6 +46,4 @@ TEST_CASE("trex ui refuses a rebound Host and streams big files whole", "[hostil
   CHECK(file->status == 200);
   CHECK(file->body.size() == big.size());
   CHECK(file->body == big);
-  kill(server, SIGTERM);
-  waitpid(server, nullptr, 0);
 }
