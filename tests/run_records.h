@@ -29,8 +29,8 @@ inline std::string stored_param(const Store& store, const std::string& run, cons
 }
 
 /// The same metrics, each of `b` within a relative `tolerance` of `a`'s, and at least `min_rows` of them.
-inline void check_metrics_close(const std::map<std::string, double>& a, const std::map<std::string, double>& b, double tolerance,
-                                std::size_t min_rows) {
+inline void check_metrics_close(const std::map<std::string, double>& a, const std::map<std::string, double>& b,
+                                double tolerance, std::size_t min_rows) {
   REQUIRE(a.size() == b.size());
   REQUIRE(a.size() >= min_rows);
   for (const auto& [key, v] : a) {

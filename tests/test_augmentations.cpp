@@ -29,11 +29,14 @@ cv::Mat ramp(int h, int w, int channels) {
   cv::Mat m(h, w, CV_8UC(channels));
   for (int r = 0; r < h; ++r)
     for (int c = 0; c < w; ++c)
-      for (int k = 0; k < channels; ++k) m.ptr<unsigned char>(r)[c * channels + k] = static_cast<unsigned char>((r * 7 + c * 3 + k * 50) % 256);
+      for (int k = 0; k < channels; ++k)
+        m.ptr<unsigned char>(r)[c * channels + k] = static_cast<unsigned char>((r * 7 + c * 3 + k * 50) % 256);
   return m;
 }
 
-bool same(const cv::Mat& a, const cv::Mat& b) { return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0; }
+bool same(const cv::Mat& a, const cv::Mat& b) {
+  return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
+}
 
 }  // namespace
 
@@ -44,8 +47,9 @@ TEST_CASE("Keras-style augmentations are the identity at zero strength and deter
     Rng rng(1);
     CHECK(same(make(zero)->apply(img, rng), img));
   }
-  for (const char* aug : {"{type: random_affine, rotation: 30, width_shift: 0.2, height_shift: 0.2, shear: 10, zoom: [0.2]}",
-                          "{type: brightness, range: [0.5, 1.5]}", "{type: channel_shift, range: 40}"}) {
+  for (const char* aug :
+       {"{type: random_affine, rotation: 30, width_shift: 0.2, height_shift: 0.2, shear: 10, zoom: [0.2]}",
+        "{type: brightness, range: [0.5, 1.5]}", "{type: channel_shift, range: 40}"}) {
     INFO(aug);
     auto a = make(aug);
     Rng r1(7), r2(7), r3(8);
@@ -78,7 +82,8 @@ TEST_CASE("random_affine maps output pixels to input pixels about the centre, as
     for (int c = 0; c < 41; ++c)
       if ((r - 20) * (r - 20) + (c - 20) * (c - 20) <= 100) disk.at<unsigned char>(r, c) = 255;
   const cv::Mat rotated = make("{type: random_affine, rotation: 90, fill_mode: constant}")->apply(disk, rng);
-  CHECK(cv::norm(rotated, disk, cv::NORM_L1) / cv::norm(disk, cv::NORM_L1) < 0.12);  // only the rim blurs; an off-centre turn moves the disk
+  CHECK(cv::norm(rotated, disk, cv::NORM_L1) / cv::norm(disk, cv::NORM_L1) <
+        0.12);  // only the rim blurs; an off-centre turn moves the disk
   // Shifts stay within their range: the ramp's row gradient bounds the move.
   const auto shift = make("{type: random_affine, height_shift: 3, fill_mode: wrap}");
   for (int i = 0; i < 20; ++i) {
@@ -107,7 +112,8 @@ TEST_CASE("brightness and channel_shift stay in range", "[augment]") {
   CHECK_THROWS(make("{type: random_affine, zoom: [1.2]}"));
 }
 
-TEST_CASE("torchvision-style crops, erasing and colour jitter: shapes, ranges, identity at zero strength", "[augment]") {
+TEST_CASE("torchvision-style crops, erasing and colour jitter: shapes, ranges, identity at zero strength",
+          "[augment]") {
   const cv::Mat img = ramp(30, 40, 3);
   Rng rng(11);
   // center_crop: torchvision's offsets, round((H - h) / 2).
@@ -120,9 +126,10 @@ TEST_CASE("torchvision-style crops, erasing and colour jitter: shapes, ranges, i
   // random_resized_crop: always the set size; the whole image at scale 1 and the image's own ratio.
   auto rrc = make("{type: random_resized_crop, height: 16, width: 20}");
   for (int i = 0; i < 10; ++i) CHECK(rrc->apply(img, rng).size() == cv::Size(20, 16));
-  CHECK(same(make("{type: random_resized_crop, height: 30, width: 40, scale: [1.0, 1.0], ratio: [1.3333333333, 1.3333333334]}")
-                 ->apply(img, rng),
-             img));
+  CHECK(same(
+      make("{type: random_resized_crop, height: 30, width: 40, scale: [1.0, 1.0], ratio: [1.3333333333, 1.3333333334]}")
+          ->apply(img, rng),
+      img));
   // random_erasing: the erased share of the area stays in scale.
   const cv::Mat ones(50, 50, CV_32FC1, cv::Scalar(1.0f));
   auto erase = make("{type: random_erasing, scale: [0.1, 0.2], value: 0}");
@@ -144,9 +151,11 @@ TEST_CASE("torchvision-style crops, erasing and colour jitter: shapes, ranges, i
 
 TEST_CASE("trex augment-preview draws one image under N augmentations", "[augment][cli]") {
   TempDir d;
-  write_file(d.file("s.yaml"), "name: preview\ndata: {type: opencv_digits}\nmodel: {type: seed_cnn}\n"
-                               "augment:\n  train: [{type: random_affine, rotation: 30, zoom: [0.2]}, rescale]\n  eval: [rescale]\n");
-  auto r = run_command(trex_binary() + " augment-preview " + d.file("s.yaml") + " --draws 15 --index 7 --out " + d.file("p.png"));
+  write_file(d.file("s.yaml"),
+             "name: preview\ndata: {type: opencv_digits}\nmodel: {type: seed_cnn}\n"
+             "augment:\n  train: [{type: random_affine, rotation: 30, zoom: [0.2]}, rescale]\n  eval: [rescale]\n");
+  auto r = run_command(trex_binary() + " augment-preview " + d.file("s.yaml") + " --draws 15 --index 7 --out " +
+                       d.file("p.png"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   const cv::Mat grid = cv::imread(d.file("p.png"));
@@ -154,7 +163,8 @@ TEST_CASE("trex augment-preview draws one image under N augmentations", "[augmen
   CHECK(grid.size() == report::grid_size(16, {8, 132}));
   const int cw = grid.cols / 8, ch = grid.rows / 2;
   CHECK(cv::norm(grid(cv::Rect(cw, 0, cw, ch)), grid(cv::Rect(2 * cw, 0, cw, ch)), cv::NORM_L1) > 0);  // draws differ
-  auto again = run_command(trex_binary() + " augment-preview " + d.file("s.yaml") + " --draws 15 --index 7 --out " + d.file("q.png"));
+  auto again = run_command(trex_binary() + " augment-preview " + d.file("s.yaml") + " --draws 15 --index 7 --out " +
+                           d.file("q.png"));
   CHECK(cv::norm(grid, cv::imread(d.file("q.png")), cv::NORM_L1) == 0);  // and repeat
   CHECK(run_command(trex_binary() + " augment-preview " + d.file("s.yaml") + " --index 999999").exit_code == 1);
 }

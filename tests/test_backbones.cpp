@@ -33,7 +33,6 @@ c10::IValue load_pickle(const std::string& path) {
   return torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
 }
 
-
 double relative_error(const at::Tensor& got, const at::Tensor& want) {
   return (got - want).abs().max().item<double>() / std::max(1e-12, want.abs().max().item<double>());
 }
@@ -63,8 +62,8 @@ void check_parity(const Twin& t, std::int64_t size, std::int64_t channels, const
   nlohmann::json stages = nlohmann::json::object();
   for (const auto& [cut, module] : t.parity.stages) stages[cut] = module;
   const auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/torchvision_reference.py outputs " +
-                              t.parity.torchvision + " " + std::to_string(size) + " " + std::to_string(channels) + " " + d.str() +
-                              " '" + stages.dump() + "'");
+                              t.parity.torchvision + " " + std::to_string(size) + " " + std::to_string(channels) + " " +
+                              d.str() + " '" + stages.dump() + "'");
   INFO(py.output);
   REQUIRE(py.exit_code == 0);
   auto model = build(t.name, channels, size, 7, mode);
@@ -95,7 +94,8 @@ TEST_CASE("backbones have torchvision's parameter counts", "[backbones]") {
   CHECK(twins.size() >= 13);  // every backbone the build has, read from the plugins' descriptors
   for (const auto& t : twins) {
     INFO(t.name);
-    const auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/torchvision_reference.py count " + t.parity.torchvision);
+    const auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/torchvision_reference.py count " +
+                                t.parity.torchvision);
     INFO(py.output);
     REQUIRE(py.exit_code == 0);
     auto m = build(t.name, 3, t.input_size, 1000);
@@ -105,7 +105,8 @@ TEST_CASE("backbones have torchvision's parameter counts", "[backbones]") {
   }
 }
 
-TEST_CASE("backbones equal torchvision on the same weights, at every cut point their descriptors name", "[backbones][parity]") {
+TEST_CASE("backbones equal torchvision on the same weights, at every cut point their descriptors name",
+          "[backbones][parity]") {
   INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
   REQUIRE(python_has("torchvision"));
   for (const auto& t : torchvision_twins()) {
@@ -118,9 +119,12 @@ TEST_CASE("backbones equal torchvision on the same weights, at every cut point t
 TEST_CASE("1-channel inputs: replicate and adapt agree with torchvision", "[backbones][parity]") {
   INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
   REQUIRE(python_has("torchvision"));
-  for (const auto& [name, size, mode] : std::vector<std::tuple<std::string, std::int64_t, std::string>>{
-           {"resnet34", 48, "replicate"}, {"resnet18", 64, "adapt"}, {"vgg16", 32, "adapt"}, {"inception_v3", 107, "replicate"},
-           {"mobilenet_v3_large", 48, "adapt"}}) {
+  for (const auto& [name, size, mode] :
+       std::vector<std::tuple<std::string, std::int64_t, std::string>>{{"resnet34", 48, "replicate"},
+                                                                       {"resnet18", 64, "adapt"},
+                                                                       {"vgg16", 32, "adapt"},
+                                                                       {"inception_v3", 107, "replicate"},
+                                                                       {"mobilenet_v3_large", 48, "adapt"}}) {
     for (const auto& t : torchvision_twins())
       if (t.name == name) check_parity(t, size, 1, mode);
   }
@@ -130,8 +134,9 @@ TEST_CASE("weight import reports missing, unexpected and mismatched keys by name
   INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
   REQUIRE(python_has("torchvision"));
   TempDir d;
-  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py resnet18 " + d.file("r18.pt") +
-                      " --seed 1").exit_code == 0);
+  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py resnet18 " +
+                      d.file("r18.pt") + " --seed 1")
+              .exit_code == 0);
   SECTION("a 1000-class file into a 7-class model: strict fails naming the head, non-strict loads the rest") {
     auto model = build("resnet18", 3, 64, 7);
     CHECK_THROWS_WITH(load_state_dict_file(*model->module(), d.file("r18.pt"), true),
@@ -147,17 +152,20 @@ TEST_CASE("weight import reports missing, unexpected and mismatched keys by name
                       Contains("missing: classifier.0.bias") && Contains("unexpected: bn1.bias"));
   }
   SECTION("an OrderedDict reads (and is checked like any dict); a non-state-dict file gives the fix") {
-    write_file(d.file("od.py"), "import torch, collections\ntorch.save(collections.OrderedDict(a=torch.zeros(2), b=torch.ones(2)), '" +
-                                    d.file("od.pt") + "')\n");
+    write_file(d.file("od.py"),
+               "import torch, collections\ntorch.save(collections.OrderedDict(a=torch.zeros(2), b=torch.ones(2)), '" +
+                   d.file("od.pt") + "')\n");
     REQUIRE(run_command("/usr/bin/python3 " + d.file("od.py")).exit_code == 0);
     auto model = build("resnet18", 3, 64, 7);
     CHECK_THROWS_WITH(load_state_dict_file(*model->module(), d.file("od.pt"), true),
                       Contains("does not fit the model") && Contains("unexpected: a, b"));
     write_file(d.file("junk.pt"), "not a zip");
-    CHECK_THROWS_WITH(load_state_dict_file(*model->module(), d.file("junk.pt"), true), Contains("junk.pt' is not a state dict"));
+    CHECK_THROWS_WITH(load_state_dict_file(*model->module(), d.file("junk.pt"), true),
+                      Contains("junk.pt' is not a state dict"));
     CHECK_THROWS_WITH(load_state_dict_file(*model->module(), d.file("none.pt"), true), Contains("none.pt' not found"));
-    REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py --resave " + d.file("od.pt") +
-                        " " + d.file("plain.pt")).exit_code == 0);
+    REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py --resave " +
+                        d.file("od.pt") + " " + d.file("plain.pt"))
+                .exit_code == 0);
     CHECK(load_pickle(d.file("plain.pt")).toGenericDict().size() == 2);
   }
 }
@@ -169,9 +177,14 @@ TEST_CASE("a .pth saved the PyTorch way (an OrderedDict) loads like a plain dict
   // What users download: torch.save(model.state_dict(), path), an OrderedDict with _metadata.
   const std::string script =
       "import torch, torchvision; torch.manual_seed(1); m = torchvision.models.resnet18(num_classes=7);"
-      "torch.save(m.state_dict(), '" + d.file("ordered.pth") + "');"
-      "torch.save(dict(m.state_dict()), '" + d.file("plain.pt") + "');"
-      "torch.save(m.state_dict(), '" + d.file("legacy.pth") + "', _use_new_zipfile_serialization=False)";
+      "torch.save(m.state_dict(), '" +
+      d.file("ordered.pth") +
+      "');"
+      "torch.save(dict(m.state_dict()), '" +
+      d.file("plain.pt") +
+      "');"
+      "torch.save(m.state_dict(), '" +
+      d.file("legacy.pth") + "', _use_new_zipfile_serialization=False)";
   auto py = run_command("/usr/bin/python3 -c \"" + script + "\"");
   INFO(py.output);
   REQUIRE(py.exit_code == 0);

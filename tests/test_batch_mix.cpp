@@ -42,13 +42,15 @@ TEST_CASE("mixup blends each image with its partner and cutmix pastes a box of t
 
 TEST_CASE("a run with train.mixup trains and records a finite loss", "[augment][mix][cli]") {
   TempDir d;
-  write_file(d.file("s.yaml"), "name: mix\ndata: {type: opencv_digits, per_class_limit: 20, val_fraction: 0.2}\n"
-                               "model: {type: seed_cnn}\naugment: {train: [rescale], eval: [rescale]}\n"
-                               "train: {epochs: 2, batch_size: 16, mixup: {mixup_alpha: 0.2, cutmix_alpha: 1.0}}\n");
+  write_file(d.file("s.yaml"),
+             "name: mix\ndata: {type: opencv_digits, per_class_limit: 20, val_fraction: 0.2}\n"
+             "model: {type: seed_cnn}\naugment: {train: [rescale], eval: [rescale]}\n"
+             "train: {epochs: 2, batch_size: 16, mixup: {mixup_alpha: 0.2, cutmix_alpha: 1.0}}\n");
   auto r = run_command(trex_binary() + " run " + d.file("s.yaml") + " -q --no-report --store " + d.file("s.db"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  auto loss = run_command(trex_binary() + " runs --columns last.train_loss,params.train.mixup.cutmix_alpha --format csv --store " +
+  auto loss = run_command(trex_binary() +
+                          " runs --columns last.train_loss,params.train.mixup.cutmix_alpha --format csv --store " +
                           d.file("s.db"));
   CHECK(loss.output.rfind("last.train_loss,params.train.mixup.cutmix_alpha\n", 0) == 0);
   CHECK(loss.output.find(",1\n") != std::string::npos);

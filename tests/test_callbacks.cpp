@@ -51,7 +51,7 @@ TEST_CASE("early stopping stops after `patience` epochs without improvement, cou
   CHECK(stop_epoch(o, false, {1.0, 0.9, 0.95, 0.94, 0.93, 0.8}) == 5);  // 0.9 at epoch 2, then three worse
   CHECK(stop_epoch(o, false, {1.0, 0.9, 0.95, 0.85, 0.9, 0.8}) == 0);   // an improvement resets the count
   o.min_delta = 0.1;
-  CHECK(stop_epoch(o, false, {1.0, 0.95, 0.92, 0.91}) == 4);            // improvements under min_delta do not count
+  CHECK(stop_epoch(o, false, {1.0, 0.95, 0.92, 0.91}) == 4);  // improvements under min_delta do not count
   o.min_delta = 0;
   o.monitor = "val_accuracy";
   CHECK(stop_epoch(o, true, {0.5, 0.6, 0.6, 0.59, 0.61}) == 0);
@@ -69,30 +69,34 @@ TEST_CASE("a monitored key the epoch does not hold is an error naming what it ho
   TrainerState state;
   EarlyStopping es(o, true, state);
   EpochLog log = log_of(0, 1.0, 0.5);
-  CHECK_THROWS_WITH(es.on_epoch_end(log), Contains("'val_f1' is monitored") && Contains("train_loss, val_accuracy, val_loss"));
+  CHECK_THROWS_WITH(es.on_epoch_end(log),
+                    Contains("'val_f1' is monitored") && Contains("train_loss, val_accuracy, val_loss"));
 }
 
-TEST_CASE("checkpoints: best.pt (when it improved) is written before last.pt, with the counters of that epoch", "[callbacks]") {
+TEST_CASE("checkpoints: best.pt (when it improved) is written before last.pt, with the counters of that epoch",
+          "[callbacks]") {
   TempDir d;
   TrainOptions t;
   t.checkpoint.monitor = "val_accuracy";
   TrainerState state;
   std::vector<std::string> saves;
   Checkpointer ck(t, true, d.str(), state, [&](const std::string& path, bool with_optimizer) {
-    saves.push_back(fs::path(path).filename().string() + (with_optimizer ? "+opt" : "") + " epoch " + std::to_string(state.epoch) +
-                    " best " + std::to_string(state.best_epoch));
+    saves.push_back(fs::path(path).filename().string() + (with_optimizer ? "+opt" : "") + " epoch " +
+                    std::to_string(state.epoch) + " best " + std::to_string(state.best_epoch));
   });
   for (auto [epoch, acc] : std::vector<std::pair<int, double>>{{0, 0.5}, {1, 0.7}, {2, 0.6}}) {
     EpochLog log = log_of(epoch, 1.0, acc);
     ck.on_epoch_end(log);
     CHECK(log.best == (epoch != 2));
   }
-  CHECK(saves == std::vector<std::string>{"best.pt epoch 0 best 0", "last.pt+opt epoch 0 best 0", "best.pt epoch 1 best 1",
-                                          "last.pt+opt epoch 1 best 1", "last.pt+opt epoch 2 best 1"});
+  CHECK(saves == std::vector<std::string>{"best.pt epoch 0 best 0", "last.pt+opt epoch 0 best 0",
+                                          "best.pt epoch 1 best 1", "last.pt+opt epoch 1 best 1",
+                                          "last.pt+opt epoch 2 best 1"});
   CHECK(state.best_value == 0.7);
 }
 
-TEST_CASE("checkpoints: keep drops the others at the end; restore_best picks the weights the test set is scored with", "[callbacks]") {
+TEST_CASE("checkpoints: keep drops the others at the end; restore_best picks the weights the test set is scored with",
+          "[callbacks]") {
   TempDir d;
   TrainerState state;
   for (const char* keep : {"both", "best", "last", "none"}) {
@@ -105,8 +109,9 @@ TEST_CASE("checkpoints: keep drops the others at the end; restore_best picks the
     ck.apply_keep([&](const std::string& which, const std::string&) { kept.push_back(which); });
     INFO(keep);
     const std::string k = keep;
-    CHECK(kept == (k == "both" ? std::vector<std::string>{"best", "last"} : k == "none" ? std::vector<std::string>{}
-                                                                                       : std::vector<std::string>{k}));
+    CHECK(kept == (k == "both"   ? std::vector<std::string>{"best", "last"}
+                   : k == "none" ? std::vector<std::string>{}
+                                 : std::vector<std::string>{k}));
     CHECK(fs::exists(ck.path("best")) == (k == "both" || k == "best"));
     CHECK(fs::exists(ck.path("last")) == (k == "both" || k == "last"));
   }
@@ -123,7 +128,8 @@ TEST_CASE("checkpoints: keep drops the others at the end; restore_best picks the
   CHECK(Checkpointer(t, true, d.str(), state, [](const std::string&, bool) {}).writes());  // restoring needs best.pt
 }
 
-TEST_CASE("callbacks are called in the order they were added; early stopping counts before the checkpoint saves", "[callbacks]") {
+TEST_CASE("callbacks are called in the order they were added; early stopping counts before the checkpoint saves",
+          "[callbacks]") {
   std::vector<std::string> calls;
   Recorder a(calls, "a"), b(calls, "b");
   Callbacks list;
@@ -133,7 +139,8 @@ TEST_CASE("callbacks are called in the order they were added; early stopping cou
   EpochLog log = log_of(0, 1, 0.5);
   list.epoch_end(log);
   list.run_end({"completed", ""});
-  CHECK(calls == std::vector<std::string>{"a.begin", "b.begin", "a.epoch", "b.epoch", "a.end completed", "b.end completed"});
+  CHECK(calls ==
+        std::vector<std::string>{"a.begin", "b.begin", "a.epoch", "b.epoch", "a.end completed", "b.end completed"});
 
   TempDir d;
   TrainOptions t;

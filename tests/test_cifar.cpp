@@ -41,7 +41,8 @@ TEST_CASE("CIFAR-100 reads fine or coarse labels", "[cifar]") {
   TempDir d;
   for (const char* name : {"train.bin", "test.bin"}) {
     std::string bytes;
-    for (int r = 0; r < 4; ++r) bytes += static_cast<char>(r % 20), bytes += static_cast<char>(50 + r), bytes += std::string(3072, 'x');
+    for (int r = 0; r < 4; ++r)
+      bytes += static_cast<char>(r % 20), bytes += static_cast<char>(50 + r), bytes += std::string(3072, 'x');
     write_file(d.file(name), bytes);
   }
   CHECK(open_cifar(d.str(), "cifar100")->labels("train") == std::vector<std::int64_t>{50, 51, 52, 53});
@@ -55,7 +56,8 @@ TEST_CASE("corrupt CIFAR files name the file and the record", "[cifar]") {
   SECTION("truncated") {
     std::string bytes = read_file(d.file("data_batch_3.bin"));
     write_file(d.file("data_batch_3.bin"), bytes.substr(0, bytes.size() - 100));
-    CHECK_THROWS_WITH(open_cifar(d.str()), Contains("data_batch_3.bin: record 19 is truncated: expected 3073 bytes, found 2973"));
+    CHECK_THROWS_WITH(open_cifar(d.str()),
+                      Contains("data_batch_3.bin: record 19 is truncated: expected 3073 bytes, found 2973"));
   }
   SECTION("a label out of range") {
     std::string bytes = read_file(d.file("test_batch.bin"));
@@ -80,23 +82,30 @@ TEST_CASE("the book's CIFAR-10 CNN spec runs one epoch on CIFAR files in the rea
                        d.file("cifar") + " --set train.epochs=1 -q --store " + store);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  auto out = run_command("sqlite3 " + store + " \"SELECT status FROM runs; SELECT COUNT(*) FROM metrics WHERE split='test';"
+  auto out = run_command("sqlite3 " + store +
+                         " \"SELECT status FROM runs; SELECT COUNT(*) FROM metrics WHERE split='test';"
                          " SELECT value FROM params WHERE key='train.optimizer.type';\"");
   CHECK(out.output == "completed\n4\nadadelta\n");  // test accuracy, f1, weighted_f1 and loss
 }
 
-TEST_CASE("the book's VGG16 transfer spec runs one epoch on CIFAR files with exported weights", "[cifar][e2e][transfer]") {
+TEST_CASE("the book's VGG16 transfer spec runs one epoch on CIFAR files with exported weights",
+          "[cifar][e2e][transfer]") {
   INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
   REQUIRE(python_has("torchvision"));
   TempDir d;
   write_cifar10(d.file("cifar"), 40);
-  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py vgg16 " + d.file("vgg16.pt")).exit_code == 0);
+  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py vgg16 " +
+                      d.file("vgg16.pt"))
+              .exit_code == 0);
   const std::string store = d.file("trex.db");
-  auto r = run_command(trex_binary() + " run " + source_dir() + "/experiments/book/cifar10_vgg16_transfer.yaml --set data.root=" +
-                       d.file("cifar") + " --set model.backbone.weights=" + d.file("vgg16.pt") + " --set train.epochs=1 -q --store " + store);
+  auto r =
+      run_command(trex_binary() + " run " + source_dir() +
+                  "/experiments/book/cifar10_vgg16_transfer.yaml --set data.root=" + d.file("cifar") +
+                  " --set model.backbone.weights=" + d.file("vgg16.pt") + " --set train.epochs=1 -q --store " + store);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  auto out = run_command("sqlite3 " + store + " \"SELECT status FROM runs; SELECT value FROM params WHERE key='model.params.trainable';"
+  auto out = run_command("sqlite3 " + store +
+                         " \"SELECT status FROM runs; SELECT value FROM params WHERE key='model.params.trainable';"
                          " SELECT COUNT(*) FROM metrics WHERE split='test';\"");
   // Trainable: BN1d(256) 512 + 256*256+256 + 256*256+256 + 256*10+10; the frozen VGG16 is not.
   CHECK(out.output == "completed\n" + std::to_string(512 + 2 * (256 * 256 + 256) + 2570) + "\n3\n");

@@ -13,8 +13,9 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 TEST_CASE("--help works on every command and exits 0", "[cli]") {
-  for (const char* cmd : {"", " run", " validate", " runs", " show", " plugins", " plugins describe", " sweep", " sweep status",
-                          " sweeps", " merge", " compare", " best", " sql", " eda", " report", " plot", " ui"}) {
+  for (const char* cmd :
+       {"", " run", " validate", " runs", " show", " plugins", " plugins describe", " sweep", " sweep status",
+        " sweeps", " merge", " compare", " best", " sql", " eda", " report", " plot", " ui"}) {
     INFO(cmd);
     auto r = run_command(trex_binary() + cmd + " --help");
     CHECK(r.exit_code == 0);
@@ -27,7 +28,8 @@ TEST_CASE("both front ends show every command of the one table with its help", "
   for (const auto& c : trex::cli::kCommands) {
     INFO(c.name);
     CHECK_THAT(top.output, Contains(c.name) && Contains(c.help));
-    const auto own = run_command(trex_binary() + " " + c.name + " --help");  // forwarded to trex-torch for torch commands
+    const auto own =
+        run_command(trex_binary() + " " + c.name + " --help");  // forwarded to trex-torch for torch commands
     CHECK(own.exit_code == 0);
     CHECK_THAT(own.output, Contains(c.help));
   }
@@ -37,9 +39,10 @@ TEST_CASE("failures exit non-zero with a one-line cause", "[cli]") {
   TempDir d;
   auto r = run_command(trex_binary() + " validate " + d.file("missing.yaml"));
   CHECK(r.exit_code == 1);
-  CHECK(r.output == "trex: " + d.file("missing.yaml") +
-                        ": file not found; check the path (relative paths start at the current directory or, for base:, "
-                        "at the including file)\n");
+  CHECK(r.output ==
+        "trex: " + d.file("missing.yaml") +
+            ": file not found; check the path (relative paths start at the current directory or, for base:, "
+            "at the including file)\n");
   auto s = run_command(trex_binary() + " show nope --store " + d.file("none.db"));
   CHECK(s.exit_code == 1);
   CHECK_THAT(s.output, StartsWith("trex: store '") && Contains("does not exist"));
@@ -80,9 +83,10 @@ TEST_CASE("trex plugins lists and describes plugins, as a table or JSON", "[cli]
 
 TEST_CASE("trex runs and trex show read the store", "[cli]") {
   TempDir d;
-  write_file(d.file("s.yaml"), "name: tiny\ndata: {type: opencv_digits, per_class_limit: 20, test_fraction: 0.2}\n"
-                               "model: {type: seed_cnn}\naugment: {train: [rescale], eval: [rescale]}\n"
-                               "train: {epochs: 2, batch_size: 32}\n");
+  write_file(d.file("s.yaml"),
+             "name: tiny\ndata: {type: opencv_digits, per_class_limit: 20, test_fraction: 0.2}\n"
+             "model: {type: seed_cnn}\naugment: {train: [rescale], eval: [rescale]}\n"
+             "train: {epochs: 2, batch_size: 32}\n");
   const std::string store = d.file("trex.db");
   auto run = run_command(trex_binary() + " run " + d.file("s.yaml") + " --store " + store);
   INFO(run.output);
@@ -108,7 +112,8 @@ TEST_CASE("trex plugins describe shows a model's cut points with their shapes fo
   auto r = run_command(trex_binary() + " plugins describe vgg16 --input 3x48x48");
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("cut points for a 3x48x48 input:") && Contains("block3_pool  [1, 256, 6, 6]") &&
-                           Contains("block5_pool  [1, 512, 1, 1]") && Contains("parameter count: 138357544 (1000 classes)"));
+                           Contains("block5_pool  [1, 512, 1, 1]") &&
+                           Contains("parameter count: 138357544 (1000 classes)"));
   auto resnet = run_command(trex_binary() + " plugins describe resnet50");
   CHECK_THAT(resnet.output, Contains("layer4  [1, 2048, 7, 7]") && Contains("parameter count: 25557032"));
   auto bad = run_command(trex_binary() + " plugins describe vgg16 --input big");

@@ -141,11 +141,11 @@ TEST_CASE("metrics give hand-computed values on a hand-made case", "[contract]")
   auto logits = torch::tensor({{0.9f, 0.05f, 0.05f}, {0.1f, 0.3f, 0.6f}, {0.2f, 0.7f, 0.1f}, {0.5f, 0.4f, 0.1f}});
   auto targets = torch::tensor({0, 1, 1, 2}, torch::kLong);
   const std::map<std::string, double> expected{
-      {"accuracy", 2.0 / 4},        // examples 0 and 2
-      {"top_k_accuracy", 1.0},      // k=5 > 3 classes: every target is in the top k
+      {"accuracy", 2.0 / 4},    // examples 0 and 2
+      {"top_k_accuracy", 1.0},  // k=5 > 3 classes: every target is in the top k
       {"top3_accuracy", 1.0},
       {"top5_accuracy", 1.0},
-      {"loss", 6.0 / 4},            // the loss_sum given, per example
+      {"loss", 6.0 / 4},  // the loss_sum given, per example
       // Confusion [true][pred]: (0,0) (1,2) (1,1) (2,0). Class 0: P 1/2 R 1; class 1: P 1 R 1/2; class 2: P 0 R 0.
       {"f1", (2.0 / 3 + 2.0 / 3 + 0) / 3},  // macro
       {"precision", (0.5 + 1 + 0) / 3},
@@ -188,6 +188,7 @@ TEST_CASE("metrics give hand-computed values on a hand-made case", "[contract]")
 
 TEST_CASE("create_as refuses a plugin of another kind, naming both", "[contract]") {
   const ResolvedPlugin accuracy = defaults_of(Kind::Metric, "accuracy");
-  CHECK_THROWS_WITH(registry().create_as<Model>(accuracy, {}), Contains("plugin 'accuracy' is a metric plugin, not a model"));
+  CHECK_THROWS_WITH(registry().create_as<Model>(accuracy, {}),
+                    Contains("plugin 'accuracy' is a metric plugin, not a model"));
   CHECK(registry().create_as<Metric>(accuracy, {}));
 }

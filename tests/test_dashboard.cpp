@@ -18,7 +18,8 @@ using nlohmann::json;
 
 namespace {
 
-void add_run(Store& store, const std::string& id, double lr, std::int64_t batch, const std::string& experiment, double t) {
+void add_run(Store& store, const std::string& id, double lr, std::int64_t batch, const std::string& experiment,
+             double t) {
   RunRecord r;
   r.id = id;
   r.name = r.experiment = experiment;
@@ -60,8 +61,12 @@ TEST_CASE("the dashboard API pages, filters, compares and never writes or leaves
   write_file(d.file("secret.txt"), "outside");
   const ui::Dashboard dash(path);
 
-  auto runs = json::parse(get(dash, "/api/runs", {{"where", "params.train.optimizer.lr < 0.05"}, {"sort", "-best.val_accuracy"},
-                                                   {"limit", "1"}, {"offset", "1"}, {"columns", "id,best.val_accuracy"}})
+  auto runs = json::parse(get(dash, "/api/runs",
+                              {{"where", "params.train.optimizer.lr < 0.05"},
+                               {"sort", "-best.val_accuracy"},
+                               {"limit", "1"},
+                               {"offset", "1"},
+                               {"columns", "id,best.val_accuracy"}})
                               .body);
   CHECK(runs["total"] == 2);
   REQUIRE(runs["rows"].size() == 1);
@@ -94,7 +99,8 @@ TEST_CASE("the dashboard API pages, filters, compares and never writes or leaves
     CHECK(r.body.find("outside") == std::string::npos);
   }
   // Only reads: other methods are refused, and the store is opened read-only.
-  for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) CHECK(dash.handle(method, "/api/runs", {}).status == 405);
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH"})
+    CHECK(dash.handle(method, "/api/runs", {}).status == 405);
   auto injected = get(dash, "/api/runs", {{"where", "name = 'x'; DROP TABLE runs; --'"}});
   CHECK(injected.status == 400);
   CHECK(json::parse(get(dash, "/api/runs").body)["total"] == 3);
@@ -108,11 +114,14 @@ TEST_CASE("the dashboard API pages through 100,000 runs", "[ui][slow]") {
     auto& db = store.db();
     // Bulk rows in trex's schema: what many sweeps leave behind.
     db.transaction([&] {
-      auto run = db.prepare("INSERT INTO runs(id, name, experiment, status, start_time, heartbeat, spec_yaml, spec_hash, main_metric) "
-                            "VALUES(?, 'big', 'big', 'completed', ?, ?, 'name: big', 'h', 'val_accuracy')");
-      auto param = db.prepare("INSERT INTO params(run_id, key, value, type) VALUES(?, 'train.optimizer.lr', ?, 'float')");
-      auto summary = db.prepare("INSERT INTO summaries(run_id, key, best, best_epoch, last, min, max, higher_is_better) "
-                                "VALUES(?, 'val_accuracy', ?, 1, ?, ?, ?, 1)");
+      auto run = db.prepare(
+          "INSERT INTO runs(id, name, experiment, status, start_time, heartbeat, spec_yaml, spec_hash, main_metric) "
+          "VALUES(?, 'big', 'big', 'completed', ?, ?, 'name: big', 'h', 'val_accuracy')");
+      auto param =
+          db.prepare("INSERT INTO params(run_id, key, value, type) VALUES(?, 'train.optimizer.lr', ?, 'float')");
+      auto summary = db.prepare(
+          "INSERT INTO summaries(run_id, key, best, best_epoch, last, min, max, higher_is_better) "
+          "VALUES(?, 'val_accuracy', ?, 1, ?, ?, ?, 1)");
       for (int i = 0; i < 100000; ++i) {
         const std::string id = "r" + std::to_string(100000 + i);
         const double acc = static_cast<double>(i % 1000) / 1000.0;
@@ -126,38 +135,46 @@ TEST_CASE("the dashboard API pages through 100,000 runs", "[ui][slow]") {
     });
   }
   const ui::Dashboard dash(path);
-  auto page = json::parse(get(dash, "/api/runs", {{"sort", "-best.val_accuracy"}, {"limit", "50"}, {"offset", "100"}}).body);
+  auto page =
+      json::parse(get(dash, "/api/runs", {{"sort", "-best.val_accuracy"}, {"limit", "50"}, {"offset", "100"}}).body);
   CHECK(page["total"] == 100000);
   CHECK(page["rows"].size() == 50);
   auto capped = json::parse(get(dash, "/api/runs", {{"limit", "100000"}}).body);
   CHECK(capped["rows"].size() == 1000);  // a page is at most 1,000 rows
-  auto filtered = json::parse(
-      get(dash, "/api/runs", {{"where", "params.train.optimizer.lr < 0.01 and best.val_accuracy > 0.9"}, {"limit", "20"}}).body);
-  CHECK(filtered["total"] == 900);  // i % 1000 in 901..909: lr = (i % 100) / 1000 < 0.01 and acc = (i % 1000) / 1000 > 0.9
+  auto filtered =
+      json::parse(get(dash, "/api/runs",
+                      {{"where", "params.train.optimizer.lr < 0.01 and best.val_accuracy > 0.9"}, {"limit", "20"}})
+                      .body);
+  CHECK(filtered["total"] ==
+        900);  // i % 1000 in 901..909: lr = (i % 100) / 1000 < 0.01 and acc = (i % 1000) / 1000 > 0.9
   CHECK(filtered["rows"].size() == 20);
 }
 
-TEST_CASE("the dashboard in headless Chromium: filter count, two-run comparison, differing parameters", "[ui][browser]") {
+TEST_CASE("the dashboard in headless Chromium: filter count, two-run comparison, differing parameters",
+          "[ui][browser]") {
   TempDir d;
   const std::string path = d.file("results/trex.db");
   {
     Store store(path);
     for (int i = 0; i < 8; ++i)
-      add_run(store, "run" + std::to_string(i), i < 5 ? 0.001 * (i + 1) : 0.05 * i, i % 2 ? 64 : 128, i < 4 ? "exp_a" : "exp_b",
-              1000 + i);
+      add_run(store, "run" + std::to_string(i), i < 5 ? 0.001 * (i + 1) : 0.05 * i, i % 2 ? 64 : 128,
+              i < 4 ? "exp_a" : "exp_b", 1000 + i);
   }
   // The filter's count as SQL sees it.
   std::int64_t expected_count = 0;
   {
     Store store(path, true);
     auto s = store.db().prepare(
-        "SELECT count(*) FROM runs WHERE id IN (SELECT run_id FROM params WHERE key = 'train.optimizer.lr' AND value < 0.01)");
+        "SELECT count(*) FROM runs WHERE id IN (SELECT run_id FROM params WHERE key = 'train.optimizer.lr' AND value < "
+        "0.01)");
     s.step();
     expected_count = s.integer(0);
   }
   REQUIRE(expected_count == 5);
-  json expected{{"where", "params.train.optimizer.lr < 0.01"}, {"count", expected_count},
-                {"compare", {"run1", "run2"}}, {"diff", {{"train.batch_size", {"64", "128"}}, {"train.optimizer.lr", {"0.002", "0.003"}}}},
+  json expected{{"where", "params.train.optimizer.lr < 0.01"},
+                {"count", expected_count},
+                {"compare", {"run1", "run2"}},
+                {"diff", {{"train.batch_size", {"64", "128"}}, {"train.optimizer.lr", {"0.002", "0.003"}}}},
                 {"run", "run3"}};
   write_file(d.file("expected.json"), expected.dump());
 
@@ -167,11 +184,11 @@ TEST_CASE("the dashboard in headless Chromium: filter count, two-run comparison,
   if (server.up()) CHECK(server.client().Post("/api/runs", "x", "text/plain")->status == 405);
   const std::string shots = std::string(TREX_BINARY_DIR) + "/test-artifacts/dashboard";
   const auto r = run_command("NODE_PATH=" + source_dir() + "/framework/ui/node_modules node " + source_dir() +
-                             "/tests/ui/dashboard.cjs " + server.url() + " " + shots + " " +
-                             d.file("expected.json"));
+                             "/tests/ui/dashboard.cjs " + server.url() + " " + shots + " " + d.file("expected.json"));
   const int status = server.stop();
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(WIFEXITED(status));
-  for (const char* shot : {"runs.png", "runs_filtered.png", "compare.png", "run.png"}) CHECK(fs::exists(fs::path(shots) / shot));
+  for (const char* shot : {"runs.png", "runs_filtered.png", "compare.png", "run.png"})
+    CHECK(fs::exists(fs::path(shots) / shot));
 }

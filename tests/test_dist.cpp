@@ -56,7 +56,8 @@ TEST_CASE("a rank's shard: disjoint contiguous parts of every global batch", "[d
   CHECK(shard_order(order, 6, 2, 3, false) == std::vector<std::size_t>{104, 105});
 }
 
-TEST_CASE("with --nproc 2 a run gives --nproc 1's metrics - workers started by any launcher join one run", "[dist][slow]") {
+TEST_CASE("with --nproc 2 a run gives --nproc 1's metrics - workers started by any launcher join one run",
+          "[dist][slow]") {
   TempDir d;
   const std::string spec = write_file(d.file("ddp.yaml"), kSpec);
   auto one = run_command(trex_binary() + " run " + spec + " -q --no-report --store " + d.file("one.db"));
@@ -91,8 +92,8 @@ TEST_CASE("a batch that does not divide by the workers, and a rendezvous nobody 
   auto r = run_command(trex_binary() + " run " + spec + " --nproc 3 --store " + d.file("s.db"));
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.output, Contains("train.batch_size 32 does not divide by the 3 workers") && Contains("multiple of 3"));
-  r = run_command("RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 TREX_DIST_TIMEOUT_S=3 " + trex_binary() + " run " +
-                  spec + " --store " + d.file("s.db"));
+  r = run_command("RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 TREX_DIST_TIMEOUT_S=3 " + trex_binary() +
+                  " run " + spec + " --store " + d.file("s.db"));
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.output, Contains("data-parallel rendezvous (rank 1 of 2 at 127.0.0.1:1) failed"));
   r = run_command("RANK=x WORLD_SIZE=2 " + trex_binary() + " run " + spec + " --store " + d.file("s.db"));
@@ -100,12 +101,15 @@ TEST_CASE("a batch that does not divide by the workers, and a rendezvous nobody 
   CHECK_THAT(r.output, Contains("RANK='x' is not a number"));
 }
 
-TEST_CASE("a worker that dies fails the run promptly with the reason - the run resumes with --nproc 2", "[dist][slow]") {
+TEST_CASE("a worker that dies fails the run promptly with the reason - the run resumes with --nproc 2",
+          "[dist][slow]") {
   TempDir d;
   const std::string spec = write_file(d.file("ddp.yaml"), kSpec);
   const std::string store = d.file("s.db"), marker = d.file("marker"), log = d.file("log");
   const pid_t launcher = spawn(trex_binary() + " run " + spec + " --no-report --nproc 2 --store " + store,
-                               {{"TREX_FAULT_POINT", "train_epoch"}, {"TREX_FAULT_EPOCH", "2"}, {"TREX_FAULT_RANK", "1"},
+                               {{"TREX_FAULT_POINT", "train_epoch"},
+                                {"TREX_FAULT_EPOCH", "2"},
+                                {"TREX_FAULT_RANK", "1"},
                                 {"TREX_FAULT_MARKER", marker}},
                                log);
   for (int i = 0; i < 1200 && !fs::exists(marker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -118,7 +122,8 @@ TEST_CASE("a worker that dies fails the run promptly with the reason - the run r
   const auto killed = std::chrono::steady_clock::now();
   kill(worker, SIGKILL);
   int status = 0;
-  for (int i = 0; i < 1200 && waitpid(launcher, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 1200 && waitpid(launcher, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   INFO(read_file(log));
   REQUIRE(WIFEXITED(status));
@@ -135,10 +140,12 @@ TEST_CASE("a worker that dies fails the run promptly with the reason - the run r
   CHECK(Store(store, true).run(run.id).status == "completed");
   auto one = run_command(trex_binary() + " run " + spec + " -q --no-report --store " + d.file("one.db"));
   REQUIRE(one.exit_code == 0);
-  check_close(stored_metrics(d.file("one.db"), Store(d.file("one.db"), true).runs().back().id), stored_metrics(store, run.id));
+  check_close(stored_metrics(d.file("one.db"), Store(d.file("one.db"), true).runs().back().id),
+              stored_metrics(store, run.id));
 }
 
-TEST_CASE("train.sync_bn: --nproc 2 with BatchNorm gives --nproc 1's metrics - per-replica BatchNorm does not", "[dist][slow]") {
+TEST_CASE("train.sync_bn: --nproc 2 with BatchNorm gives --nproc 1's metrics - per-replica BatchNorm does not",
+          "[dist][slow]") {
   // The whole seed CNN, BatchNorm included (dropout off): only synchronised
   // statistics make two half batches normalise like one whole batch. A gentle
   // lr: with BatchNorm, float rounding (statistics summed in another order)
@@ -155,7 +162,9 @@ train: {epochs: 2, batch_size: 32, workers: 1, threads: 1, optimizer: {type: sgd
   std::map<std::string, std::map<std::string, double>> metrics;
   for (const char* how : {"one", "sync", "replica"}) {
     const std::string store = d.file(std::string(how) + ".db");
-    const std::string args = std::string(how) == "one" ? "" : std::string(" --nproc 2 --set train.sync_bn=") + (std::string(how) == "sync" ? "true" : "false");
+    const std::string args = std::string(how) == "one" ? ""
+                                                       : std::string(" --nproc 2 --set train.sync_bn=") +
+                                                             (std::string(how) == "sync" ? "true" : "false");
     auto r = run_command(trex_binary() + " run " + spec + " -q --no-report --store " + store + args);
     INFO(how << "\n" << r.output);
     REQUIRE(r.exit_code == 0);
@@ -163,7 +172,8 @@ train: {epochs: 2, batch_size: 32, workers: 1, threads: 1, optimizer: {type: sgd
   }
   check_close(metrics["one"], metrics["sync"]);
   double largest = 0;
-  for (const auto& [key, v] : metrics["one"]) largest = std::max(largest, std::abs(v - metrics["replica"].at(key)) / std::max(1.0, std::abs(v)));
+  for (const auto& [key, v] : metrics["one"])
+    largest = std::max(largest, std::abs(v - metrics["replica"].at(key)) / std::max(1.0, std::abs(v)));
   CHECK(largest > 1e-3);  // the test can tell: per-replica statistics train another model
 }
 
@@ -173,7 +183,9 @@ struct Alone : Collective {
   int rank() const override { return 0; }
   int world() const override { return 1; }
   void allreduce_sum(at::Tensor&) override {}
-  std::function<void()> allreduce_sum_async(at::Tensor&) override { return [] {}; }
+  std::function<void()> allreduce_sum_async(at::Tensor&) override {
+    return [] {};
+  }
   void broadcast(at::Tensor&, int) override {}
   at::Tensor allgather(const at::Tensor& t) override { return t.unsqueeze(0); }
   void barrier() override {}
@@ -187,8 +199,10 @@ TEST_CASE("synchronised BatchNorm on one rank is torch's BatchNorm: outputs, gra
     const at::Tensor x = dims == 4 ? torch::randn({6, 3, 5, 4}) * 2 + 1 : torch::randn({8, 3}) * 2 + 1;
     const at::Tensor dy = torch::randn_like(x);
     torch::nn::Sequential plain, synced;
-    if (dims == 4) plain->push_back(trex::BatchNorm2d(3)), synced->push_back(trex::BatchNorm2d(3));
-    else plain->push_back(trex::BatchNorm1d(3)), synced->push_back(trex::BatchNorm1d(3));
+    if (dims == 4)
+      plain->push_back(trex::BatchNorm2d(3)), synced->push_back(trex::BatchNorm2d(3));
+    else
+      plain->push_back(trex::BatchNorm1d(3)), synced->push_back(trex::BatchNorm1d(3));
     {
       torch::NoGradGuard no_grad;
       for (auto* s : {&plain, &synced}) (*s)->parameters()[0].uniform_(0.5, 1.5), (*s)->parameters()[1].uniform_(-1, 1);
@@ -209,6 +223,7 @@ TEST_CASE("synchronised BatchNorm on one rank is torch's BatchNorm: outputs, gra
         CHECK(torch::allclose(plain->parameters()[1].grad(), synced->parameters()[1].grad(), 1e-4, 1e-5));
       }
     }
-    for (std::size_t i = 0; i < 3; ++i) CHECK(torch::allclose(plain->buffers()[i].to(at::kDouble), synced->buffers()[i].to(at::kDouble), 1e-5, 1e-6));
+    for (std::size_t i = 0; i < 3; ++i)
+      CHECK(torch::allclose(plain->buffers()[i].to(at::kDouble), synced->buffers()[i].to(at::kDouble), 1e-5, 1e-6));
   }
 }

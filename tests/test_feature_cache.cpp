@@ -29,7 +29,8 @@ model:
 train: {epochs: 3, batch_size: 32, workers: 1, optimizer: {type: adam, lr: 0.01}}
 )";
 
-CommandResult run_spec(const TempDir& d, const std::string& spec, const std::string& store, const std::string& sets = "") {
+CommandResult run_spec(const TempDir& d, const std::string& spec, const std::string& store,
+                       const std::string& sets = "") {
   write_file(d.file("spec.yaml"), spec);
   return run_command(trex_binary() + " run " + d.file("spec.yaml") + " --store " + d.file(store) + " " + sets);
 }
@@ -64,7 +65,8 @@ void write_resnet18_weights(const std::string& path, std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("cached frozen features train the head to the uncached metrics - a disk cache is reused", "[transfer][cache]") {
+TEST_CASE("cached frozen features train the head to the uncached metrics - a disk cache is reused",
+          "[transfer][cache]") {
   TempDir d;
   std::vector<std::string> runs;
   for (const char* mode : {"off", "memory", "disk", "disk"}) {
@@ -79,15 +81,18 @@ TEST_CASE("cached frozen features train the head to the uncached metrics - a dis
   CHECK(stored_param(s, runs[2], "train.feature_cache_used") == "disk");
   for (std::size_t i = 1; i < runs.size(); ++i) check_same_metrics(s, runs[0], runs[i]);
   // The first disk run computed train, val and test features; the second read all three.
-  CHECK(cache_artifacts(s, runs[2]) == std::map<std::string, std::string>{{"test", "computed"}, {"train", "computed"}, {"val", "computed"}});
-  CHECK(cache_artifacts(s, runs[3]) == std::map<std::string, std::string>{{"test", "reused"}, {"train", "reused"}, {"val", "reused"}});
+  CHECK(cache_artifacts(s, runs[2]) ==
+        std::map<std::string, std::string>{{"test", "computed"}, {"train", "computed"}, {"val", "computed"}});
+  CHECK(cache_artifacts(s, runs[3]) ==
+        std::map<std::string, std::string>{{"test", "reused"}, {"train", "reused"}, {"val", "reused"}});
   std::size_t files = 0;
   for (const auto& f : fs::directory_iterator(d.path() / "feature_cache")) files += f.path().extension() == ".pt";
   CHECK(files == 3);
   // Another cut is another cache: nothing is reused.
   auto r = run_spec(d, kFrozen, "s.db", "-q --set train.feature_cache=disk --set model.backbone.cut=layer3");
   REQUIRE(r.exit_code == 0);
-  CHECK(cache_artifacts(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id).at("train") == "computed");
+  CHECK(cache_artifacts(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id).at("train") ==
+        "computed");
 }
 
 TEST_CASE("two runs filling one disk cache at once compute it once", "[transfer][cache]") {
@@ -101,7 +106,8 @@ TEST_CASE("two runs filling one disk cache at once compute it once", "[transfer]
   const auto runs = s.runs();
   REQUIRE(runs.size() == 2);
   for (const auto& one : runs) CHECK(one.status == "completed");
-  std::multiset<std::string> train{cache_artifacts(s, runs[0].id).at("train"), cache_artifacts(s, runs[1].id).at("train")};
+  std::multiset<std::string> train{cache_artifacts(s, runs[0].id).at("train"),
+                                   cache_artifacts(s, runs[1].id).at("train")};
   CHECK(train == std::multiset<std::string>{"computed", "reused"});
   check_same_metrics(s, runs[0].id, runs[1].id);
 }
@@ -109,7 +115,9 @@ TEST_CASE("two runs filling one disk cache at once compute it once", "[transfer]
 TEST_CASE("a sweep over head hyperparameters computes the frozen features once", "[transfer][cache][sweep]") {
   TempDir d;
   std::string spec = kFrozen;
-  spec += "sweep:\n  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.01, 0.003]}\n    model.head.2.units: {choice: [8, 16]}\n";
+  spec +=
+      "sweep:\n  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.01, 0.003]}\n    model.head.2.units: "
+      "{choice: [8, 16]}\n";
   write_file(d.file("sweep.yaml"), spec);
   auto r = run_command(trex_binary() + " sweep " + d.file("sweep.yaml") + " --store " + d.file("s.db"));
   INFO(r.output);
@@ -131,7 +139,8 @@ TEST_CASE("the feature cache refuses features that can change, and auto says why
   flip.replace(flip.find("train: [normalize]"), 18, "train: [random_flip, normalize]");
   auto r = run_spec(d, flip, "s.db", "--set train.feature_cache=memory");
   CHECK(r.exit_code != 0);
-  CHECK_THAT(r.output, Contains("augment.train step 'random_flip' draws random numbers") && Contains("train.feature_cache: auto"));
+  CHECK_THAT(r.output, Contains("augment.train step 'random_flip' draws random numbers") &&
+                           Contains("train.feature_cache: auto"));
   r = run_spec(d, kFrozen, "s.db", "--set train.feature_cache=disk --set model.backbone.freeze=false");
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.output, Contains("the backbone has trainable parameters"));
@@ -144,9 +153,12 @@ TEST_CASE("the feature cache refuses features that can change, and auto says why
   CHECK_THAT(r.output, Contains("feature cache off: augment.train step 'random_flip'"));
   r = run_spec(d, kFrozen, "s.db", "--set train.epochs=1 --set train.feature_cache_max_gb=0.0001");
   REQUIRE(r.exit_code == 0);  // 128 numbers x 1,600 images > 0.0001 GiB: auto leaves it off
-  CHECK_THAT(r.output, Contains("feature cache off: the features would take") && Contains("train.feature_cache_max_gb is 0.0001"));
-  CHECK(stored_param(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id, "train.feature_cache_used") == "off");
-  CHECK(stored_param(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id, "train.feature_cache_used") == "off");
+  CHECK_THAT(r.output, Contains("feature cache off: the features would take") &&
+                           Contains("train.feature_cache_max_gb is 0.0001"));
+  CHECK(stored_param(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id,
+                     "train.feature_cache_used") == "off");
+  CHECK(stored_param(Store(d.file("s.db"), true), Store(d.file("s.db"), true).runs().back().id,
+                     "train.feature_cache_used") == "off");
 }
 
 TEST_CASE("a frozen backbone's checkpoint references its weights file instead of repeating it", "[transfer][cache]") {
@@ -156,14 +168,17 @@ TEST_CASE("a frozen backbone's checkpoint references its weights file instead of
   std::string spec = kFrozen;
   spec.replace(spec.find("cut: layer2"), 11, "weights: " + d.file("r18.pt") + ", cut: layer2");
   for (const char* freeze : {"true", "false"}) {
-    auto r = run_spec(d, spec, std::string("s_") + freeze + ".db", std::string("-q --set model.backbone.freeze=") + freeze);
+    auto r =
+        run_spec(d, spec, std::string("s_") + freeze + ".db", std::string("-q --set model.backbone.freeze=") + freeze);
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     Store s(d.file(std::string("s_") + freeze + ".db"), true);
     const std::string id = s.runs().back().id;
     const auto last = fs::file_size(fs::path(s.run_dir(id, false)) / "checkpoints" / "last.pt");
-    if (std::string(freeze) == "true") CHECK(last * 50 < weights_size);  // the head and its optimizer state only
-    else CHECK(last > weights_size);                                     // everything, and Adam's moments
+    if (std::string(freeze) == "true")
+      CHECK(last * 50 < weights_size);  // the head and its optimizer state only
+    else
+      CHECK(last > weights_size);  // everything, and Adam's moments
     Registry registry({plugin_dir()});
     TrainedRun run(s, registry, id + "@best");
     // The referenced tensors came back from the file: a frozen backbone equals it.
@@ -172,8 +187,10 @@ TEST_CASE("a frozen backbone's checkpoint references its weights file instead of
     std::size_t same = 0;
     for (const auto& p : run.parts().module->named_parameters())
       if (p.key().rfind("backbone.", 0) == 0) same += torch::equal(p.value(), source.at(p.key().substr(9)).toTensor());
-    if (std::string(freeze) == "true") CHECK(same == 62);  // all of resnet18's parameters
-    else CHECK(same < 62);
+    if (std::string(freeze) == "true")
+      CHECK(same == 62);  // all of resnet18's parameters
+    else
+      CHECK(same < 62);
   }
   Store s(d.file("s_true.db"), true);
   const std::string id = s.runs().back().id;

@@ -40,7 +40,8 @@ std::string header(std::uint32_t magic, std::vector<std::uint32_t> dims) {
 /// A tiny IDX set: `n` images of 4x4 in train and test; labels 0..9.
 void write_set(const std::string& dir, int n, const std::string& images_suffix = "", int label_count = -1) {
   for (const char* stem : {"train", "t10k"}) {
-    std::string img = header(0x803, {static_cast<std::uint32_t>(n), 4, 4}) + std::string(static_cast<size_t>(n) * 16, '\x07') + images_suffix;
+    std::string img = header(0x803, {static_cast<std::uint32_t>(n), 4, 4}) +
+                      std::string(static_cast<size_t>(n) * 16, '\x07') + images_suffix;
     const int labels = label_count < 0 ? n : label_count;
     std::string lab = header(0x801, {static_cast<std::uint32_t>(labels)});
     for (int i = 0; i < labels; ++i) lab += static_cast<char>(i % 10);
@@ -70,7 +71,8 @@ TEST_CASE("plain and gzipped IDX files read the same", "[idx]") {
   write_set(d.str(), 20);
   auto plain = open_idx(d.str());
   TempDir g;
-  for (const char* f : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
+  for (const char* f :
+       {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
     const std::string data = read_file(d.file(f));
     gzFile out = gzopen(g.file(std::string(f) + ".gz").c_str(), "wb");
     gzwrite(out, data.data(), static_cast<unsigned>(data.size()));
@@ -87,8 +89,9 @@ TEST_CASE("corrupted IDX files give an error naming the file, expected and found
     write_set(d.str(), 20);
     std::string img = read_file(d.file("train-images-idx3-ubyte"));
     write_file(d.file("train-images-idx3-ubyte"), img.substr(0, img.size() - 5));
-    CHECK_THROWS_WITH(open_idx(d.str()), Contains("train-images-idx3-ubyte: expected 320 bytes of data after the header, "
-                                                  "found 315 (truncated file?)"));
+    CHECK_THROWS_WITH(open_idx(d.str()),
+                      Contains("train-images-idx3-ubyte: expected 320 bytes of data after the header, "
+                               "found 315 (truncated file?)"));
   }
   SECTION("bad magic") {
     write_set(d.str(), 4);
@@ -97,10 +100,12 @@ TEST_CASE("corrupted IDX files give an error naming the file, expected and found
   }
   SECTION("label count differs from image count") {
     write_set(d.str(), 10, "", 9);
-    CHECK_THROWS_WITH(open_idx(d.str()), Contains("train-labels-idx1-ubyte: expected 10 labels") && Contains("found 9"));
+    CHECK_THROWS_WITH(open_idx(d.str()),
+                      Contains("train-labels-idx1-ubyte: expected 10 labels") && Contains("found 9"));
   }
   SECTION("a missing file") {
-    CHECK_THROWS_WITH(open_idx(d.str()), Contains("IDX file 'train-images-idx3-ubyte' (or 'train-images-idx3-ubyte.gz') not found"));
+    CHECK_THROWS_WITH(open_idx(d.str()),
+                      Contains("IDX file 'train-images-idx3-ubyte' (or 'train-images-idx3-ubyte.gz') not found"));
   }
   SECTION("a corrupt gzip stream") {
     write_set(d.str(), 20);

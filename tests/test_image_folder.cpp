@@ -21,7 +21,8 @@ std::shared_ptr<Dataset> open_folder(const std::map<std::string, std::string>& k
 }
 
 void write_kaggle(const std::string& root, const std::string& csv) {
-  for (const char* id : {"a1", "b2", "c3", "d4"}) cv::imwrite(root + "/train/" + id + ".jpg", cv::Mat(40, 30, CV_8UC3, cv::Scalar(10, 20, 30)));
+  for (const char* id : {"a1", "b2", "c3", "d4"})
+    cv::imwrite(root + "/train/" + id + ".jpg", cv::Mat(40, 30, CV_8UC3, cv::Scalar(10, 20, 30)));
   write_file(root + "/labels.csv", csv);
 }
 }  // namespace
@@ -56,11 +57,13 @@ TEST_CASE("Kaggle layout: a folder of images plus labels.csv", "[image_folder]")
     write_file(d.file("secret.jpg"), "x");
     write_file(d.file("labels.csv"), "id,breed\na1,beagle\n../secret,pug\n");
     CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}}),
-                      Contains("labels.csv row 3: id '../secret' points outside") && Contains("ids name files inside the image folder"));
+                      Contains("labels.csv row 3: id '../secret' points outside") &&
+                          Contains("ids name files inside the image folder"));
   }
   SECTION("a missing label names the row") {
     write_file(d.file("labels.csv"), "id,breed\na1,beagle\nb2,\n");
-    CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}}), Contains("labels.csv row 3: the label is missing"));
+    CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}}),
+                      Contains("labels.csv row 3: the label is missing"));
   }
   SECTION("a wrong column name says which setting fixes it") {
     CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}, {"label_column", "label"}}),
@@ -68,7 +71,8 @@ TEST_CASE("Kaggle layout: a folder of images plus labels.csv", "[image_folder]")
   }
   SECTION("an id without its image") {
     write_file(d.file("labels.csv"), "id,breed\nzz9,beagle\n");
-    CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}}), Contains("row 2: image") && Contains("zz9.jpg not found"));
+    CHECK_THROWS_WITH(open_folder({{"root", d.str()}, {"layout", "csv"}}),
+                      Contains("row 2: image") && Contains("zz9.jpg not found"));
   }
 }
 
@@ -101,8 +105,8 @@ TEST_CASE("corrupt images fail naming the file, or are skipped when asked", "[im
   auto run = run_command(trex_binary() + " run " + d.file("s.yaml") + " -q --no-report --store " + d.file("s.db"));
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
-  CHECK(run_command(trex_binary() + " runs --columns params.data.skipped_images --format csv --store " + d.file("s.db")).output ==
-        "params.data.skipped_images\n1\n");
+  CHECK(run_command(trex_binary() + " runs --columns params.data.skipped_images --format csv --store " + d.file("s.db"))
+            .output == "params.data.skipped_images\n1\n");
 }
 
 TEST_CASE("the book's dog-breed spec runs one epoch on a Kaggle-layout folder with exported InceptionV3 weights",
@@ -124,16 +128,20 @@ TEST_CASE("the book's dog-breed spec runs one epoch on a Kaggle-layout folder wi
     }
   csv.close();
   REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py inception_v3 " +
-                      d.file("inception_v3.pt")).exit_code == 0);
+                      d.file("inception_v3.pt"))
+              .exit_code == 0);
   const std::string store = d.file("trex.db");
-  auto r = run_command(trex_binary() + " run " + source_dir() + "/experiments/book/dog_breed_inceptionv3.yaml --set data.root=" +
-                       root + " --set model.backbone.weights=" + d.file("inception_v3.pt") +
+  auto r = run_command(trex_binary() + " run " + source_dir() +
+                       "/experiments/book/dog_breed_inceptionv3.yaml --set data.root=" + root +
+                       " --set model.backbone.weights=" + d.file("inception_v3.pt") +
                        " --set train.epochs=1 -q --no-report --store " + store);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   // 70/30 then 15%: 24 images -> test 7 or 8 (stratified per breed), the rest split again.
-  auto out = run_command("sqlite3 " + store + " \"SELECT status FROM runs; SELECT value FROM params WHERE key='data.sizes.test';"
-                         " SELECT value FROM params WHERE key='model.params.trainable'; SELECT COUNT(*) FROM metrics WHERE split='test';\"");
+  auto out = run_command("sqlite3 " + store +
+                         " \"SELECT status FROM runs; SELECT value FROM params WHERE key='data.sizes.test';"
+                         " SELECT value FROM params WHERE key='model.params.trainable'; SELECT COUNT(*) FROM metrics "
+                         "WHERE split='test';\"");
   // Trainable: the head only: 2048*512+512 + 512*512+512 + 512*3+3; the frozen InceptionV3 is not.
   CHECK(out.output == "completed\n6\n" + std::to_string(2048 * 512 + 512 + 512 * 512 + 512 + 512 * 3 + 3) + "\n3\n");
 }

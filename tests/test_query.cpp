@@ -76,8 +76,10 @@ std::set<std::string> ids(Store& store, const std::string& where) {
     query::RunQuery q{where, sort, {query::parse_field("id")}, -1, 0};
     std::set<std::string> got;
     query::run_query(store.db(), q, [&](sql::Statement& s) { got.insert(s.text(0)); });
-    if (*sort) CHECK(got == out);
-    else out = got;
+    if (*sort)
+      CHECK(got == out);
+    else
+      out = got;
   }
   return out;
 }
@@ -123,11 +125,14 @@ TEST_CASE("bad --where expressions name the problem and the column", "[query]") 
         "unknown field 'parms.lr' (did you mean 'params'?) (fields: run columns such as status or name, params.<key>, "
         "best|last|min|max.<metric>) (at column 1)");
   CHECK(error_of("best.val_accuracy >") == "expected a value at the end (at column 20)");
-  CHECK(error_of("best.val_accuracy > 0.9 and") == "expected a field at the end, e.g. best.val_accuracy > 0.9 (at column 28)");
+  CHECK(error_of("best.val_accuracy > 0.9 and") ==
+        "expected a field at the end, e.g. best.val_accuracy > 0.9 (at column 28)");
   CHECK(error_of("(status = completed") == "expected ')' to close the '(' here (at column 20)");
   CHECK(error_of("status = 'completed") == "unterminated string; close it with ' (at column 10)");
-  CHECK(error_of("status completed") == "expected an operator (= != < <= > >= in like), found 'completed' (at column 8)");
-  CHECK(error_of("best.val-acc > 1") == "'best.val-acc': a metric is <split>_<name>, e.g. best.val_accuracy (at column 1)");
+  CHECK(error_of("status completed") ==
+        "expected an operator (= != < <= > >= in like), found 'completed' (at column 8)");
+  CHECK(error_of("best.val-acc > 1") ==
+        "'best.val-acc': a metric is <split>_<name>, e.g. best.val_accuracy (at column 1)");
   CHECK(error_of("status = completed status = failed") ==
         "expected 'and', 'or' or the end, found 'status' (at column 20)");
   CHECK(error_of("params.lr ! 1") == "'!' alone is not an operator; use != or not (at column 11)");
@@ -176,10 +181,12 @@ TEST_CASE("trex runs sorts, pages, counts, picks columns and formats", "[query][
   CHECK(run_command(by_pretrained).output == "id\nr2\nr4\n");
   CHECK(run_command(by_pretrained + " --offset 1").output == "id\nr4\nr1\n");
   CHECK(run_command(by_pretrained + " --offset 3").output == "id\nr3\nr5\n");
-  CHECK(run_command(base + " --sort params.model.pretrained --columns id --format csv").output == "id\nr4\nr2\nr1\nr3\nr5\n");
+  CHECK(run_command(base + " --sort params.model.pretrained --columns id --format csv").output ==
+        "id\nr4\nr2\nr1\nr3\nr5\n");
   auto count = run_command(base + " --where \"best.val_accuracy > 0.9\" --count");
   CHECK(count.output == "3\n");
-  auto json = run_command(base + " --where \"id = r1\" --columns id,params.train.batch_size,best.val_accuracy --format json");
+  auto json =
+      run_command(base + " --where \"id = r1\" --columns id,params.train.batch_size,best.val_accuracy --format json");
   CHECK(nlohmann::json::parse(json.output) ==
         nlohmann::json::parse(R"([{"id":"r1","params.train.batch_size":64,"best.val_accuracy":0.95}])"));
   auto bad = run_command(base + " --where \"best.val_accuracy >> 1\"");
@@ -194,7 +201,8 @@ TEST_CASE("trex sql reads and cannot write - trex compare shows what differs", "
     fill(store);
   }
   const std::string store = " --store " + d.file("s.db");
-  auto r = run_command(trex_binary() + " sql \"SELECT count(*) AS n FROM runs WHERE status = 'completed'\" --format csv" + store);
+  auto r = run_command(trex_binary() +
+                       " sql \"SELECT count(*) AS n FROM runs WHERE status = 'completed'\" --format csv" + store);
   CHECK(r.exit_code == 0);
   CHECK(r.output == "n\n3\n");
   for (const char* write : {"DELETE FROM runs", "DROP TABLE runs", "UPDATE runs SET name = 'x'",
@@ -203,7 +211,8 @@ TEST_CASE("trex sql reads and cannot write - trex compare shows what differs", "
     auto w = run_command(trex_binary() + " sql \"" + write + "\"" + store);
     CHECK(w.exit_code == 1);
   }
-  CHECK(run_command(trex_binary() + " sql \"SELECT count(*) FROM runs\" --format csv" + store).output == "count(*)\n5\n");
+  CHECK(run_command(trex_binary() + " sql \"SELECT count(*) FROM runs\" --format csv" + store).output ==
+        "count(*)\n5\n");
   CHECK(!fs::exists(d.file("x.db")));
 
   auto c = run_command(trex_binary() + " compare r1 r3" + store);

@@ -48,20 +48,20 @@ TEST_CASE("a good plugin loads, validates its parameters and builds", "[registry
     auto preset = resolve_ok(r, node_of("fixture_five"));
     CHECK(preset.params.get_float("amount") == 5.0);
   }
-  SECTION("defaults are filled") {
-    CHECK(resolve_ok(r, node_of("fixture_aug")).params.get_float("amount") == 1.0);
-  }
+  SECTION("defaults are filled") { CHECK(resolve_ok(r, node_of("fixture_aug")).params.get_float("amount") == 1.0); }
   SECTION("a factory's exception becomes a host error naming plugin and library") {
     auto bad = resolve_ok(r, node_of("fixture_aug", "amount", "9.5"));
-    CHECK_THROWS_WITH(r.create(bad, {}), Contains("augmentation 'fixture_aug' (") &&
-                                             Contains("trex_augmentation_fx_good.so) failed to build: 9.5 is refused on purpose"));
+    CHECK_THROWS_WITH(r.create(bad, {}),
+                      Contains("augmentation 'fixture_aug' (") &&
+                          Contains("trex_augmentation_fx_good.so) failed to build: 9.5 is refused on purpose"));
   }
   SECTION("validation errors carry the path and location") {
     Diagnostics diag;
     CHECK_FALSE(r.resolve(Kind::Augmentation, node_of("fixture_aug", "amout", "1"), "augment.train.0", diag));
     REQUIRE(diag.issues().size() == 1);
     CHECK(diag.issues()[0].format() ==
-          "t.yaml:2:3: augment.train.0.amout: unknown key 'amout' for augmentation 'fixture_aug' (did you mean 'amount'?); "
+          "t.yaml:2:3: augment.train.0.amout: unknown key 'amout' for augmentation 'fixture_aug' (did you mean "
+          "'amount'?); "
           "see `trex plugins describe` for its parameters");
   }
 }
@@ -71,7 +71,9 @@ TEST_CASE("bad libraries are refused with file and reason - the rest still load"
   REQUIRE(r.problems().size() == 2);
   std::string all;
   for (const auto& p : r.problems()) all += p.path + ": " + p.reason + "\n";
-  CHECK_THAT(all, Contains("trex_augmentation_fx_wrong_abi.so: plugin ABI version 999 differs from the host's " + std::to_string(TREX_ABI_VERSION) + "; "
+  CHECK_THAT(all, Contains("trex_augmentation_fx_wrong_abi.so: plugin ABI version 999 differs from the host's " +
+                           std::to_string(TREX_ABI_VERSION) +
+                           "; "
                            "rebuild the plugin against this trex"));
   CHECK_THAT(all, Contains("trex_model_no_symbols.so: missing symbol 'trex_descriptor'"));
   CHECK(r.find(Kind::Augmentation, "fixture_aug"));

@@ -22,9 +22,11 @@ using Catch::Matchers::Contains;
 namespace {
 
 std::string digits_spec(double lr) {
-  return "name: tiny_report\nseed: 3\ndata: {type: opencv_digits, per_class_limit: 30, test_fraction: 0.2, val_fraction: 0.2}\n"
+  return "name: tiny_report\nseed: 3\ndata: {type: opencv_digits, per_class_limit: 30, test_fraction: 0.2, "
+         "val_fraction: 0.2}\n"
          "model: {type: seed_cnn}\naugment: {train: [rescale], eval: [rescale]}\n"
-         "train: {epochs: 3, batch_size: 32, threads: 1, optimizer: {type: adam, lr: " + std::to_string(lr) + "}}\n";
+         "train: {epochs: 3, batch_size: 32, threads: 1, optimizer: {type: adam, lr: " +
+         std::to_string(lr) + "}}\n";
 }
 
 cv::Mat png(const fs::path& p) {
@@ -72,8 +74,8 @@ TEST_CASE("trex run writes a report - trex report and trex plot redraw it from t
   const std::string html = read_file((out / "index.html").string());
   std::set<std::string> listed;
   for (const auto& name : meta["images"]) listed.insert(name.get<std::string>());
-  for (const char* name : {"curve_accuracy.png", "curve_loss.png", "learning_rate.png", "confusion_matrix.png",
-                           "predictions.png"})
+  for (const char* name :
+       {"curve_accuracy.png", "curve_loss.png", "learning_rate.png", "confusion_matrix.png", "predictions.png"})
     CHECK(listed.count(name));
   for (const auto& entry : fs::directory_iterator(out)) {
     if (entry.path().extension() != ".png") continue;
@@ -97,8 +99,8 @@ TEST_CASE("trex run writes a report - trex report and trex plot redraw it from t
   REQUIRE(a.size() == b.size());
   CHECK(cv::norm(a, b, cv::NORM_L1) > 0);
 
-  auto p = run_command(trex_binary() + " plot " + ids[0] + " " + ids[1] + " --metric val_loss --store " + store + " --out " +
-                       d.file("plot.png"));
+  auto p = run_command(trex_binary() + " plot " + ids[0] + " " + ids[1] + " --metric val_loss --store " + store +
+                       " --out " + d.file("plot.png"));
   INFO(p.output);
   CHECK(p.exit_code == 0);
   CHECK(!blank(png(d.file("plot.png"))));
@@ -118,8 +120,8 @@ TEST_CASE("trex eda draws a dataset's samples, sizes, classes and intensities", 
   // opencv_digits: all 5,000 digits (the spec's limits pick training subsets, not what the dataset holds).
   CHECK_THAT(r.output, Contains("5000 images") && Contains("10 classes") && Contains("width 20..20"));
   const std::string html = read_file(d.file("eda/index.html"));
-  for (const char* name : {"samples.png", "sizes.png", "aspect_ratios.png", "class_distribution.png", "class_extremes.png",
-                           "channel_intensities.png"}) {
+  for (const char* name : {"samples.png", "sizes.png", "aspect_ratios.png", "class_distribution.png",
+                           "class_extremes.png", "channel_intensities.png"}) {
     INFO(name);
     CHECK(!blank(png(d.path() / "eda" / name)));
     CHECK_THAT(html, Contains(std::string("src=\"") + name + "\""));

@@ -44,13 +44,13 @@ train: {epochs: 2, batch_size: 32, workers: 1}
 
 TEST_CASE("a sweep through sbatch --array and a 2-task srun run on a single-node Slurm", "[slurm][slow]") {
   REQUIRE(fs::exists("/usr/sbin/slurmctld"));  // munge and slurm-wlm: tools/setup.sh installs them
-  REQUIRE(getuid() == 0);                       // the test starts munged as the munge user
+  REQUIRE(getuid() == 0);                      // the test starts munged as the munge user
   TempDir d;
   const std::string sweep = write_file(d.file("sweep.yaml"), kSweep), ddp = write_file(d.file("ddp.yaml"), kDdp);
   fs::create_directories(d.path() / "w");
   const std::string work = d.file("w");
-  auto r = run_command("timeout 900 " + source_dir() + "/tests/slurm/cluster.sh " + trex_binary() + " " + work + " " + sweep +
-                       " " + ddp);
+  auto r = run_command("timeout 900 " + source_dir() + "/tests/slurm/cluster.sh " + trex_binary() + " " + work + " " +
+                       sweep + " " + ddp);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   // The trap stopped every daemon the script started.
@@ -59,7 +59,8 @@ TEST_CASE("a sweep through sbatch --array and a 2-task srun run on a single-node
     const std::string cmdline = read_file((proc.path() / "cmdline").string());
     const std::string exe = cmdline.substr(0, cmdline.find('\0'));
     for (const char* daemon : {"slurmctld", "slurmd", "munged"})
-      left += exe.size() >= std::strlen(daemon) && exe.compare(exe.size() - std::strlen(daemon), std::string::npos, daemon) == 0 &&
+      left += exe.size() >= std::strlen(daemon) &&
+              exe.compare(exe.size() - std::strlen(daemon), std::string::npos, daemon) == 0 &&
               cmdline.find(work) != std::string::npos;
   }
   CHECK(left == 0);

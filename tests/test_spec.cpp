@@ -104,8 +104,9 @@ TEST_CASE("overrides (--set) reach any dotted key, list items by index, typed as
   const std::string path = write_file(d.file("s.yaml"), std::string(kMinimal) + R"(augment:
   train: [{type: random_flip}, {type: random_crop, padding: 2}]
 )");
-  auto spec = load_spec(path, {"train.optimizer.lr=0.05", "augment.train.0.p=0.3", "augment.train.1.padding=4",
-                               "seed=7", "train.optimizer.type=sgd"},
+  auto spec = load_spec(path,
+                        {"train.optimizer.lr=0.05", "augment.train.0.p=0.3", "augment.train.1.padding=4", "seed=7",
+                         "train.optimizer.type=sgd"},
                         registry());
   CHECK(spec.train.optimizer.lr == 0.05);
   CHECK(spec.train.optimizer.type == "sgd");
@@ -121,9 +122,10 @@ TEST_CASE("overrides (--set) reach any dotted key, list items by index, typed as
 
 TEST_CASE("spec errors name file, line:column and key path, with a suggestion", "[spec]") {
   SECTION("unknown key") {
-    CHECK(errors_of("name: t\ndata: {type: fashion_mnist, limt: 5}\nmodel: {type: seed_cnn}\n") ==
-          "DIR/spec.yaml:2:35: data.limt: unknown key 'limt' for dataset preset 'fashion_mnist' (did you mean 'limit'?); "
-          "see `trex plugins describe` for its parameters");
+    CHECK(
+        errors_of("name: t\ndata: {type: fashion_mnist, limt: 5}\nmodel: {type: seed_cnn}\n") ==
+        "DIR/spec.yaml:2:35: data.limt: unknown key 'limt' for dataset preset 'fashion_mnist' (did you mean 'limit'?); "
+        "see `trex plugins describe` for its parameters");
   }
   SECTION("unknown top-level key") {
     CHECK_THAT(errors_of(std::string(kMinimal) + "trian: {}\n"),
@@ -138,9 +140,11 @@ TEST_CASE("spec errors name file, line:column and key path, with a suggestion", 
           "DIR/spec.yaml:2:35: model.dropout1: 1.5 is out of range: must be [0.0, 0.99]");
   }
   SECTION("unknown type lists the registered names and the closest") {
-    CHECK_THAT(errors_of("data: {type: fashion_mnist}\nmodel: {type: seed_cn}\n"),
-               Contains("DIR/spec.yaml:2:15: model.type: unknown model type 'seed_cn' (did you mean 'seed_cnn'?); registered: ") &&
-                   Contains("seed_cnn"));
+    CHECK_THAT(
+        errors_of("data: {type: fashion_mnist}\nmodel: {type: seed_cn}\n"),
+        Contains(
+            "DIR/spec.yaml:2:15: model.type: unknown model type 'seed_cn' (did you mean 'seed_cnn'?); registered: ") &&
+            Contains("seed_cnn"));
   }
   SECTION("duplicate key") {
     CHECK(errors_of("data: {type: fashion_mnist}\nmodel: {type: seed_cnn}\nmodel: {type: seed_cnn}\n") ==
@@ -152,18 +156,21 @@ TEST_CASE("spec errors name file, line:column and key path, with a suggestion", 
   }
   SECTION("bad choice") {
     CHECK(errors_of(std::string(kMinimal) + "augment: {train: [{type: random_crop, padding_mode: reflct}]}\n") ==
-          "DIR/spec.yaml:5:53: augment.train.0.padding_mode: 'reflct' is not one of: constant, reflect, edge (did you mean 'reflect'?)");
+          "DIR/spec.yaml:5:53: augment.train.0.padding_mode: 'reflct' is not one of: constant, reflect, edge (did you "
+          "mean 'reflect'?)");
   }
   SECTION("a preset's fixed key may not be given") {
     CHECK_THAT(errors_of("data: {type: fashion_mnist, classes: mnist}\nmodel: {type: seed_cnn}\n"),
                Contains("data.classes: 'classes' is fixed to fashion_mnist by dataset preset 'fashion_mnist'"));
   }
   SECTION("a monitor must be a recorded metric key") {
-    CHECK_THAT(errors_of(std::string(kMinimal) + "metrics: [accuracy]\n", {"train.checkpoint.monitor=val_acc"}),
-               Contains("train.checkpoint.monitor: 'val_acc' is not a recorded metric key (did you mean 'val_accuracy'?)"));
+    CHECK_THAT(
+        errors_of(std::string(kMinimal) + "metrics: [accuracy]\n", {"train.checkpoint.monitor=val_acc"}),
+        Contains("train.checkpoint.monitor: 'val_acc' is not a recorded metric key (did you mean 'val_accuracy'?)"));
   }
   SECTION("every problem is reported at once") {
-    auto text = errors_of("data: {type: fashion_mnist, limit: -1}\nmodel: {type: seed_cnn, l2: x}\ntrain: {epochs: 0}\n");
+    auto text =
+        errors_of("data: {type: fashion_mnist, limit: -1}\nmodel: {type: seed_cnn, l2: x}\ntrain: {epochs: 0}\n");
     CHECK_THAT(text, Contains("data.limit") && Contains("model.l2") && Contains("train.epochs"));
   }
 }
@@ -171,7 +178,10 @@ TEST_CASE("spec errors name file, line:column and key path, with a suggestion", 
 TEST_CASE("hostile spec input gives a clear error, never a crash or a hang", "[spec]") {
   CHECK_THAT(errors_of(""), Contains("the file is empty"));
   CHECK_THAT(errors_of("- just\n- a list\n"), Contains("a spec must be a map"));
-  CHECK_THAT(errors_of(std::string("\x7f" "ELF\x02\x01\x01\0\0\0garbage", 16)), Contains("binary data, not YAML"));
+  CHECK_THAT(errors_of(std::string("\x7f"
+                                   "ELF\x02\x01\x01\0\0\0garbage",
+                                   16)),
+             Contains("binary data, not YAML"));
   CHECK_THAT(errors_of("a: [unclosed\n"), Contains("not valid YAML"));
   std::string deep = "a: ";
   for (int i = 0; i < 5000; ++i) deep += "[";
@@ -179,8 +189,8 @@ TEST_CASE("hostile spec input gives a clear error, never a crash or a hang", "[s
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'j'; ++c)
     bomb += std::string(1, c) + ": &" + c + " [*" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" +
-            char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" +
-            char(c - 1) + ", *" + char(c - 1) + "]\n";
+            char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) + ", *" + char(c - 1) +
+            ", *" + char(c - 1) + ", *" + char(c - 1) + "]\n";
   CHECK_THAT(errors_of(bomb), Contains("alias bomb"));
   CHECK(errors_of("data: {type: fashion_mnist}\nmodel: {type: seed_cnn}\ntrain: {epochs: 99999999999999999999999}\n") ==
         "DIR/spec.yaml:3:17: train.epochs: '99999999999999999999999' does not fit a 64-bit integer");
@@ -188,6 +198,6 @@ TEST_CASE("hostile spec input gives a clear error, never a crash or a hang", "[s
         "DIR/spec.yaml:3:25: train.optimizer.lr: expected a finite number, got '.nan'");
   CHECK(errors_of("data: {type: fashion_mnist}\nmodel: {type: seed_cnn}\ntrain: {optimizer: {lr: 1e999}}\n") ==
         "DIR/spec.yaml:3:25: train.optimizer.lr: expected a finite number, got '1e999'");
-  CHECK_THAT(errors_of("data: 5\nmodel: {type: seed_cnn}\n"), Contains("data.type: missing 'type:'") ||
-                                                                  Contains("unknown dataset type '5'"));
+  CHECK_THAT(errors_of("data: 5\nmodel: {type: seed_cnn}\n"),
+             Contains("data.type: missing 'type:'") || Contains("unknown dataset type '5'"));
 }

@@ -63,8 +63,8 @@ TEST_CASE("per_class_limit, val_fraction and test_fraction are stratified and di
   o.test_fraction = 0.25;
   o.val_fraction = 0.2;
   auto plan = plan_splits(ds, o, 7);
-  CHECK(plan.test.size() == 100);   // 10 per class of 40
-  CHECK(plan.val.size() == 60);     // 20% of the remaining 30 per class
+  CHECK(plan.test.size() == 100);  // 10 per class of 40
+  CHECK(plan.val.size() == 60);    // 20% of the remaining 30 per class
   CHECK(plan.train.size() == 240);
   for (auto c : plan.class_counts("val", 10)) CHECK(c == 6);
   std::set<std::size_t> seen;

@@ -45,8 +45,9 @@ TEST_CASE("migrations move an old store forward and keep its rows", "[store]") {
   {
     sql::Database db(path, false);
     Store::migrate(db, 1);
-    db.exec("INSERT INTO runs(id, name, experiment, status, start_time, heartbeat, spec_yaml, spec_hash) "
-            "VALUES('r1', 'old', 'old', 'completed', 1, 1, 'name: old', 'h')");
+    db.exec(
+        "INSERT INTO runs(id, name, experiment, status, start_time, heartbeat, spec_yaml, spec_hash) "
+        "VALUES('r1', 'old', 'old', 'completed', 1, 1, 'name: old', 'h')");
   }
   Store s(path);
   CHECK(s.schema_version() == Store::kSchemaVersion);
@@ -56,7 +57,8 @@ TEST_CASE("migrations move an old store forward and keep its rows", "[store]") {
   CHECK(s.learning_rates("r1").empty());  // the v2 table exists
   SECTION("a store newer than this trex is refused") {
     s.db().exec("PRAGMA user_version=99");
-    CHECK_THROWS_WITH(Store(path, true), Contains("schema version 99, newer than this trex's " + std::to_string(Store::kSchemaVersion) + "; upgrade trex"));
+    CHECK_THROWS_WITH(Store(path, true), Contains("schema version 99, newer than this trex's " +
+                                                  std::to_string(Store::kSchemaVersion) + "; upgrade trex"));
   }
 }
 
@@ -73,8 +75,10 @@ TEST_CASE("params are stored typed, so numbers compare as numbers", "[store]") {
   Store s(d.file("trex.db"));
   for (const char* lr : {"0.1", "0.001", "0.05"}) {
     auto r = make_run(std::string("lr") + lr);
-    s.create_run(r, {{"train.optimizer.lr", lr, "float"}, {"train.epochs", "10", "int"},
-                     {"model.type", "seed_cnn", "string"}, {"train.bf16", "false", "bool"}});
+    s.create_run(r, {{"train.optimizer.lr", lr, "float"},
+                     {"train.epochs", "10", "int"},
+                     {"model.type", "seed_cnn", "string"},
+                     {"train.bf16", "false", "bool"}});
   }
   // As text, '0.05' < '0.1' < '0.001' would be wrong; numerically only 0.001 is below 0.01.
   auto q = s.db().prepare("SELECT COUNT(*) FROM params WHERE key='train.optimizer.lr' AND value < 0.01");
@@ -93,7 +97,8 @@ TEST_CASE("summaries follow each metric's direction", "[store]") {
   const std::map<std::string, bool> dirs{{"accuracy", true}, {"loss", false}};
   const double acc[] = {0.5, 0.8, 0.7}, loss[] = {1.0, 0.4, 0.6};
   for (int e = 0; e < 3; ++e)
-    s.record_epoch(r.id, e + 1, {{e + 1, "val", "accuracy", acc[e], 1.0}, {e + 1, "val", "loss", loss[e], 1.0}}, dirs, 0.1);
+    s.record_epoch(r.id, e + 1, {{e + 1, "val", "accuracy", acc[e], 1.0}, {e + 1, "val", "loss", loss[e], 1.0}}, dirs,
+                   0.1);
   std::map<std::string, SummaryRow> by_key;
   for (auto& x : s.summaries(r.id)) by_key[x.key] = x;
   CHECK(by_key["val_accuracy"].best == 0.8);

@@ -67,8 +67,9 @@ std::vector<TestFunction> test_functions() {
          for (std::size_t i = 0; i < p.size(); ++i) sum += std::pow(s[i].to_value(p[i]) - 1.3, 2);
          return sum;
        }},
-      {"mixed", "opt: {choice: [sgd, adam, rmsprop, adamw]}\n    lr: {log_uniform: [1.0e-5, 1.0]}\n"
-                "    u: {uniform: [0, 1]}\n    k: {int_uniform: [1, 20]}",
+      {"mixed",
+       "opt: {choice: [sgd, adam, rmsprop, adamw]}\n    lr: {log_uniform: [1.0e-5, 1.0]}\n"
+       "    u: {uniform: [0, 1]}\n    k: {int_uniform: [1, 20]}",
        [](const auto& s, const Point& p) {
          const double offsets[] = {2, 0, 3, 1};
          return offsets[static_cast<int>(s[0].to_value(p[0]))] + std::pow(std::log10(s[1].to_value(p[1])) + 3, 2) +
@@ -145,11 +146,13 @@ TEST_CASE("TPE finds better values than random search on known functions (median
     std::map<std::string, std::vector<double>> bests;
     for (const char* method : {"random", "tpe"})
       for (int seed = 0; seed < kSeeds; ++seed) {
-        auto c = sweep_of(fmt::format("method: {}\nseed: {}\ntrials: {}\nparameters:\n    {}\n", method, seed, kTrials, fn.space));
+        auto c = sweep_of(
+            fmt::format("method: {}\nseed: {}\ntrials: {}\nparameters:\n    {}\n", method, seed, kTrials, fn.space));
         bests[method].push_back(best_found(c, fn, kTrials));
       }
     const double r = median(bests["random"]), t = median(bests["tpe"]);
-    std::cout << fmt::format("{}: median best over {} seeds, {} trials: random {:.4f}, tpe {:.4f}\n", fn.name, kSeeds, kTrials, r, t);
+    std::cout << fmt::format("{}: median best over {} seeds, {} trials: random {:.4f}, tpe {:.4f}\n", fn.name, kSeeds,
+                             kTrials, r, t);
     INFO(fn.name << " random " << r << " tpe " << t);
     CHECK(t < r);
   }
@@ -160,11 +163,11 @@ TEST_CASE("pruners: the median rule and ASHA rungs", "[sweep]") {
   median_cfg.method = "median";
   median_cfg.warmup_epochs = 2;
   median_cfg.startup_trials = 3;
-  CHECK(median_prune(0.1, {0.5, 0.6, 0.7}, 2, median_cfg, true).empty());          // warm-up
-  CHECK(median_prune(0.1, {0.5, 0.6}, 3, median_cfg, true).empty());               // too few completed
+  CHECK(median_prune(0.1, {0.5, 0.6, 0.7}, 2, median_cfg, true).empty());  // warm-up
+  CHECK(median_prune(0.1, {0.5, 0.6}, 3, median_cfg, true).empty());       // too few completed
   CHECK_THAT(median_prune(0.55, {0.5, 0.6, 0.7}, 3, median_cfg, true), Contains("median 0.6"));
   CHECK(median_prune(0.65, {0.5, 0.6, 0.7}, 3, median_cfg, true).empty());
-  CHECK(median_prune(0.4, {0.5, 0.6, 0.3, 0.7}, 3, median_cfg, false).empty());   // minimising: 0.4 < 0.55
+  CHECK(median_prune(0.4, {0.5, 0.6, 0.3, 0.7}, 3, median_cfg, false).empty());  // minimising: 0.4 < 0.55
   CHECK(!median_prune(0.6, {0.5, 0.6, 0.3, 0.7}, 3, median_cfg, false).empty());
 
   PrunerConfig asha;
@@ -177,12 +180,12 @@ TEST_CASE("pruners: the median rule and ASHA rungs", "[sweep]") {
   CHECK(is_asha_rung(9, asha));
   CHECK(!is_asha_rung(2, asha));
   CHECK(!is_asha_rung(4, asha));
-  CHECK(asha_prune(0.1, {}, 1, asha, true).empty());                                 // alone at the rung
-  CHECK(asha_prune(0.1, {0.9, 0.8, 0.7, 0.6, 0.5}, 2, asha, true).empty());        // not a rung
-  CHECK(!asha_prune(0.1, {0.9, 0.8, 0.7, 0.6, 0.5}, 3, asha, true).empty());       // 6 at the rung: top 2 go on
+  CHECK(asha_prune(0.1, {}, 1, asha, true).empty());                          // alone at the rung
+  CHECK(asha_prune(0.1, {0.9, 0.8, 0.7, 0.6, 0.5}, 2, asha, true).empty());   // not a rung
+  CHECK(!asha_prune(0.1, {0.9, 0.8, 0.7, 0.6, 0.5}, 3, asha, true).empty());  // 6 at the rung: top 2 go on
   CHECK(asha_prune(0.85, {0.9, 0.8, 0.7, 0.6, 0.5}, 3, asha, true).empty());
   CHECK(!asha_prune(0.75, {0.9, 0.8, 0.7, 0.6, 0.5}, 3, asha, true).empty());
-  CHECK(asha_prune(0.2, {0.9, 0.8, 0.7, 0.6, 0.5}, 3, asha, false).empty());        // minimising
+  CHECK(asha_prune(0.2, {0.9, 0.8, 0.7, 0.6, 0.5}, 3, asha, false).empty());  // minimising
 }
 
 TEST_CASE("sweep block errors name the key and the fix", "[sweep]") {
@@ -192,7 +195,8 @@ TEST_CASE("sweep block errors name the key and the fix", "[sweep]") {
         "sweep.method: expected one of grid, random, tpe, not 'bayes'\n");
   CHECK(sweep_error("parameters:\n  lr: {uniform: [1, 0]}\n") ==
         "sweep.parameters.lr.uniform: expected [low, high] with low < high\n");
-  CHECK(sweep_error("parameters:\n  lr: {log_uniform: [0, 1]}\n") == "sweep.parameters.lr.log_uniform: log_uniform needs low > 0\n");
+  CHECK(sweep_error("parameters:\n  lr: {log_uniform: [0, 1]}\n") ==
+        "sweep.parameters.lr.log_uniform: log_uniform needs low > 0\n");
   CHECK(sweep_error("parameters:\n  lr: {normal: [0, 1]}\n") ==
         "sweep.parameters.lr: expected one of choice, uniform, log_uniform, int_uniform, not 'normal'\n");
   CHECK(sweep_error("trails: 3\nparameters:\n  lr: {uniform: [0, 1]}\n") ==
@@ -227,8 +231,10 @@ TEST_CASE("4 processes writing 200 epochs each to one store: no lock errors, no 
         store.create_run(r, {{"worker", std::to_string(w), "int"}});
         for (std::int64_t e = 1; e <= 200; ++e)
           store.record_epoch(r.id, e,
-                             {{e, "train", "loss", 1.0 / static_cast<double>(e), 0.1}, {e, "train", "accuracy", 0.5, 0.1},
-                              {e, "val", "loss", 2.0 / static_cast<double>(e), 0.1}, {e, "val", "accuracy", 0.4, 0.1}},
+                             {{e, "train", "loss", 1.0 / static_cast<double>(e), 0.1},
+                              {e, "train", "accuracy", 0.5, 0.1},
+                              {e, "val", "loss", 2.0 / static_cast<double>(e), 0.1},
+                              {e, "val", "accuracy", 0.4, 0.1}},
                              {{"loss", false}, {"accuracy", true}}, 0.01);
         store.set_status(r.id, RunStatus::Completed);
       } catch (const std::exception& e) {
@@ -266,14 +272,19 @@ std::string tiny_sweep(const std::string& block, int epochs = 2) {
          "augment:\n  train: [{type: normalize, mean: [0.286], std: [0.353]}]\n"
          "  eval: [{type: normalize, mean: [0.286], std: [0.353]}]\n"
          "model: {type: seed_cnn}\n"
-         "train: {epochs: " + std::to_string(epochs) + ", batch_size: 32, workers: 1, threads: 1, optimizer: {type: adam, lr: 0.001}, "
+         "train: {epochs: " +
+         std::to_string(epochs) +
+         ", batch_size: 32, workers: 1, threads: 1, optimizer: {type: adam, lr: 0.001}, "
          "checkpoint: {monitor: val_accuracy}}\n"
          "metrics: [accuracy, loss]\n"
-         "sweep:\n" + block;
+         "sweep:\n" +
+         block;
 }
 
-std::string sweep_cmd(const TempDir& d, const std::string& spec, const std::string& store, const std::string& extra = "") {
-  return trex_binary() + " sweep " + d.file(spec) + " --store " + d.file(store) + " --plugin-path " + plugin_dir() + " " + extra;
+std::string sweep_cmd(const TempDir& d, const std::string& spec, const std::string& store,
+                      const std::string& extra = "") {
+  return trex_binary() + " sweep " + d.file(spec) + " --store " + d.file(store) + " --plugin-path " + plugin_dir() +
+         " " + extra;
 }
 
 std::string only_sweep_id(Store& store) {
@@ -286,9 +297,10 @@ std::string only_sweep_id(Store& store) {
 
 TEST_CASE("trex sweep runs trials as linked runs, in parallel, and ranks them", "[sweep][cli][slow]") {
   TempDir d;
-  write_file(d.file("s.yaml"), tiny_sweep("  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.001, 0.01]}\n"
-                                          "    train.batch_size: {choice: [16, 32]}\n  seeds: [1, 2]\n  parallel: 2\n"
-                                          "  objective: {metric: val_loss, mode: min}\n"));
+  write_file(d.file("s.yaml"),
+             tiny_sweep("  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.001, 0.01]}\n"
+                        "    train.batch_size: {choice: [16, 32]}\n  seeds: [1, 2]\n  parallel: 2\n"
+                        "  objective: {metric: val_loss, mode: min}\n"));
   auto r = run_command(sweep_cmd(d, "s.yaml", "s.db"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
@@ -325,12 +337,13 @@ TEST_CASE("trex sweep runs trials as linked runs, in parallel, and ranks them", 
   CHECK_THAT(best.output, Contains(",2,"));  // n = 2 seeds per configuration
   auto status = run_command(trex_binary() + " sweep status " + id + " --store " + d.file("s.db"));
   CHECK_THAT(status.output, Contains("best so far: trial"));
-  auto where = run_command(trex_binary() + " runs --count --where \"sweep = '" + id + "' and params.train.batch_size = 16\" --store " +
-                           d.file("s.db"));
+  auto where = run_command(trex_binary() + " runs --count --where \"sweep = '" + id +
+                           "' and params.train.batch_size = 16\" --store " + d.file("s.db"));
   CHECK(where.output == "4\n");
 }
 
-TEST_CASE("a SIGKILLed sweep leaves no trial running and resumes without losing or repeating trials", "[sweep][cli][slow]") {
+TEST_CASE("a SIGKILLed sweep leaves no trial running and resumes without losing or repeating trials",
+          "[sweep][cli][slow]") {
   TempDir d;
   write_file(d.file("s.yaml"), tiny_sweep("  method: random\n  trials: 5\n  seed: 3\n  parallel: 2\n"
                                           "  parameters:\n    train.optimizer.lr: {log_uniform: [1.0e-4, 1.0e-2]}\n"));
@@ -354,7 +367,8 @@ TEST_CASE("a SIGKILLed sweep leaves no trial running and resumes without losing 
       Store probe(d.file("s.db"), true);
       auto sweeps = list_sweeps(probe);
       if (sweeps.empty()) continue;
-      for (const auto& t : list_trials(probe, sweeps.front().id)) done += t.state == "completed", running += t.state == "running";
+      for (const auto& t : list_trials(probe, sweeps.front().id))
+        done += t.state == "completed", running += t.state == "running";
     } catch (const sql::Error&) {
       continue;  // the sweep is still creating the store's tables
     }
@@ -411,7 +425,8 @@ TEST_CASE("a SIGKILLed sweep leaves no trial running and resumes without losing 
 
 TEST_CASE("shards of a sweep in separate stores merge into one sweep", "[sweep][cli][slow]") {
   TempDir d;
-  write_file(d.file("s.yaml"), tiny_sweep("  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.001, 0.003, 0.01]}\n"));
+  write_file(d.file("s.yaml"),
+             tiny_sweep("  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.001, 0.003, 0.01]}\n"));
   for (int i = 0; i < 2; ++i) {
     auto r = run_command(sweep_cmd(d, "s.yaml", "shard" + std::to_string(i) + "/s.db", fmt::format("--shard {}/2", i)));
     INFO(r.output);
@@ -439,17 +454,20 @@ TEST_CASE("shards of a sweep in separate stores merge into one sweep", "[sweep][
     lrs.insert(t.values().front().second);
   }
   CHECK(lrs == std::set<std::string>{"0.001", "0.003", "0.01"});
-  for (int n = 0; n < 3; ++n) CHECK(fs::exists(d.path() / "all" / "sweeps" / id / ("trial-" + std::to_string(n) + ".log")));
+  for (int n = 0; n < 3; ++n)
+    CHECK(fs::exists(d.path() / "all" / "sweeps" / id / ("trial-" + std::to_string(n) + ".log")));
   CHECK(store.runs().size() == 3);
 }
 
-TEST_CASE("a trial that crashes is recorded as failed with its reason - a lagging one is pruned", "[sweep][cli][slow]") {
+TEST_CASE("a trial that crashes is recorded as failed with its reason - a lagging one is pruned",
+          "[sweep][cli][slow]") {
   TempDir d;
   // One at a time, so the median has three finished trials when the slow learner reports.
-  write_file(d.file("s.yaml"),
-             tiny_sweep("  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.003, 0.002, 0.004, 1.0e-7]}\n"
-                        "  pruner: {method: median, warmup_epochs: 1, startup_trials: 3}\n",
-                        3));
+  write_file(
+      d.file("s.yaml"),
+      tiny_sweep("  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.003, 0.002, 0.004, 1.0e-7]}\n"
+                 "  pruner: {method: median, warmup_epochs: 1, startup_trials: 3}\n",
+                 3));
   auto r = run_command(sweep_cmd(d, "s.yaml", "s.db"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);

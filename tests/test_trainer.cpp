@@ -60,11 +60,14 @@ void check_consistent(const std::string& store_path, const std::string& run_id) 
   q.step();
   CHECK(q.text(0) == "ok");
   // Every epoch present once, with the same keys, in a gap-free prefix.
-  auto dup = s.db().prepare("SELECT COUNT(*) FROM (SELECT epoch, split, name, COUNT(*) c FROM metrics WHERE run_id=? GROUP BY 1,2,3 HAVING c > 1)");
+  auto dup = s.db().prepare(
+      "SELECT COUNT(*) FROM (SELECT epoch, split, name, COUNT(*) c FROM metrics WHERE run_id=? GROUP BY 1,2,3 HAVING c "
+      "> 1)");
   dup.bind_all(run_id);
   dup.step();
   CHECK(dup.integer(0) == 0);
-  auto ep = s.db().prepare("SELECT COUNT(DISTINCT epoch), COALESCE(MAX(epoch), 0) FROM metrics WHERE run_id=? AND split != 'test'");
+  auto ep = s.db().prepare(
+      "SELECT COUNT(DISTINCT epoch), COALESCE(MAX(epoch), 0) FROM metrics WHERE run_id=? AND split != 'test'");
   ep.bind_all(run_id);
   ep.step();
   CHECK(ep.integer(0) == ep.integer(1));
@@ -95,19 +98,22 @@ TEST_CASE("trex run trains on Fashion-MNIST and records the run", "[e2e]") {
   CHECK(summary.at("test_accuracy").last > 0.5);
   auto params = s.params(id);
   auto has = [&](const std::string& key, const std::string& value) {
-    return std::any_of(params.begin(), params.end(), [&](const ParamRow& p) { return p.key == key && p.value == value; });
+    return std::any_of(params.begin(), params.end(),
+                       [&](const ParamRow& p) { return p.key == key && p.value == value; });
   };
   CHECK(has("train.optimizer.lr", "0.05"));
   CHECK(has("data.sizes.test", "700"));
   CHECK(has("augment.train.0.padding", "2"));
   auto artifacts = s.artifacts(id);
-  CHECK(std::any_of(artifacts.begin(), artifacts.end(), [](const ArtifactRow& a) { return a.kind == "test_predictions"; }));
+  CHECK(std::any_of(artifacts.begin(), artifacts.end(),
+                    [](const ArtifactRow& a) { return a.kind == "test_predictions"; }));
   const std::string predictions = read_file(s.folder() + "/runs/" + id + "/test_predictions.csv");
   CHECK(std::count(predictions.begin(), predictions.end(), '\n') == 701);
   CHECK(fs::exists(s.folder() + "/runs/" + id + "/checkpoints/best.pt"));
   // The test set's classification report is stored as an evaluation, its confusion matrix as a file.
-  auto report = s.db().prepare("SELECT e.source, e.checkpoint, COUNT(c.class_index), SUM(c.support) FROM evaluations e "
-                               "JOIN evaluation_classes c ON c.evaluation_id = e.id WHERE e.run_id = ?");
+  auto report = s.db().prepare(
+      "SELECT e.source, e.checkpoint, COUNT(c.class_index), SUM(c.support) FROM evaluations e "
+      "JOIN evaluation_classes c ON c.evaluation_id = e.id WHERE e.run_id = ?");
   report.bind_all(id);
   REQUIRE(report.step());
   CHECK(report.text(0) == "split:test");
@@ -252,7 +258,8 @@ TEST_CASE("a diverging loss fails the run naming epoch and batch", "[e2e]") {
   CHECK_THAT(run.error, Contains("loss became") && Contains("at epoch ") && Contains("batch "));
 }
 
-TEST_CASE("fine-tuning: the backbone unfreezes at the set epoch, at its own lr, and resumes exactly", "[e2e][transfer]") {
+TEST_CASE("fine-tuning: the backbone unfreezes at the set epoch, at its own lr, and resumes exactly",
+          "[e2e][transfer]") {
   TempDir d;
   const std::string spec = write_file(d.file("ft.yaml"), R"(name: finetune
 seed: 4
@@ -271,8 +278,8 @@ train: {epochs: 3, batch_size: 50, unfreeze_at_epoch: 2, threads: 2,
   const auto expected = epoch_rows(ref, latest_run(ref));
   // Killed inside epoch 2's commit (after the unfreeze), resumed: same metrics, bit for bit.
   const std::string store = d.file("killed.db"), marker = d.file("marker");
-  pid_t pid = spawn(trex_cmd(store, "run " + spec), {{"TREX_FAULT_POINT", "checkpoint"}, {"TREX_FAULT_EPOCH", "2"},
-                                                     {"TREX_FAULT_MARKER", marker}});
+  pid_t pid = spawn(trex_cmd(store, "run " + spec),
+                    {{"TREX_FAULT_POINT", "checkpoint"}, {"TREX_FAULT_EPOCH", "2"}, {"TREX_FAULT_MARKER", marker}});
   for (int i = 0; i < 600 && !fs::exists(marker); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   REQUIRE(fs::exists(marker));
   kill(pid, SIGKILL);
@@ -283,7 +290,8 @@ train: {epochs: 3, batch_size: 50, unfreeze_at_epoch: 2, threads: 2,
   CHECK(epoch_rows(store, latest_run(store)) == expected);
   // With a zero backbone multiplier the unfrozen backbone still does not move.
   const std::string still = d.file("still.db");
-  REQUIRE(run_command(trex_cmd(still, "run " + spec + " --set train.optimizer.param_groups.backbone=0.0")).exit_code == 0);
+  REQUIRE(run_command(trex_cmd(still, "run " + spec + " --set train.optimizer.param_groups.backbone=0.0")).exit_code ==
+          0);
   Store s(still, true);
   Registry registry({plugin_dir()});
   TrainedRun trained(s, registry, latest_run(still) + "@last");
@@ -292,8 +300,10 @@ train: {epochs: 3, batch_size: 50, unfreeze_at_epoch: 2, threads: 2,
   std::size_t same = 0, moved = 0;
   for (const auto& p : trained.parts().module->named_parameters()) {
     const bool equal = torch::equal(p.value(), init[p.key()]);
-    if (p.key().rfind("backbone.", 0) == 0) same += equal;
-    else moved += !equal;
+    if (p.key().rfind("backbone.", 0) == 0)
+      same += equal;
+    else
+      moved += !equal;
   }
   CHECK(same == 10);  // conv1, conv2, bn, fc1, classifier: weight and bias (the last two are past the cut)
   CHECK(moved == 2);  // the head's dense layer trained

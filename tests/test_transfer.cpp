@@ -55,7 +55,9 @@ TEST_CASE("a frozen backbone's parameters and BN buffers are bit-identical after
   INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
   REQUIRE(python_has("torchvision"));
   TempDir d;
-  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py resnet18 " + d.file("r18.pt")).exit_code == 0);
+  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py resnet18 " +
+                      d.file("r18.pt"))
+              .exit_code == 0);
   const auto source = load_dict(d.file("r18.pt"));
   for (const char* freeze : {"true", "false"}) {
     INFO("freeze " << freeze);
@@ -76,8 +78,10 @@ TEST_CASE("a frozen backbone's parameters and BN buffers are bit-identical after
       if (!torch::equal(trained[key], tensor)) ++changed;
     }
     // Frozen: nothing moved, BN statistics included. Fine-tuned: the used layers moved (fc is past the cut).
-    if (std::string(freeze) == "true") CHECK(changed == 0);
-    else CHECK(changed > 20);
+    if (std::string(freeze) == "true")
+      CHECK(changed == 0);
+    else
+      CHECK(changed > 20);
     auto params = s.params(run.record().id);
     auto value = [&](const std::string& key) {
       for (const auto& p : params)
@@ -85,7 +89,8 @@ TEST_CASE("a frozen backbone's parameters and BN buffers are bit-identical after
       return std::string();
     };
     // Head: BN1d(128) 256 + dense 128*32+32 + dense 32*10+10.
-    if (std::string(freeze) == "true") CHECK(value("model.params.trainable") == std::to_string(256 + 128 * 32 + 32 + 32 * 10 + 10));
+    if (std::string(freeze) == "true")
+      CHECK(value("model.params.trainable") == std::to_string(256 + 128 * 32 + 32 + 32 * 10 + 10));
     CHECK(value("model.params.total") == std::to_string(11689512 + 256 + 128 * 32 + 32 + 32 * 10 + 10));
     CHECK(value("model.backbone.freeze") == (std::string(freeze) == "true" ? "1" : "0"));  // bools are stored as 0/1
   }
@@ -94,15 +99,19 @@ TEST_CASE("a frozen backbone's parameters and BN buffers are bit-identical after
 TEST_CASE("a backbone trained with trex transfers from the store with run:ID", "[transfer]") {
   TempDir d;
   const std::string store = d.file("trex.db");
-  write_file(d.file("source.yaml"), "name: source\ndata: {type: fashion_mnist, limit: 400}\nmodel: {type: seed_cnn}\n"
-                                    "augment: {train: [normalize], eval: [normalize]}\ntrain: {epochs: 1, batch_size: 50}\n");
+  write_file(d.file("source.yaml"),
+             "name: source\ndata: {type: fashion_mnist, limit: 400}\nmodel: {type: seed_cnn}\n"
+             "augment: {train: [normalize], eval: [normalize]}\ntrain: {epochs: 1, batch_size: 50}\n");
   REQUIRE(run_command(trex_binary() + " run " + d.file("source.yaml") + " -q --store " + store).exit_code == 0);
   const std::string source_id = Store(store, true).runs().back().id;
   // Digits are 20x20: the seed CNN's fc1 depends on the input size, so cut before it, at the pool.
-  write_file(d.file("digits.yaml"), "name: digits\ndata: {type: opencv_digits, per_class_limit: 30, test_fraction: 0.2}\n"
-                                    "augment: {train: [normalize], eval: [normalize]}\n"
-                                    "model:\n  backbone: {type: seed_cnn, weights: 'run:" + source_id + "@best', classes: 10, cut: pool, freeze: true}\n"
-                                    "  head: [global_avg_pool, dense]\ntrain: {epochs: 2, batch_size: 30}\n");
+  write_file(d.file("digits.yaml"),
+             "name: digits\ndata: {type: opencv_digits, per_class_limit: 30, test_fraction: 0.2}\n"
+             "augment: {train: [normalize], eval: [normalize]}\n"
+             "model:\n  backbone: {type: seed_cnn, weights: 'run:" +
+                 source_id +
+                 "@best', classes: 10, cut: pool, freeze: true}\n"
+                 "  head: [global_avg_pool, dense]\ntrain: {epochs: 2, batch_size: 30}\n");
   auto r = run_command(trex_binary() + " run " + d.file("digits.yaml") + " -q --store " + store);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
@@ -133,14 +142,17 @@ TEST_CASE("composite model errors name the key and the fix", "[transfer]") {
              Contains("the last dense has 3 units but the dataset has 10 classes"));
   CHECK_THAT(errors("{backbone: {type: seed_cnn}, head: [global_avg_pol, dense]}"),
              Contains("model.head.0.type: unknown head layer 'global_avg_pol' (did you mean 'global_avg_pool'?)"));
-  CHECK_THAT(errors("{backbone: {type: seed_cnn}, head: [global_avg_pool]}"), Contains("the head must end with a dense layer"));
+  CHECK_THAT(errors("{backbone: {type: seed_cnn}, head: [global_avg_pool]}"),
+             Contains("the head must end with a dense layer"));
   CHECK_THAT(errors("{backbone: {type: seed_cnn, freeze: maybe}, head: [dense]}"),
              Contains("model.backbone.freeze: expected true, false or a list of module names"));
 }
 
 TEST_CASE("a head layer that does not fit the cut's output says so", "[transfer]") {
   TempDir d;
-  write_file(d.file("e.yaml"), "data: {type: fashion_mnist, limit: 100}\nmodel: {backbone: {type: seed_cnn}, head: [global_avg_pool, dense]}\n");
+  write_file(
+      d.file("e.yaml"),
+      "data: {type: fashion_mnist, limit: 100}\nmodel: {backbone: {type: seed_cnn}, head: [global_avg_pool, dense]}\n");
   auto r = run_command(trex_binary() + " run " + d.file("e.yaml") + " -q --store " + d.file("e.db"));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Contains("model.head.0: global_avg_pool needs a feature map [B, C, H, W], got 2 dimensions"));

@@ -101,8 +101,8 @@ TEST_CASE("predict on image files gives the run's stored test predictions", "[us
     files.push_back(file);
   }
   write_file(f.dir.file("images/broken.png"), "not a png");
-  auto r = run_command(trex_binary() + " predict " + f.run_id + " " + f.dir.file("images") + " --top 2 --format csv --store " +
-                       f.store_path);
+  auto r = run_command(trex_binary() + " predict " + f.run_id + " " + f.dir.file("images") +
+                       " --top 2 --format csv --store " + f.store_path);
   CHECK(r.exit_code == 3);  // one input failed
   CHECK_THAT(r.output, Contains("skipped " + f.dir.file("images/broken.png") + ": OpenCV cannot decode it"));
   auto rows = run.predict_files(files, 2, 16);
@@ -113,13 +113,15 @@ TEST_CASE("predict on image files gives the run's stored test predictions", "[us
     CHECK(rows[i].top[0].index == stored[i].predicted);
     CHECK_THAT(rows[i].top[0].probability, WithinAbs(stored[i].confidence, 1e-5));
     // The CLI printed the same class for this file.
-    CHECK_THAT(r.output, Contains(files[i] + ",," + run.parts().class_names[static_cast<std::size_t>(stored[i].predicted)] + ","));
+    CHECK_THAT(r.output, Contains(files[i] + ",," +
+                                  run.parts().class_names[static_cast<std::size_t>(stored[i].predicted)] + ","));
   }
 }
 
 TEST_CASE("predict --evaluate recomputes the metrics and stores an evaluation, not a run", "[use]") {
   auto& f = fixture();
-  auto r = run_command(trex_binary() + " predict " + f.run_id + "@last --data test --evaluate --top 3 --store " + f.store_path);
+  auto r = run_command(trex_binary() + " predict " + f.run_id + "@last --data test --evaluate --top 3 --store " +
+                       f.store_path);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("precision") && Contains("Ankle boot") && Contains("weighted avg"));
@@ -156,7 +158,8 @@ TEST_CASE("a TorchScript export matches trex's forward in C++ and in Python", "[
   Registry registry({plugin_dir()});
   TrainedRun run(store, registry, f.run_id + "@best");
   const std::string model = f.dir.file("export/model.pt");
-  auto r = run_command(trex_binary() + " export " + f.run_id + "@best --format torchscript --out " + model + " --store " + f.store_path);
+  auto r = run_command(trex_binary() + " export " + f.run_id + "@best --format torchscript --out " + model +
+                       " --store " + f.store_path);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(read_file(f.dir.file("export/model.json")), Contains("\"Ankle boot\"") && Contains("\"height\": 28"));
@@ -187,8 +190,8 @@ sd = torch.load(d + '/export/state.pt')
 print('keys', ' '.join(sorted(sd)))
 print('statediff', float((sd['conv1.weight'] - torch.load(d + '/conv1.pt')).abs().max()))
 )");
-  auto s = run_command(trex_binary() + " export " + f.run_id + " --format state_dict --out " + f.dir.file("export/state.pt") +
-                       " --store " + f.store_path);
+  auto s = run_command(trex_binary() + " export " + f.run_id + " --format state_dict --out " +
+                       f.dir.file("export/state.pt") + " --store " + f.store_path);
   REQUIRE(s.exit_code == 0);
   save(run.parts().module->named_parameters()["conv1.weight"].detach(), "conv1.pt");
   auto py = run_command("/usr/bin/python3 " + script + " " + f.dir.str());
@@ -213,8 +216,8 @@ TEST_CASE("activation grids have one tile per channel, each the normalised featu
   TrainedRun run(store, registry, f.run_id);
   const std::string image = f.dir.file("one.png");
   REQUIRE(cv::imwrite(image, run.parts().dataset->image("test", 3)));
-  auto r = run_command(trex_binary() + " activations " + f.run_id + " " + image + " --layer conv2 --out " + f.dir.file("act") +
-                       " --store " + f.store_path);
+  auto r = run_command(trex_binary() + " activations " + f.run_id + " " + image + " --layer conv2 --out " +
+                       f.dir.file("act") + " --store " + f.store_path);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   cv::Mat grid = cv::imread(f.dir.file("act/one_conv2.png"), cv::IMREAD_GRAYSCALE);

@@ -23,8 +23,8 @@ class UiServer {
       : port_(port_base + static_cast<int>(getpid() % 20000)), client_("127.0.0.1", port_) {
     pid_ = fork();
     if (pid_ == 0) {
-      execl(trex_binary().c_str(), "trex", "ui", "--store", store_path.c_str(), "--port",
-            std::to_string(port_).c_str(), static_cast<char*>(nullptr));
+      execl(trex_binary().c_str(), "trex", "ui", "--store", store_path.c_str(), "--port", std::to_string(port_).c_str(),
+            static_cast<char*>(nullptr));
       _exit(127);
     }
     for (int i = 0; i < 100 && pid_ > 0 && !up_; ++i) {

@@ -135,10 +135,14 @@ std::optional<std::int64_t> Node::as_int(bool* overflow) const {
   const std::string& t = text_;
   int base = 0;
   std::size_t start = 0;
-  if (all_digits(t, t.empty() || (t[0] != '-' && t[0] != '+') ? 0 : 1, dec_digit)) base = 10;
-  else if (t.rfind("0x", 0) == 0 && all_digits(t, 2, hex_digit)) base = 16, start = 2;
-  else if (t.rfind("0o", 0) == 0 && all_digits(t, 2, oct_digit)) base = 8, start = 2;
-  else return std::nullopt;
+  if (all_digits(t, t.empty() || (t[0] != '-' && t[0] != '+') ? 0 : 1, dec_digit))
+    base = 10;
+  else if (t.rfind("0x", 0) == 0 && all_digits(t, 2, hex_digit))
+    base = 16, start = 2;
+  else if (t.rfind("0o", 0) == 0 && all_digits(t, 2, oct_digit))
+    base = 8, start = 2;
+  else
+    return std::nullopt;
   errno = 0;
   long long v = std::strtoll(t.c_str() + start, nullptr, base);
   if (errno == ERANGE) {
@@ -191,7 +195,8 @@ bool needs_quotes(const Node& n) {
   // Plain only when made of characters that mean nothing to YAML in any
   // context (a number, a word, a path), and not a lone "-" or a document marker.
   for (unsigned char c : t)
-    if (!std::isalnum(c) && c < 0x80 && std::string("._/+-~=()^$").find(static_cast<char>(c)) == std::string::npos) return true;
+    if (!std::isalnum(c) && c < 0x80 && std::string("._/+-~=()^$").find(static_cast<char>(c)) == std::string::npos)
+      return true;
   if (t == "-" || t.rfind("---", 0) == 0 || t.rfind("...", 0) == 0 || t.rfind("\xef\xbb\xbf", 0) == 0) return true;
   if (!n.quoted()) return false;
   // A string that would read back as another type.

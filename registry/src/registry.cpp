@@ -90,16 +90,15 @@ void Registry::load(const std::string& path, std::size_t search_index) {
   }
   for (const char* alias : {kDescriptorAlias, kFactoryAlias}) {
     if (!record->library->has(alias)) {
-      problems_.push_back({path, std::string("missing symbol '") + alias +
-                                     "': not a trex plugin, or built without TREX_PLUGIN(...)"});
+      problems_.push_back(
+          {path, std::string("missing symbol '") + alias + "': not a trex plugin, or built without TREX_PLUGIN(...)"});
       return;
     }
   }
   const Descriptor& d = record->library->get_alias<DescriptorFn>(kDescriptorAlias)();
   if (d.abi_version != TREX_ABI_VERSION) {
-    problems_.push_back({path, "plugin ABI version " + std::to_string(d.abi_version) +
-                                   " differs from the host's " + std::to_string(TREX_ABI_VERSION) +
-                                   "; rebuild the plugin against this trex"});
+    problems_.push_back({path, "plugin ABI version " + std::to_string(d.abi_version) + " differs from the host's " +
+                                   std::to_string(TREX_ABI_VERSION) + "; rebuild the plugin against this trex"});
     return;
   }
   if (d.descriptor_size != sizeof(Descriptor)) {
@@ -159,8 +158,8 @@ std::vector<std::string> Registry::names(Kind kind) const {
   return out;
 }
 
-std::optional<ResolvedPlugin> Registry::resolve(Kind kind, const Node& node, const std::string& path,
-                                                Diagnostics& diag, const Schema& host_keys) const {
+std::optional<ResolvedPlugin> Registry::resolve(Kind kind, const Node& node, const std::string& path, Diagnostics& diag,
+                                                const Schema& host_keys) const {
   Node body = node;
   if (node.is_scalar() && !node.is_null_scalar()) {  // a bare name: `- accuracy`
     body = Node::map(node.origin());

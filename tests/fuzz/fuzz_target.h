@@ -31,11 +31,13 @@ struct OracleViolation : std::logic_error {
 };
 [[noreturn]] inline void violated(const std::string& what) { throw OracleViolation(what); }
 
-inline std::string text(const std::uint8_t* data, std::size_t size) { return std::string(reinterpret_cast<const char*>(data), size); }
+inline std::string text(const std::uint8_t* data, std::size_t size) {
+  return std::string(reinterpret_cast<const char*>(data), size);
+}
 
 }  // namespace trex::fuzz
 
-#define TREX_FUZZ_TARGET(name)                                                       \
-  static void trex_fuzz_##name(const std::uint8_t* data, std::size_t size);          \
+#define TREX_FUZZ_TARGET(name)                                                                    \
+  static void trex_fuzz_##name(const std::uint8_t* data, std::size_t size);                       \
   static const ::trex::fuzz::Registration trex_fuzz_registration_##name(#name, trex_fuzz_##name); \
   static void trex_fuzz_##name(const std::uint8_t* data, std::size_t size)

@@ -13,14 +13,19 @@ namespace {
 
 /// Names that would run `touch MARKER` if gnuplot expanded them.
 std::vector<std::string> evil_names(const std::string& marker) {
-  return {"cat`touch " + marker + "`", "dog\" . system('touch " + marker + "') . \"",
-          "frog'; system(\"touch " + marker + "\"); print '", "$(touch " + marker + ")",
-          "two\nlines`touch " + marker + "`", "@GPVAL_PWD tab\there", "back\\slash 'quote'"};
+  return {"cat`touch " + marker + "`",
+          "dog\" . system('touch " + marker + "') . \"",
+          "frog'; system(\"touch " + marker + "\"); print '",
+          "$(touch " + marker + ")",
+          "two\nlines`touch " + marker + "`",
+          "@GPVAL_PWD tab\there",
+          "back\\slash 'quote'"};
 }
 
 }  // namespace
 
-TEST_CASE("gnuplot_quoted makes single-quoted text with quotes doubled and no control characters", "[hostile][report]") {
+TEST_CASE("gnuplot_quoted makes single-quoted text with quotes doubled and no control characters",
+          "[hostile][report]") {
   CHECK(report::gnuplot_quoted("plain") == "'plain'");
   CHECK(report::gnuplot_quoted("it's") == "'it''s'");
   CHECK(report::gnuplot_quoted("a`b`") == "'a`b`'");

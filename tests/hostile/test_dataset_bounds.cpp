@@ -19,7 +19,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::shared_ptr<Dataset> open_dataset(const std::string& type, const std::vector<std::pair<std::string, std::string>>& params) {
+std::shared_ptr<Dataset> open_dataset(const std::string& type,
+                                      const std::vector<std::pair<std::string, std::string>>& params) {
   Node n = Node::map();
   n.set("type", Node::scalar(type));
   for (const auto& [k, v] : params) n.set(k, Node::scalar(v, k == "root"));
@@ -51,7 +52,8 @@ TEST_CASE("a small gzip whose IDX header claims 16 GiB is refused before it is i
   // 16 MB of zeros compress to ~16 KB; the header claims 65536 x 512 x 512 bytes.
   gzip_file(d.file("train-images-idx3-ubyte.gz"), be32(0x803) + be32(65536) + be32(512) + be32(512), 16 << 20);
   REQUIRE(fs::file_size(d.file("train-images-idx3-ubyte.gz")) < (1 << 20));
-  for (const char* f : {"train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) write_file(d.file(f), "");
+  for (const char* f : {"train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"})
+    write_file(d.file(f), "");
   const auto start = std::chrono::steady_clock::now();
   CHECK_THROWS_WITH(open_dataset("idx", {{"root", d.str()}}),
                     Contains("train-images-idx3-ubyte.gz: the header claims at least 17179869184 bytes") &&
@@ -71,10 +73,12 @@ TEST_CASE("a CIFAR batch with more records than the format holds is refused by i
                     Contains("data_batch_2.bin: 10001 records of 3073 bytes, but such a file holds at most 10000"));
   write_cifar10(d.str(), 20);
   write_file(d.file("batches.meta.txt"), std::string((1 << 20) + 1, 'x'));
-  CHECK_THROWS_WITH(open_dataset("cifar10", {{"root", d.str()}}), Contains("batches.meta.txt") && Contains("at most 1 MiB"));
+  CHECK_THROWS_WITH(open_dataset("cifar10", {{"root", d.str()}}),
+                    Contains("batches.meta.txt") && Contains("at most 1 MiB"));
 }
 
-TEST_CASE("an image whose header claims more pixels than data.max_pixels is refused by name, or skipped", "[hostile][image_folder]") {
+TEST_CASE("an image whose header claims more pixels than data.max_pixels is refused by name, or skipped",
+          "[hostile][image_folder]") {
   TempDir d;
   write_image_folder(d.str(), 2);
   // A valid 3 x 2 PNG whose IHDR is then edited to claim 100000 x 100000 pixels.
@@ -89,12 +93,14 @@ TEST_CASE("an image whose header claims more pixels than data.max_pixels is refu
     try {
       ds->image("train", i);
     } catch (const std::exception& e) {
-      CHECK_THAT(e.what(), Contains("huge.png: its header states 100000 x 100000 pixels, over data.max_pixels (89478485)"));
+      CHECK_THAT(e.what(),
+                 Contains("huge.png: its header states 100000 x 100000 pixels, over data.max_pixels (89478485)"));
       ++huge;
     }
   }
   CHECK(huge == 1);
-  auto skipping = open_dataset("image_folder", {{"root", d.str()}, {"height", "8"}, {"width", "8"}, {"on_bad_image", "skip"}});
+  auto skipping =
+      open_dataset("image_folder", {{"root", d.str()}, {"height", "8"}, {"width", "8"}, {"on_bad_image", "skip"}});
   CHECK(skipping->skipped_images() == 1);
   CHECK(skipping->labels("train").size() == 6);
 }

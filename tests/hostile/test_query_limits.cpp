@@ -20,7 +20,8 @@ std::string repeat(const std::string& s, int n) {
 }
 
 /// Prepares every statement of the query against an empty store (throws if SQLite refuses).
-void prepare_all(const Store& store, const std::string& where, const std::string& sort = "", const std::string& columns = "id") {
+void prepare_all(const Store& store, const std::string& where, const std::string& sort = "",
+                 const std::string& columns = "id") {
   query::RunQuery q;
   q.where = where;
   q.sort = sort;
@@ -37,7 +38,8 @@ TEST_CASE("100k nested parentheses or nots are refused, not a stack overflow", "
                                   repeat("not ", 100000) + "status = completed"}) {
     CHECK_THROWS_WITH(query::compile_where(deep), Contains("nests deeper than 32 levels"));
   }
-  CHECK_THROWS_WITH(query::compile_where(repeat("seed = 1 or ", 300) + "seed = 1"), Contains("more than 256 comparisons"));
+  CHECK_THROWS_WITH(query::compile_where(repeat("seed = 1 or ", 300) + "seed = 1"),
+                    Contains("more than 256 comparisons"));
   std::string in = "seed in (0";
   for (int i = 1; i < 2000; ++i) in += "," + std::to_string(i);
   CHECK_THROWS_WITH(query::compile_where(in + ")"), Contains("at most 1000 values"));

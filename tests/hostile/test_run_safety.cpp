@@ -94,7 +94,8 @@ TEST_CASE("a resume that would drop stored epochs is refused; --restart starts a
   CHECK(Store(store, true).last_epoch(id) == 3);
 }
 
-TEST_CASE("killed between writing best.pt and last.pt, a run resumes to the uninterrupted run's results", "[hostile][e2e]") {
+TEST_CASE("killed between writing best.pt and last.pt, a run resumes to the uninterrupted run's results",
+          "[hostile][e2e]") {
   TempDir d;
   const std::string spec = write_file(d.file("s.yaml"), kSpec);
   const std::string ref = d.file("ref.db"), store = d.file("trex.db");

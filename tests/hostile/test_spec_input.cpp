@@ -12,7 +12,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-const char* kMinimal = "name: t\ndata: {type: fashion_mnist, limit: 100}\nmodel: {type: seed_cnn}\ntrain: {epochs: 1}\n";
+const char* kMinimal =
+    "name: t\ndata: {type: fashion_mnist, limit: 100}\nmodel: {type: seed_cnn}\ntrain: {epochs: 1}\n";
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -36,13 +37,16 @@ TEST_CASE("numbers of 100k digits do not fit, and say so", "[hostile][spec]") {
   CHECK(Node::scalar("0x" + std::string(100000, 'f')).as_int() == std::nullopt);
   TempDir d;
   const std::string spec = write_file(d.file("s.yaml"), std::string(kMinimal) + "seed: " + digits + "\n");
-  CHECK_THAT(error_of([&] { load_spec(spec, {}, built_plugins()); }), Contains("seed") && Contains("does not fit a 64-bit integer"));
+  CHECK_THAT(error_of([&] { load_spec(spec, {}, built_plugins()); }),
+             Contains("seed") && Contains("does not fit a 64-bit integer"));
   const std::string plain = write_file(d.file("p.yaml"), kMinimal);
-  CHECK_THAT(error_of([&] { load_spec(plain, {"seed=" + digits}, built_plugins()); }), Contains("does not fit a 64-bit integer"));
+  CHECK_THAT(error_of([&] { load_spec(plain, {"seed=" + digits}, built_plugins()); }),
+             Contains("does not fit a 64-bit integer"));
   CHECK_THAT(error_of([&] { load_spec(plain, {"train.optimizer.lr=" + digits + ".0"}, built_plugins()); }),
              Contains("train.optimizer.lr") && Contains("expected a finite number"));
-  CHECK_THAT(error_of([&] { load_spec_text(std::string(kMinimal) + "seed: " + digits + "\n", "stored", built_plugins()); }),
-             Contains("does not fit a 64-bit integer"));
+  CHECK_THAT(
+      error_of([&] { load_spec_text(std::string(kMinimal) + "seed: " + digits + "\n", "stored", built_plugins()); }),
+      Contains("does not fit a 64-bit integer"));
 }
 
 TEST_CASE("numbers keep their YAML 1.2 meaning without std::regex", "[spec]") {

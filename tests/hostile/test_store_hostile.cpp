@@ -62,7 +62,8 @@ TEST_CASE("a run id that would escape results/ is refused by merge, and nothing 
   }
   write_file(d.file("src/results/runs/../../escaped/payload.txt"), "x");
   Store into(dst);
-  CHECK_THROWS_WITH(merge_store(into, src), Contains("cannot merge") && Contains("run id '../../escaped' is not a valid id"));
+  CHECK_THROWS_WITH(merge_store(into, src),
+                    Contains("cannot merge") && Contains("run id '../../escaped' is not a valid id"));
   CHECK_FALSE(fs::exists(d.file("dst/escaped")));
   CHECK(into.runs().empty());
   CHECK_THROWS_WITH(into.run_dir("../x"), Contains("run id '../x' is not a valid id"));
@@ -101,7 +102,8 @@ TEST_CASE("trex runs, trex show, queries and the dashboard agree that a dead run
   CHECK(status_by_query(reader, "dead") == "interrupted");
   CHECK(status_by_query(reader, "alive") == "running");
   CHECK(query::count_runs(reader.db(), "status = interrupted") == 1);
-  const auto listed = run_command(trex_binary() + " runs --store " + path + " --where \"status = interrupted\" --columns id");
+  const auto listed =
+      run_command(trex_binary() + " runs --store " + path + " --where \"status = interrupted\" --columns id");
   INFO(listed.output);
   CHECK(listed.output.find("dead") != std::string::npos);
   CHECK(listed.output.find("alive") == std::string::npos);
@@ -111,8 +113,8 @@ TEST_CASE("a second writer of one run is refused, naming the holder", "[hostile]
   TempDir d;
   {
     FolderLock first(d.str(), "run r1");
-    CHECK_THROWS_WITH(FolderLock(d.str(), "run r1"),
-                      Contains("run r1 is being written by pid " + std::to_string(getpid()) + " on host " + host_name()));
+    CHECK_THROWS_WITH(FolderLock(d.str(), "run r1"), Contains("run r1 is being written by pid " +
+                                                              std::to_string(getpid()) + " on host " + host_name()));
   }
   FolderLock again(d.str(), "run r1");  // released with its holder
 }

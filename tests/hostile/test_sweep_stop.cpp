@@ -22,8 +22,8 @@ TEST_CASE("a trial that ignores SIGTERM is killed after the grace period", "[hos
              "name: wedged\ndata: {type: fashion_mnist, limit: 100}\nmodel: {type: seed_cnn}\ntrain: {epochs: 1}\n"
              "sweep:\n  method: grid\n  parameters:\n    train.optimizer.lr: {choice: [0.1, 0.01]}\n");
   // A trial that ignores SIGTERM and would sleep for minutes.
-  const std::string wedged = write_file(d.file("wedged.sh"), "#!/bin/sh\ntrap '' TERM\necho started > " + d.file("started") +
-                                                                "\nsleep 300 &\nwait\nwait\n");
+  const std::string wedged = write_file(d.file("wedged.sh"), "#!/bin/sh\ntrap '' TERM\necho started > " +
+                                                                 d.file("started") + "\nsleep 300 &\nwait\nwait\n");
   fs::permissions(wedged, fs::perms::owner_all);
   Store store(d.file("trex.db"));
   SweepRunOptions o;

@@ -32,8 +32,9 @@ class MlpModel : public Model {
 
 const Descriptor& descriptor() {
   static const Descriptor d = [] {
-    Descriptor d = make_descriptor(Kind::Model, "my_backbone", "0.1.0", "an MLP built out of tree",
-                                   {ParamSpec("hidden", ParamType::Int, "hidden units").def(std::int64_t{32}).range(1, 4096)});
+    Descriptor d =
+        make_descriptor(Kind::Model, "my_backbone", "0.1.0", "an MLP built out of tree",
+                        {ParamSpec("hidden", ParamType::Int, "hidden units").def(std::int64_t{32}).range(1, 4096)});
     d.model.input_channels = 1;
     d.model.input_height = 28;
     d.model.input_width = 28;

@@ -24,10 +24,12 @@ int main(int argc, char** argv) {
   const char* models[] = {"seed_cnn", "vgg16", "resnet18", "resnet50"};
   const long batch_sizes[] = {32, 64, 128, 256};
   auto run_ins = db.prepare(
-      "INSERT INTO runs(id, name, experiment, status, start_time, end_time, heartbeat, host, pid, seed, spec_yaml, spec_hash, "
+      "INSERT INTO runs(id, name, experiment, status, start_time, end_time, heartbeat, host, pid, seed, spec_yaml, "
+      "spec_hash, "
       "main_metric) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
   auto param_ins = db.prepare("INSERT INTO params(run_id, key, value, type) VALUES(?,?,?,?)");
-  auto metric_ins = db.prepare("INSERT INTO metrics(run_id, epoch, split, name, value, wall_seconds) VALUES(?,?,?,?,?,?)");
+  auto metric_ins =
+      db.prepare("INSERT INTO metrics(run_id, epoch, split, name, value, wall_seconds) VALUES(?,?,?,?,?,?)");
   auto summary_ins = db.prepare(
       "INSERT INTO summaries(run_id, key, best, best_epoch, last, min, max, higher_is_better) VALUES(?,?,?,?,?,?,?,?)");
   for (long start = 0; start < runs; start += 1000) {
@@ -38,9 +40,10 @@ int main(int argc, char** argv) {
         const double t0 = 1.7e9 + static_cast<double>(i) * 60;
         const std::string exp = std::string("bench_") + models[i % 4];
         run_ins.reset();
-        run_ins.bind_all(std::string(id), exp, exp, std::string(u(rng) < 0.9 ? "completed" : "failed"), t0, t0 + 50,
-                         t0 + 50, std::string("bench"), std::int64_t{1}, std::int64_t{i}, std::string("name: bench"),
-                         std::string("h"), std::string("val_accuracy"))
+        run_ins
+            .bind_all(std::string(id), exp, exp, std::string(u(rng) < 0.9 ? "completed" : "failed"), t0, t0 + 50,
+                      t0 + 50, std::string("bench"), std::int64_t{1}, std::int64_t{i}, std::string("name: bench"),
+                      std::string("h"), std::string("val_accuracy"))
             .run();
         const double lr = std::pow(10.0, -4 + 3 * u(rng));
         const std::vector<std::pair<std::string, trex::sql::Cell>> params = {
@@ -54,8 +57,9 @@ int main(int argc, char** argv) {
             {"data.type", std::string("fashion_mnist")}};
         for (const auto& [key, value] : params) {
           param_ins.reset();
-          const char* type = std::holds_alternative<double>(value) ? "float"
-                             : std::holds_alternative<std::int64_t>(value) ? "int" : "string";
+          const char* type = std::holds_alternative<double>(value)         ? "float"
+                             : std::holds_alternative<std::int64_t>(value) ? "int"
+                                                                           : "string";
           param_ins.bind(1, std::string(id)).bind(2, key).bind(3, value).bind(4, std::string(type)).run();
         }
         // Accuracy climbs towards a per-run ceiling; loss falls.
@@ -69,7 +73,8 @@ int main(int argc, char** argv) {
             loss = 2.3 * std::exp(-0.1 * static_cast<double>(e)) + 0.05 * u(rng);
             for (const auto& [name, v] : {std::pair<const char*, double>{"accuracy", acc}, {"loss", loss}}) {
               metric_ins.reset();
-              metric_ins.bind_all(std::string(id), std::int64_t{e}, std::string(split), std::string(name), v, 1.0).run();
+              metric_ins.bind_all(std::string(id), std::int64_t{e}, std::string(split), std::string(name), v, 1.0)
+                  .run();
             }
             if (acc > best_acc) best_acc = acc, best_acc_epoch = e;
             if (loss < best_loss) best_loss = loss, best_loss_epoch = e;
@@ -77,11 +82,15 @@ int main(int argc, char** argv) {
             min_loss = std::min(min_loss, loss), max_loss = std::max(max_loss, loss);
           }
           summary_ins.reset();
-          summary_ins.bind_all(std::string(id), std::string(split) + "_accuracy", best_acc, std::int64_t{best_acc_epoch}, acc,
-                               min_acc, max_acc, std::int64_t{1}).run();
+          summary_ins
+              .bind_all(std::string(id), std::string(split) + "_accuracy", best_acc, std::int64_t{best_acc_epoch}, acc,
+                        min_acc, max_acc, std::int64_t{1})
+              .run();
           summary_ins.reset();
-          summary_ins.bind_all(std::string(id), std::string(split) + "_loss", best_loss, std::int64_t{best_loss_epoch}, loss,
-                               min_loss, max_loss, std::int64_t{0}).run();
+          summary_ins
+              .bind_all(std::string(id), std::string(split) + "_loss", best_loss, std::int64_t{best_loss_epoch}, loss,
+                        min_loss, max_loss, std::int64_t{0})
+              .run();
         }
       }
     });

@@ -11,10 +11,10 @@
 namespace trex::cli {
 
 void add_common(CLI::App& app, CommonOptions& o, bool store, bool plugins) {
-  if (store)
-    app.add_option("--store", o.store, "experiment store (default: $TREX_STORE or results/trex.db)");
+  if (store) app.add_option("--store", o.store, "experiment store (default: $TREX_STORE or results/trex.db)");
   if (plugins)
-    app.add_option("--plugin-path", o.plugin_paths, "extra folder to search for plugins (repeatable; also $TREX_PLUGIN_PATH)");
+    app.add_option("--plugin-path", o.plugin_paths,
+                   "extra folder to search for plugins (repeatable; also $TREX_PLUGIN_PATH)");
 }
 
 std::unique_ptr<Registry> make_registry(const CommonOptions& o, bool warn) {

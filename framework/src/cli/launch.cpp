@@ -45,7 +45,9 @@ int free_port() {
 }
 
 std::string describe(int status) {
-  if (WIFSIGNALED(status)) return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  if (WIFSIGNALED(status))
+    return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
   return "exited with code " + std::to_string(WEXITSTATUS(status));
 }
 
@@ -69,19 +71,22 @@ void start_workers(int nproc, const std::vector<std::string>& args) {
   for (int rank = 0; rank < nproc; ++rank) {
     std::vector<std::string> a = args;
     if (rank > 0) a.insert(a.end(), {"-q", "--no-report"});  // rank 0 speaks and reports for the run
-    g_workers[static_cast<std::size_t>(rank)] = start_child("/proc/self/exe", a, [&] {
-      setenv("RANK", std::to_string(rank).c_str(), 1);
-      setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
-      setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      setenv("MASTER_ADDR", "127.0.0.1", 1);
-      setenv("MASTER_PORT", port.c_str(), 1);
-      // libgomp reads these at load time, so only a launcher can set them: a
-      // worker's OpenMP threads that spin between parallel regions starve
-      // the other workers on the same cores (measured: 629 vs 2203 img/s).
-      const unsigned cores = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(nproc));
-      setenv("OMP_NUM_THREADS", std::to_string(cores).c_str(), 0);
-      setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-    }, "a data-parallel worker");
+    g_workers[static_cast<std::size_t>(rank)] = start_child(
+        "/proc/self/exe", a,
+        [&] {
+          setenv("RANK", std::to_string(rank).c_str(), 1);
+          setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+          setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+          setenv("MASTER_ADDR", "127.0.0.1", 1);
+          setenv("MASTER_PORT", port.c_str(), 1);
+          // libgomp reads these at load time, so only a launcher can set them: a
+          // worker's OpenMP threads that spin between parallel regions starve
+          // the other workers on the same cores (measured: 629 vs 2203 img/s).
+          const unsigned cores = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(nproc));
+          setenv("OMP_NUM_THREADS", std::to_string(cores).c_str(), 0);
+          setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+        },
+        "a data-parallel worker");
   }
 }
 
@@ -130,8 +135,8 @@ void mark_failed_if_rank0_died(const std::string& store_path, pid_t rank0_pid, i
     for (const auto& run : store.runs())
       if (run.status == "running" && run.pid == rank0_pid)
         store.set_status(run.id, RunStatus::Failed,
-                         "worker rank 0 " + describe(status0) + "; resume with trex run --resume " + run.id + " --nproc " +
-                             std::to_string(nproc));
+                         "worker rank 0 " + describe(status0) + "; resume with trex run --resume " + run.id +
+                             " --nproc " + std::to_string(nproc));
   } catch (const std::exception& e) {
     std::cerr << "trex: could not mark the run failed: " << e.what() << "\n";
   }

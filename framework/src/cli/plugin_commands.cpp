@@ -37,8 +37,12 @@ int do_list(const CommonOptions& common, const std::string& kind, const std::str
       const Descriptor& d = *r->descriptor;
       nlohmann::json presets = nlohmann::json::array();
       for (const auto& p : d.presets) presets.push_back(p.name);
-      out.push_back({{"kind", kind_name(d.kind)}, {"name", d.name}, {"version", d.version}, {"summary", d.summary},
-                     {"presets", presets}, {"path", r->path}});
+      out.push_back({{"kind", kind_name(d.kind)},
+                     {"name", d.name},
+                     {"version", d.version},
+                     {"summary", d.summary},
+                     {"presets", presets},
+                     {"path", r->path}});
     }
     std::cout << json_text(out, 2) << "\n";
     return 0;
@@ -52,7 +56,8 @@ int do_list(const CommonOptions& common, const std::string& kind, const std::str
   }
   std::cout << t.render("table");
   for (const auto& s : registry->shadowed())
-    std::cout << "shadowed: " << kind_name(s.kind) << " '" << s.name << "' in " << s.shadowed << " (using " << s.winner << ")\n";
+    std::cout << "shadowed: " << kind_name(s.kind) << " '" << s.name << "' in " << s.shadowed << " (using " << s.winner
+              << ")\n";
   for (const auto& p : registry->problems()) std::cout << "not loaded: " << p.path << ": " << p.reason << "\n";
   std::cout << "search path:";
   for (const auto& d : registry->dirs()) std::cout << " " << d;
@@ -60,7 +65,8 @@ int do_list(const CommonOptions& common, const std::string& kind, const std::str
   return 0;
 }
 
-int do_describe(const CommonOptions& common, const std::string& name, const std::string& format, const std::string& input) {
+int do_describe(const CommonOptions& common, const std::string& name, const std::string& format,
+                const std::string& input) {
   auto registry = make_registry(common);
   for (Kind k : {Kind::Dataset, Kind::Model, Kind::Augmentation, Kind::Metric}) {
     auto ref = registry->find(k, name);
@@ -69,8 +75,9 @@ int do_describe(const CommonOptions& common, const std::string& name, const std:
     if (format == "json") {
       nlohmann::json params = nlohmann::json::array();
       for (const auto& p : d.params) params.push_back(param_json(p));
-      nlohmann::json j{{"kind", kind_name(k)}, {"name", d.name}, {"version", d.version}, {"summary", d.summary},
-                       {"abi", d.abi_version}, {"path", ref->record->path}, {"params", params}};
+      nlohmann::json j{{"kind", kind_name(k)}, {"name", d.name},       {"version", d.version},
+                       {"summary", d.summary}, {"abi", d.abi_version}, {"path", ref->record->path},
+                       {"params", params}};
       if (k == Kind::Metric) j["higher_is_better"] = d.higher_is_better;
       if (k == Kind::Augmentation) j["deterministic"] = d.deterministic;
       if (k == Kind::Model) {
@@ -93,16 +100,19 @@ int do_describe(const CommonOptions& common, const std::string& name, const std:
       std::cout << "\n";
     }
     if (k == Kind::Augmentation)
-      std::cout << (d.deterministic ? "deterministic: the output depends on the input alone (frozen features can be cached)\n"
-                                    : "random: draws from the per-sample RNG\n");
-    if (k == Kind::Metric) std::cout << "direction: " << (d.higher_is_better ? "higher is better" : "lower is better") << "\n";
+      std::cout << (d.deterministic
+                        ? "deterministic: the output depends on the input alone (frozen features can be cached)\n"
+                        : "random: draws from the per-sample RNG\n");
+    if (k == Kind::Metric)
+      std::cout << "direction: " << (d.higher_is_better ? "higher is better" : "lower is better") << "\n";
     if (k == Kind::Model) {
       const auto& m = d.model;
-      std::cout << "default input: " << m.input_channels << "x" << m.input_height << "x" << m.input_width
-                << "  mean " << to_string(Value(m.mean)) << "  std " << to_string(Value(m.std))
-                << "  classifier '" << m.classifier << "'\n";
+      std::cout << "default input: " << m.input_channels << "x" << m.input_height << "x" << m.input_width << "  mean "
+                << to_string(Value(m.mean)) << "  std " << to_string(Value(m.std)) << "  classifier '" << m.classifier
+                << "'\n";
       ImageShape shape{m.input_channels, m.input_height, m.input_width};
-      if (!input.empty() && std::sscanf(input.c_str(), "%ldx%ldx%ld", &shape.channels, &shape.height, &shape.width) != 3)
+      if (!input.empty() &&
+          std::sscanf(input.c_str(), "%ldx%ldx%ld", &shape.channels, &shape.height, &shape.width) != 3)
         return fail("--input is CxHxW, e.g. 3x48x48; got '" + input + "'");
       std::cout << model_summary(*registry, name, shape, 1000);
     }

@@ -59,7 +59,8 @@ void add_preview_command(CLI::App& app, int& exit_code) {
       // Each draw its own stream of the spec seed: the same command draws the same grid.
       Rng rng(mix_seed(spec.seed, static_cast<std::uint64_t>(i), a->index, 1));
       const cv::Mat out = displayable(pipeline.apply(original, rng));
-      tiles.push_back({out, {"draw " + std::to_string(i + 1), std::to_string(out.cols) + "x" + std::to_string(out.rows)}, false});
+      tiles.push_back(
+          {out, {"draw " + std::to_string(i + 1), std::to_string(out.cols) + "x" + std::to_string(out.rows)}, false});
     }
     report::write_png(report::image_grid(tiles, {std::min(8, a->draws + 1), 132}), a->out);
     std::cout << "wrote " << a->out << ": " << split << " image " << a->index << " (" << name << ") and " << a->draws

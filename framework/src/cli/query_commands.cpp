@@ -24,7 +24,8 @@ const char* kDefaultColumns = "id,name,experiment,status,start_time,duration,mai
 std::string cell_text(const sql::Cell& c, const std::string& label) {
   if (std::holds_alternative<std::monostate>(c)) return "";
   if (auto s = std::get_if<std::string>(&c)) return *s;
-  const double v = std::holds_alternative<double>(c) ? std::get<double>(c) : static_cast<double>(std::get<std::int64_t>(c));
+  const double v =
+      std::holds_alternative<double>(c) ? std::get<double>(c) : static_cast<double>(std::get<std::int64_t>(c));
   if (label == "start_time" || label == "end_time") return format_time(v);
   if (label == "duration") return format_duration(v);
   if (auto i = std::get_if<std::int64_t>(&c)) return std::to_string(*i);
@@ -137,7 +138,8 @@ int do_compare(const CommonOptions& common, const std::vector<std::string>& refs
       for (const char* which : {"best", "last"}) {
         auto& row = metrics[s.key + " (" + which + ")"];
         row.resize(runs.size());
-        row[i] = std::string(which) == "best" ? fmt::format("{} @{}", format_number(s.best), s.best_epoch) : format_number(s.last);
+        row[i] = std::string(which) == "best" ? fmt::format("{} @{}", format_number(s.best), s.best_epoch)
+                                              : format_number(s.last);
       }
     }
   for (auto& [key, values] : metrics) {
@@ -215,9 +217,8 @@ int do_best(const CommonOptions& common, const std::string& target, std::string 
     for (double v : g.values) m += v;
     return m / static_cast<double>(g.values.size());
   };
-  std::stable_sort(ranked.begin(), ranked.end(), [&](const Group& a, const Group& b) {
-    return higher ? mean(a) > mean(b) : mean(a) < mean(b);
-  });
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [&](const Group& a, const Group& b) { return higher ? mean(a) > mean(b) : mean(a) < mean(b); });
   Table t{{"rank", "configuration", summary + "." + metric + " mean", "std", "n", "runs"}, {}};
   for (std::size_t i = 0; i < ranked.size() && (top < 0 || static_cast<std::int64_t>(i) < top); ++i) {
     const Group& g = ranked[i];
@@ -251,8 +252,9 @@ int do_sql(const CommonOptions& common, const std::string& text, const std::stri
 void add_query_commands(CLI::App& app, int& exit_code) {
   auto a = std::make_shared<RunsArgs>();
   auto* runs = app.add_subcommand("runs", help_of("runs"));
-  runs->add_option("--where", a->where,
-                   "filter, e.g. \"params.train.optimizer.lr < 0.01 and best.val_accuracy > 0.9 and status = completed\"");
+  runs->add_option(
+      "--where", a->where,
+      "filter, e.g. \"params.train.optimizer.lr < 0.01 and best.val_accuracy > 0.9 and status = completed\"");
   runs->add_option("--sort", a->sort, "comma list of fields; a leading - sorts descending: -best.val_accuracy");
   runs->add_option("--columns", a->columns, "comma list of fields to show")->capture_default_str();
   runs->add_option("--limit", a->limit, "at most this many rows");
@@ -261,9 +263,10 @@ void add_query_commands(CLI::App& app, int& exit_code) {
   runs->add_flag("--explain", a->explain, "print the SQL (values bound as ?) and SQLite's query plan instead of rows");
   runs->add_option("--format", a->format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
   add_common(*runs, a->common, true, false);
-  runs->footer("Fields: id name experiment status error host pid seed sweep trial start_time end_time duration\n"
-               "main_metric main_best main_last, params.<dotted key>, best|last|min|max|best_epoch.<split>_<metric>.\n"
-               "Operators: = != < <= > >= in (..) not in (..) like, is [not] null; and or not ( ).");
+  runs->footer(
+      "Fields: id name experiment status error host pid seed sweep trial start_time end_time duration\n"
+      "main_metric main_best main_last, params.<dotted key>, best|last|min|max|best_epoch.<split>_<metric>.\n"
+      "Operators: = != < <= > >= in (..) not in (..) like, is [not] null; and or not ( ).");
   runs->callback([a, &exit_code] { exit_code = do_runs(*a); });
 
   auto cc = std::make_shared<CommonOptions>();
@@ -285,8 +288,10 @@ void add_query_commands(CLI::App& app, int& exit_code) {
   auto b = std::make_shared<BestArgs>();
   auto* best = app.add_subcommand("best", help_of("best"));
   best->add_option("target", b->target, "sweep id, or an experiment's name")->required();
-  best->add_option("--metric", b->metric, "e.g. val_accuracy (default: the sweep's objective or the run's main metric)");
-  best->add_option("--mode", b->mode, "max or min (default: the metric's own direction)")->check(CLI::IsMember({"max", "min"}));
+  best->add_option("--metric", b->metric,
+                   "e.g. val_accuracy (default: the sweep's objective or the run's main metric)");
+  best->add_option("--mode", b->mode, "max or min (default: the metric's own direction)")
+      ->check(CLI::IsMember({"max", "min"}));
   best->add_option("--summary", b->summary, "best or last value of each run")->check(CLI::IsMember({"best", "last"}));
   best->add_option("--top", b->top, "rows to show (-1: all)");
   best->add_option("--format", b->format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));

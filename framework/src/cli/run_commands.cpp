@@ -38,12 +38,14 @@ void join_sweep(const std::string& trial, Store& store, RunOptions& options) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (colon == std::string::npos || used == 0) throw std::runtime_error("--trial takes SWEEP_ID:NUMBER, not '" + trial + "'");
+  if (colon == std::string::npos || used == 0)
+    throw std::runtime_error("--trial takes SWEEP_ID:NUMBER, not '" + trial + "'");
   options.sweep_id = trial.substr(0, colon);
   const auto sweep = find_sweep(store, options.sweep_id);
   if (!sweep) throw std::runtime_error("--trial: no sweep '" + options.sweep_id + "' in " + store.path());
   // Read once: the trial asks the pruner after every epoch.
-  options.should_prune = [&store, id = sweep->id, config = stored_sweep_config(*sweep)](const std::string& run_id, std::int64_t epoch) {
+  options.should_prune = [&store, id = sweep->id, config = stored_sweep_config(*sweep)](const std::string& run_id,
+                                                                                        std::int64_t epoch) {
     return trial_prune_reason(store, id, config, run_id, epoch);
   };
 }
@@ -76,15 +78,19 @@ int do_run(const RunArgs& a) {
     // This process launches the workers (each runs this same command as one rank).
     std::vector<std::string> args = own_arguments();
     for (std::size_t i = 1; i < args.size(); ++i) {
-      if (args[i] == "--nproc" && i + 1 < args.size()) args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
-      else if (args[i].rfind("--nproc=", 0) == 0) args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
-      else continue;
+      if (args[i] == "--nproc" && i + 1 < args.size())
+        args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+      else if (args[i].rfind("--nproc=", 0) == 0)
+        args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+      else
+        continue;
       break;
     }
     return launch_workers(a.nproc, args, store.path());
   }
   if (active_blas() == "reference")
-    spdlog::warn("LibTorch uses the reference BLAS (about 20x slower); install libopenblas0-pthread (tools/setup.sh does)");
+    spdlog::warn(
+        "LibTorch uses the reference BLAS (about 20x slower); install libopenblas0-pthread (tools/setup.sh does)");
   catch_stop_signals();
   RunOptions options;
   options.resume_id = a.resume;
@@ -95,8 +101,10 @@ int do_run(const RunArgs& a) {
   if (const char* t = std::getenv("TREX_DIST_TIMEOUT_S")) options.dist_timeout = std::chrono::seconds(std::atoi(t));
   if (!a.trial.empty()) join_sweep(a.trial, store, options);
   RunResult result = run_experiment(spec, *registry, store, options);
-  if (options.dist.rank != 0) return result.status == "completed" || result.status == "pruned" ? 0 : 1;  // rank 0 speaks for the run
-  if (result.status == "completed" && !a.no_report && a.trial.empty()) write_report(store, *registry, result.run_id, a.quiet);
+  if (options.dist.rank != 0)
+    return result.status == "completed" || result.status == "pruned" ? 0 : 1;  // rank 0 speaks for the run
+  if (result.status == "completed" && !a.no_report && a.trial.empty())
+    write_report(store, *registry, result.run_id, a.quiet);
   if (result.status == "completed") return 0;
   if (result.status == "pruned") {
     if (!a.quiet) std::cout << "run " << result.run_id << " pruned: " << result.error << "\n";
@@ -114,11 +122,13 @@ void add_run_commands(CLI::App& app, int& exit_code) {
   run->add_option("spec", args->spec, "experiment YAML");
   run->add_option("--set", args->sets, "override a dotted key: --set train.optimizer.lr=0.01 (repeatable)");
   run->add_option("--resume", args->resume, "continue RUN_ID from its last checkpoint");
-  run->add_flag("--restart", args->restart, "with --resume: start the run again from epoch 1, dropping its stored epochs "
-                                           "(when its last checkpoint is gone)");
+  run->add_flag("--restart", args->restart,
+                "with --resume: start the run again from epoch 1, dropping its stored epochs "
+                "(when its last checkpoint is gone)");
   run->add_flag("-q,--quiet", args->quiet, "no progress output");
-  run->add_option("--nproc", args->nproc, "data-parallel workers on this machine (c10d Gloo); under srun or torchrun, "
-                                          "RANK/WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS join workers instead")
+  run->add_option("--nproc", args->nproc,
+                  "data-parallel workers on this machine (c10d Gloo); under srun or torchrun, "
+                  "RANK/WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS join workers instead")
       ->check(CLI::Range(1, 256));
   run->add_flag("--no-report", args->no_report, "do not write the run's report (trex report RUN writes it later)");
   run->add_option("--trial", args->trial, "SWEEP_ID:NUMBER (set by trex sweep)")->group("");

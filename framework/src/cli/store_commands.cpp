@@ -15,13 +15,12 @@ namespace {
 int do_show(const CommonOptions& common, const std::string& ref) {
   Store store(store_path(common), true);
   RunRecord r = store.run(ref);
-  std::cout << fmt::format("run        {}\nname       {}\nexperiment {}\nstatus     {}{}\nstarted    {}\nduration   {}\n"
-                           "host       {} (pid {})\nseed       {}\nversions   trex {}, LibTorch {}, OpenCV {}\ngit        {}\n",
-                           r.id, r.name, r.experiment, r.status, r.error.empty() ? "" : " (" + r.error + ")",
-                           format_time(r.start_time),
-                           format_duration((r.end_time > 0 ? r.end_time : r.heartbeat) - r.start_time), r.host, r.pid,
-                           r.seed, r.trex_version, r.torch_version, r.opencv_version,
-                           r.git_commit.empty() ? "(unknown)" : r.git_commit);
+  std::cout << fmt::format(
+      "run        {}\nname       {}\nexperiment {}\nstatus     {}{}\nstarted    {}\nduration   {}\n"
+      "host       {} (pid {})\nseed       {}\nversions   trex {}, LibTorch {}, OpenCV {}\ngit        {}\n",
+      r.id, r.name, r.experiment, r.status, r.error.empty() ? "" : " (" + r.error + ")", format_time(r.start_time),
+      format_duration((r.end_time > 0 ? r.end_time : r.heartbeat) - r.start_time), r.host, r.pid, r.seed,
+      r.trex_version, r.torch_version, r.opencv_version, r.git_commit.empty() ? "(unknown)" : r.git_commit);
   std::cout << "\n# resolved spec\n" << r.spec_yaml << "\n";
 
   // Per-epoch table: one row per epoch, one column per metric key.

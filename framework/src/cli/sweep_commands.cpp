@@ -68,14 +68,16 @@ int do_status(const CommonOptions& common, const std::string& id, const std::str
   for (const auto& tr : trials) {
     const std::string params = tr.label();
     t.rows.push_back({std::to_string(tr.number), std::to_string(tr.config), tr.seed ? std::to_string(*tr.seed) : "",
-                      tr.state, tr.objective ? fmt::format("{:.4f}", *tr.objective) : "", tr.run_id, params, tr.reason});
+                      tr.state, tr.objective ? fmt::format("{:.4f}", *tr.objective) : "", tr.run_id, params,
+                      tr.reason});
     if (tr.state == "completed" && tr.objective &&
         (!best || (config.objective.maximize ? *tr.objective > *best->objective : *tr.objective < *best->objective)))
       best = &tr;
   }
   std::cout << t.render(format);
-  if (best) std::cout << fmt::format("best so far: trial {} ({}), {} {:.4f}\n", best->number, best->run_id,
-                                     config.objective.metric, *best->objective);
+  if (best)
+    std::cout << fmt::format("best so far: trial {} ({}), {} {:.4f}\n", best->number, best->run_id,
+                             config.objective.metric, *best->objective);
   return 0;
 }
 
@@ -102,8 +104,8 @@ int do_merge(const std::vector<std::string>& sources, const std::string& into) {
   Store store(into);
   for (const auto& src : sources) {
     const MergeReport r = merge_store(store, src);
-    std::cout << fmt::format("{}: {} runs added, {} already present; {} sweeps added, {} joined; {} trials added\n", src,
-                             r.runs_added, r.runs_present, r.sweeps_added, r.sweeps_joined, r.trials_added);
+    std::cout << fmt::format("{}: {} runs added, {} already present; {} sweeps added, {} joined; {} trials added\n",
+                             src, r.runs_added, r.runs_present, r.sweeps_added, r.sweeps_joined, r.trials_added);
   }
   return 0;
 }
@@ -115,8 +117,9 @@ void add_sweep_commands(CLI::App& app, int& exit_code) {
   auto* sweep = app.add_subcommand("sweep", help_of("sweep"));
   sweep->add_option("spec", a->spec, "experiment YAML with a sweep: block");
   sweep->add_option("--set", a->sets, "override a dotted key of the base spec (repeatable)");
-  auto* resume = sweep->add_option("--resume", a->resume_id,
-                                   "continue a killed sweep: its id, or none for the latest sweep of SPEC")
+  auto* resume = sweep
+                     ->add_option("--resume", a->resume_id,
+                                  "continue a killed sweep: its id, or none for the latest sweep of SPEC")
                      ->expected(0, 1);
   sweep->add_option("--shard", a->shard, "I/N: run share I of N of a grid or random sweep");
   sweep->add_flag("-q,--quiet", a->quiet, "no per-trial lines");
@@ -124,7 +127,8 @@ void add_sweep_commands(CLI::App& app, int& exit_code) {
   auto status_id = std::make_shared<std::string>();
   auto status_format = std::make_shared<std::string>("table");
   auto status_common = std::make_shared<CommonOptions>();
-  auto* status = sweep->add_subcommand("status", "a sweep's trials: state, parameters, objective, prune reason; the best so far");
+  auto* status =
+      sweep->add_subcommand("status", "a sweep's trials: state, parameters, objective, prune reason; the best so far");
   status->add_option("id", *status_id, "sweep id")->required();
   status->add_option("--format", *status_format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
   add_common(*status, *status_common, true, false);

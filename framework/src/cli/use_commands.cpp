@@ -51,7 +51,8 @@ int do_predict(const PredictArgs& a) {
 
   Table t{{"source", "label"}, {}};
   const int k = std::min<int>(a.top, static_cast<int>(names.size()));
-  for (int i = 1; i <= k; ++i) t.columns.push_back(fmt::format("class_{}", i)), t.columns.push_back(fmt::format("p_{}", i));
+  for (int i = 1; i <= k; ++i)
+    t.columns.push_back(fmt::format("class_{}", i)), t.columns.push_back(fmt::format("p_{}", i));
   int failed = 0;
   for (const auto& r : rows) {
     if (!r.error.empty()) {
@@ -60,12 +61,14 @@ int do_predict(const PredictArgs& a) {
       continue;
     }
     std::vector<std::string> cells{r.source, r.label >= 0 ? names[static_cast<std::size_t>(r.label)] : ""};
-    for (const auto& c : r.top) cells.push_back(names[static_cast<std::size_t>(c.index)]), cells.push_back(fmt::format("{:.4f}", c.probability));
+    for (const auto& c : r.top)
+      cells.push_back(names[static_cast<std::size_t>(c.index)]), cells.push_back(fmt::format("{:.4f}", c.probability));
     t.rows.push_back(cells);
   }
   if (!a.evaluate) std::cout << t.render(a.format);
-  spdlog::info("predicted {} images in {:.2f} s ({:.0f} img/s) with run {} @{}", rows.size() - static_cast<std::size_t>(failed),
-               seconds, static_cast<double>(rows.size()) / std::max(seconds, 1e-9), run.record().id, run.checkpoint_name());
+  spdlog::info("predicted {} images in {:.2f} s ({:.0f} img/s) with run {} @{}",
+               rows.size() - static_cast<std::size_t>(failed), seconds,
+               static_cast<double>(rows.size()) / std::max(seconds, 1e-9), run.record().id, run.checkpoint_name());
 
   if (a.evaluate) {
     std::vector<std::int64_t> labels, predicted;
@@ -85,8 +88,9 @@ int do_predict(const PredictArgs& a) {
         {"macro_precision", report.macro.precision},
         {"macro_recall", report.macro.recall}};
     const auto id = store.add_evaluation(run.record().id, run.checkpoint_name(), "split:" + a.split, metrics, report);
-    std::cout << report.table() << fmt::format("\ntop-{} accuracy {:.4f}\nevaluation {} of run {} stored in {}\n", k,
-                                               metrics.at("top_k_accuracy"), id, run.record().id, store.path());
+    std::cout << report.table()
+              << fmt::format("\ntop-{} accuracy {:.4f}\nevaluation {} of run {} stored in {}\n", k,
+                             metrics.at("top_k_accuracy"), id, run.record().id, store.path());
   }
   return failed ? 3 : 0;
 }
@@ -130,8 +134,10 @@ int do_export(const CommonOptions& common, const std::string& ref, const std::st
   Store store(store_path(common), true);
   TrainedRun run(store, *registry, ref);
   if (!fs::path(out).parent_path().empty()) fs::create_directories(fs::path(out).parent_path());
-  if (format == "torchscript") export_torchscript(run, out);
-  else export_state_dict(run, out);
+  if (format == "torchscript")
+    export_torchscript(run, out);
+  else
+    export_state_dict(run, out);
   const std::string meta = fs::path(out).replace_extension(".json").string();
   std::ofstream(meta) << export_metadata(run, format);
   std::cout << out << "\n" << meta << "\n";
@@ -150,13 +156,15 @@ void add_use_commands(CLI::App& app, int& exit_code) {
   predict->add_option("--top", p->top, "how many classes to show per image")->check(CLI::Range(1, 1000));
   predict->add_option("--batch-size", p->batch_size, "images per forward pass")->check(CLI::Range(1, 65536));
   predict->add_option("--format", p->format, "table, csv or json")->check(CLI::IsMember({"table", "csv", "json"}));
-  predict->add_flag("--evaluate", p->evaluate, "recompute accuracy, top-K and the classification report and store them as an evaluation of the run");
+  predict->add_flag(
+      "--evaluate", p->evaluate,
+      "recompute accuracy, top-K and the classification report and store them as an evaluation of the run");
   add_common(*predict, p->common);
   predict->callback([p, &exit_code] { exit_code = do_predict(*p); });
 
   auto common = std::make_shared<CommonOptions>();
-  auto ref = std::make_shared<std::string>(), image = std::make_shared<std::string>(), layer = std::make_shared<std::string>(),
-       out = std::make_shared<std::string>();
+  auto ref = std::make_shared<std::string>(), image = std::make_shared<std::string>(),
+       layer = std::make_shared<std::string>(), out = std::make_shared<std::string>();
   auto list = std::make_shared<bool>(false);
   auto* act = app.add_subcommand("activations", help_of("activations"));
   act->add_option("run", *ref, "RUN, RUN@best or RUN@last")->required();
@@ -172,7 +180,8 @@ void add_use_commands(CLI::App& app, int& exit_code) {
   auto eformat = std::make_shared<std::string>("torchscript");
   auto* exp = app.add_subcommand("export", help_of("export"));
   exp->add_option("run", *eref, "RUN, RUN@best or RUN@last")->required();
-  exp->add_option("--format", *eformat, "torchscript or state_dict")->check(CLI::IsMember({"torchscript", "state_dict"}));
+  exp->add_option("--format", *eformat, "torchscript or state_dict")
+      ->check(CLI::IsMember({"torchscript", "state_dict"}));
   exp->add_option("--out", *eout, "the file to write, e.g. model.pt")->required();
   add_common(*exp, *ecommon);
   exp->callback([=, &exit_code] { exit_code = do_export(*ecommon, *eref, *eformat, *eout); });

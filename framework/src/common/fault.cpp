@@ -19,7 +19,8 @@ void fault_point(const char* name, std::int64_t epoch) {
   const char* rank = std::getenv("TREX_FAULT_RANK");
   const char* mine = std::getenv("RANK");
   if (rank && std::strcmp(rank, mine ? mine : "0") != 0) return;
-  if (const char* marker = std::getenv("TREX_FAULT_MARKER")) std::ofstream(marker) << name << " " << epoch << " " << getpid() << "\n";
+  if (const char* marker = std::getenv("TREX_FAULT_MARKER"))
+    std::ofstream(marker) << name << " " << epoch << " " << getpid() << "\n";
   std::this_thread::sleep_for(std::chrono::seconds(30));  // the test kills us here
 }
 

@@ -10,14 +10,19 @@ using T = ParamType;
 Schema layer_schema(const std::string& type) {
   if (type == "dense")
     return {ParamSpec("units", T::Int, "outputs; 0 = the dataset's classes").def(std::int64_t{0}).range(0, 1 << 20),
-            ParamSpec("activation", T::String, "after the layer").def(std::string("none")).one_of({"none", "relu", "sigmoid", "tanh", "gelu"})};
+            ParamSpec("activation", T::String, "after the layer")
+                .def(std::string("none"))
+                .one_of({"none", "relu", "sigmoid", "tanh", "gelu"})};
   if (type == "dropout") return {ParamSpec("p", T::Float, "drop probability").def(0.5).range(0, 0.99)};
   if (type == "activation")
-    return {ParamSpec("activation", T::String, "function").def(std::string("relu")).one_of({"relu", "sigmoid", "tanh", "gelu"})};
+    return {ParamSpec("activation", T::String, "function")
+                .def(std::string("relu"))
+                .one_of({"relu", "sigmoid", "tanh", "gelu"})};
   return {};
 }
 
-const std::vector<std::string> kLayers{"global_avg_pool", "global_max_pool", "flatten", "batch_norm", "dense", "dropout", "activation"};
+const std::vector<std::string> kLayers{"global_avg_pool", "global_max_pool", "flatten",   "batch_norm",
+                                       "dense",           "dropout",         "activation"};
 
 }  // namespace
 
@@ -28,8 +33,9 @@ std::optional<CompositeSpec> resolve_composite(const Node& node, const Registry&
   resolved = Node::map(node.origin());
   for (const auto& [key, value] : node.entries())
     if (key != "backbone" && key != "head")
-      diag.add(value.origin(), "model." + key, "unknown key '" + key + "'" + did_you_mean(key, {"backbone", "head"}) +
-                                                   "; a composite model has backbone and head");
+      diag.add(value.origin(), "model." + key,
+               "unknown key '" + key + "'" + did_you_mean(key, {"backbone", "head"}) +
+                   "; a composite model has backbone and head");
   // backbone: a model plugin node plus cut / freeze / bn
   const Node* b = node.find("backbone");
   Node plugin_node = b && b->is_map() ? *b : Node::map(node.origin());
@@ -43,16 +49,21 @@ std::optional<CompositeSpec> resolve_composite(const Node& node, const Registry&
   if (r) out.backbone = *r;
   Node backbone_out = r ? r->node : plugin_node;
   if (const Node* cut = extra.find("cut")) {
-    if (!cut->is_scalar() || cut->is_null_scalar()) diag.add(cut->origin(), "model.backbone.cut", "expected a stage name");
-    else out.cut = cut->text();
+    if (!cut->is_scalar() || cut->is_null_scalar())
+      diag.add(cut->origin(), "model.backbone.cut", "expected a stage name");
+    else
+      out.cut = cut->text();
   }
   backbone_out.set("cut", Node::scalar(out.cut, true, plugin_node.origin()));
   if (const Node* f = extra.find("freeze")) {
-    if (auto flag = f->as_bool()) out.freeze_all = *flag;
+    if (auto flag = f->as_bool())
+      out.freeze_all = *flag;
     else if (f->is_sequence()) {
       for (const auto& item : f->items()) {
-        if (!item.is_scalar()) diag.add(item.origin(), "model.backbone.freeze", "expected module names, e.g. [conv1, layer1]");
-        else out.freeze.push_back(item.text());
+        if (!item.is_scalar())
+          diag.add(item.origin(), "model.backbone.freeze", "expected module names, e.g. [conv1, layer1]");
+        else
+          out.freeze.push_back(item.text());
       }
     } else {
       diag.add(f->origin(), "model.backbone.freeze", "expected true, false or a list of module names");
@@ -64,7 +75,8 @@ std::optional<CompositeSpec> resolve_composite(const Node& node, const Registry&
   if (const Node* bn = extra.find("bn")) {
     if (!bn->is_scalar() || (bn->text() != "frozen" && bn->text() != "train"))
       diag.add(bn->origin(), "model.backbone.bn", "expected frozen or train");
-    else out.bn_frozen = bn->text() == "frozen";
+    else
+      out.bn_frozen = bn->text() == "frozen";
   }
   backbone_out.set("bn", Node::scalar(out.bn_frozen ? "frozen" : "train", false, plugin_node.origin()));
   if (const Node* c = extra.find("classes")) {
@@ -73,14 +85,17 @@ std::optional<CompositeSpec> resolve_composite(const Node& node, const Registry&
     if (auto v = convert_value(*c, spec, "model.backbone.classes", diag)) out.classes = std::get<std::int64_t>(*v);
   }
   backbone_out.set("classes", Node::scalar(std::to_string(out.classes), false, plugin_node.origin()));
-  if (!b) diag.add(node.origin(), "model.backbone", "missing 'backbone:' (a model node such as {type: resnet18, cut: layer4})");
+  if (!b)
+    diag.add(node.origin(), "model.backbone",
+             "missing 'backbone:' (a model node such as {type: resnet18, cut: layer4})");
   resolved.set("backbone", backbone_out);
 
   // head: a list of layers, bare names or {type: ..., ...}
   Node head_out = Node::sequence(node.origin());
   const Node* h = node.find("head");
   if (!h || !h->is_sequence() || h->items().empty()) {
-    diag.add(h ? h->origin() : node.origin(), "model.head", "expected a list of head layers, e.g. [global_avg_pool, dense]");
+    diag.add(h ? h->origin() : node.origin(), "model.head",
+             "expected a list of head layers, e.g. [global_avg_pool, dense]");
   } else {
     for (std::size_t i = 0; i < h->items().size(); ++i) {
       const std::string path = "model.head." + std::to_string(i);
@@ -109,7 +124,8 @@ std::optional<CompositeSpec> resolve_composite(const Node& node, const Registry&
       out.head.push_back(layer);
       Node filled = Node::map(item.origin());
       filled.set("type", *type);
-      for (const auto& s : schema) filled.set(s.name, item.find(s.name) ? *item.find(s.name) : Node::from_value(p.values().at(s.name)));
+      for (const auto& s : schema)
+        filled.set(s.name, item.find(s.name) ? *item.find(s.name) : Node::from_value(p.values().at(s.name)));
       head_out.push_back(filled);
     }
     if (!out.head.empty() && out.head.back().type != "dense")

@@ -35,17 +35,26 @@ std::vector<AugmentStep> resolve_augment_list(const Node* list, const std::strin
 
 Schema dataset_host_keys() {
   return {
-      ParamSpec("limit", T::Int, "images per split, a seeded stratified subsample; 0 = all").def(std::int64_t{0}).at_least(0),
+      ParamSpec("limit", T::Int, "images per split, a seeded stratified subsample; 0 = all")
+          .def(std::int64_t{0})
+          .at_least(0),
       ParamSpec("per_class_limit", T::Int, "images per class and split; 0 = all").def(std::int64_t{0}).at_least(0),
       ParamSpec("val_fraction", T::Float, "share of train held out for validation when the dataset has no val split")
-          .def(0.1).range(0, 0.99),
+          .def(0.1)
+          .range(0, 0.99),
       ParamSpec("val_mode", T::String, "stratified (seeded) or tail (the last fraction, as Keras validation_split)")
-          .def(std::string("stratified")).one_of({"stratified", "tail"}),
-      ParamSpec("test_fraction", T::Float, "share held out for test when the dataset has no test split").def(0.0).range(0, 0.99),
-      ParamSpec("train_per_class", T::Int, "labelled training images per class, taken after test and validation are held out; 0 = all")
-          .def(std::int64_t{0}).at_least(0),
+          .def(std::string("stratified"))
+          .one_of({"stratified", "tail"}),
+      ParamSpec("test_fraction", T::Float, "share held out for test when the dataset has no test split")
+          .def(0.0)
+          .range(0, 0.99),
+      ParamSpec("train_per_class", T::Int,
+                "labelled training images per class, taken after test and validation are held out; 0 = all")
+          .def(std::int64_t{0})
+          .at_least(0),
       ParamSpec("split_seed", T::Int, "seed of the split and subsets (-1: the spec's seed), to vary init but not data")
-          .def(std::int64_t{-1}).at_least(-1),
+          .def(std::int64_t{-1})
+          .at_least(-1),
   };
 }
 
@@ -55,7 +64,8 @@ Schema augmentation_host_keys() {
 
 Schema model_host_keys() {
   return {ParamSpec("weights", T::String,
-                    "initial weights: a torchvision-format state dict file, or run:RUN[@best|@last] of the same model; empty: random")
+                    "initial weights: a torchvision-format state dict file, or run:RUN[@best|@last] of the same model; "
+                    "empty: random")
               .def(std::string("")),
           ParamSpec("strict", T::Bool, "every weight must fit; false loads what fits and reports the rest").def(true)};
 }
@@ -75,8 +85,10 @@ struct SectionReader {
 
   void name(const std::string& file) {
     if (const Node* n = tree.find("name"); n && !n->is_null_scalar()) {
-      if (!n->is_scalar()) diag.add(n->origin(), "name", "expected a string");
-      else spec.name = n->text();
+      if (!n->is_scalar())
+        diag.add(n->origin(), "name", "expected a string");
+      else
+        spec.name = n->text();
     } else {
       spec.name = std::filesystem::path(file).stem().string();
     }
@@ -87,7 +99,8 @@ struct SectionReader {
     if (const Node* n = tree.find("seed")) {
       ParamSpec s("seed", T::Int, "");
       s.range(0, 9.2e18);
-      if (auto v = convert_value(*n, s, "seed", diag)) spec.seed = static_cast<std::uint64_t>(std::get<std::int64_t>(*v));
+      if (auto v = convert_value(*n, s, "seed", diag))
+        spec.seed = static_cast<std::uint64_t>(std::get<std::int64_t>(*v));
     }
     spec.tree.set("seed", Node::scalar(std::to_string(spec.seed), false, tree.origin()));
   }
@@ -98,8 +111,9 @@ struct SectionReader {
     if (auto r = registry.resolve(Kind::Dataset, *n, "data", diag, dataset_host_keys())) {
       spec.data = *r;
       const ParamMap& p = r->params;
-      spec.data_options = {p.get_int("limit"), p.get_int("per_class_limit"), p.get_float("val_fraction"), p.get_string("val_mode"),
-                           p.get_float("test_fraction"), p.get_int("train_per_class"), p.get_int("split_seed")};
+      spec.data_options = {p.get_int("limit"),       p.get_int("per_class_limit"), p.get_float("val_fraction"),
+                           p.get_string("val_mode"), p.get_float("test_fraction"), p.get_int("train_per_class"),
+                           p.get_int("split_seed")};
       spec.tree.set("data", r->node);
     }
   }
@@ -107,16 +121,20 @@ struct SectionReader {
   void augment() {
     Node aug = Node::map(tree.origin());
     const Node* n = tree.find("augment");
-    if (n && !n->is_null() && !n->is_map()) diag.add(n->origin(), "augment", "expected a map with 'train' and 'eval' lists");
+    if (n && !n->is_null() && !n->is_map())
+      diag.add(n->origin(), "augment", "expected a map with 'train' and 'eval' lists");
     if (n && n->is_map())
       for (const auto& [key, value] : n->entries())
         if (key != "train" && key != "eval")
           diag.add(value.origin(), "augment." + key,
-                   "unknown key '" + key + "'" + did_you_mean(key, {"train", "eval"}) + "; augment has train and eval lists");
+                   "unknown key '" + key + "'" + did_you_mean(key, {"train", "eval"}) +
+                       "; augment has train and eval lists");
     Node list_out;
-    spec.augment_train = resolve_augment_list(n && n->is_map() ? n->find("train") : nullptr, "augment.train", registry, diag, list_out);
+    spec.augment_train =
+        resolve_augment_list(n && n->is_map() ? n->find("train") : nullptr, "augment.train", registry, diag, list_out);
     aug.set("train", list_out);
-    spec.augment_eval = resolve_augment_list(n && n->is_map() ? n->find("eval") : nullptr, "augment.eval", registry, diag, list_out);
+    spec.augment_eval =
+        resolve_augment_list(n && n->is_map() ? n->find("eval") : nullptr, "augment.eval", registry, diag, list_out);
     aug.set("eval", list_out);
     spec.tree.set("augment", aug);
   }
@@ -147,12 +165,16 @@ struct SectionReader {
   void metrics() {
     Node list = Node::sequence(tree.origin());
     const Node* n = tree.find("metrics");
-    if (n && !n->is_null() && !n->is_sequence()) diag.add(n->origin(), "metrics", "expected a list of metric nodes or names");
-    if (n && n->is_sequence()) list = *n;
-    else list.push_back(Node::scalar("accuracy", false, tree.origin()));
+    if (n && !n->is_null() && !n->is_sequence())
+      diag.add(n->origin(), "metrics", "expected a list of metric nodes or names");
+    if (n && n->is_sequence())
+      list = *n;
+    else
+      list.push_back(Node::scalar("accuracy", false, tree.origin()));
     bool has_loss = false;
     for (const auto& item : list.items())
-      if ((item.is_scalar() && item.text() == "loss") || (item.is_map() && item.find("type") && item.find("type")->text() == "loss"))
+      if ((item.is_scalar() && item.text() == "loss") ||
+          (item.is_map() && item.find("type") && item.find("type")->text() == "loss"))
         has_loss = true;
     if (!has_loss) list.push_back(Node::scalar("loss", false, tree.origin()));
     Node metrics_out = Node::sequence(list.origin());

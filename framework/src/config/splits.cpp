@@ -50,7 +50,6 @@ std::vector<SampleRef> refs(const std::string& split, const std::vector<std::int
 
 }  // namespace
 
-
 std::vector<std::size_t> stratified_subset(const std::vector<std::int64_t>& labels, std::size_t count,
                                            std::size_t per_class, std::uint64_t seed) {
   std::vector<std::size_t> all(labels.size());

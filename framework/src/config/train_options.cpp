@@ -17,23 +17,28 @@ const OptionTable<TrainOptions>& top_table() {
     t.field("grad_clip", &TrainOptions::grad_clip, "max global gradient norm; 0 turns clipping off").at_least(0);
     t.field("accumulate", &TrainOptions::accumulate, "batches per optimizer step").range(1, 4096);
     t.field("unfreeze_at_epoch", &TrainOptions::unfreeze_at_epoch,
-            "1-based epoch at which a frozen backbone starts training (fine-tuning); 0 = never").range(0, 1e6);
+            "1-based epoch at which a frozen backbone starts training (fine-tuning); 0 = never")
+        .range(0, 1e6);
     t.field("threads", &TrainOptions::threads, "intra-op threads; 0 = all cores").range(0, 1024);
     t.field("workers", &TrainOptions::workers, "data loader threads").range(0, 256);
     t.field("prefetch", &TrainOptions::prefetch, "batches decoded ahead of the model").range(1, 1024);
     t.field("device", &TrainOptions::device, "where to train").one_of({"cpu", "cuda"});
     t.field("channels_last", &TrainOptions::channels_last, "NHWC memory format for the model and batches");
     t.field("bf16", &TrainOptions::bf16, "CPU autocast to bfloat16 in forward");
-    t.field("feature_cache", &TrainOptions::feature_cache,
-            "frozen-backbone features computed once: auto (memory; on disk in sweeps, shared by trials), memory, disk, or "
-            "off; memory and disk fail when the features can change")
+    t.field(
+         "feature_cache", &TrainOptions::feature_cache,
+         "frozen-backbone features computed once: auto (memory; on disk in sweeps, shared by trials), memory, disk, or "
+         "off; memory and disk fail when the features can change")
         .one_of({"auto", "memory", "disk", "off"});
     t.field("feature_cache_max_gb", &TrainOptions::feature_cache_max_gb,
-            "the most feature_cache: auto holds (train + val + test features, GiB)").at_least(0);
-    t.field("bucket_mb", &TrainOptions::bucket_mb, "data-parallel gradient bucket size in MB (the first is at most 1 MB, as in DDP)")
+            "the most feature_cache: auto holds (train + val + test features, GiB)")
+        .at_least(0);
+    t.field("bucket_mb", &TrainOptions::bucket_mb,
+            "data-parallel gradient bucket size in MB (the first is at most 1 MB, as in DDP)")
         .range(0.001, 1e4);
-    t.field("sync_bn", &TrainOptions::sync_bn,
-            "data-parallel: BatchNorm statistics over every rank's examples (SyncBatchNorm); false: per replica, as DDP");
+    t.field(
+        "sync_bn", &TrainOptions::sync_bn,
+        "data-parallel: BatchNorm statistics over every rank's examples (SyncBatchNorm); false: per replica, as DDP");
     return t;
   }();
   return t;
@@ -63,7 +68,8 @@ const OptionTable<OptimizerOptions>& optimizer_table() {
 const OptionTable<OptimizerOptions>& param_groups_table() {
   static const OptionTable<OptimizerOptions> t = [] {
     OptionTable<OptimizerOptions> t;
-    t.field("backbone", &OptimizerOptions::backbone_lr_mult, "lr multiplier of a composite model's backbone").range(0, 1e3);
+    t.field("backbone", &OptimizerOptions::backbone_lr_mult, "lr multiplier of a composite model's backbone")
+        .range(0, 1e3);
     t.field("head", &OptimizerOptions::head_lr_mult, "lr multiplier of a composite model's head").range(0, 1e3);
     return t;
   }();
@@ -74,7 +80,8 @@ const OptionTable<ScheduleOptions>& schedule_table() {
   static const OptionTable<ScheduleOptions> t = [] {
     using S = ScheduleOptions;
     OptionTable<S> t;
-    t.field("type", &S::type, "learning-rate schedule").one_of({"constant", "step", "multistep", "cosine", "one_cycle"});
+    t.field("type", &S::type, "learning-rate schedule")
+        .one_of({"constant", "step", "multistep", "cosine", "one_cycle"});
     t.field("warmup_epochs", &S::warmup_epochs, "linear warm-up epochs").range(0, 1e6);
     t.field("step_size", &S::step_size, "epochs between decays").range(1, 1e6).when({"step"});
     t.field("gamma", &S::gamma, "decay factor").range(0, 1).when({"step"});
@@ -93,7 +100,8 @@ const OptionTable<LossOptions>& loss_table() {
   static const OptionTable<LossOptions> t = [] {
     OptionTable<LossOptions> t;
     t.field("label_smoothing", &LossOptions::label_smoothing, "label smoothing").range(0, 0.999);
-    t.field("class_weights", &LossOptions::class_weights, "none, balanced (inverse class frequency) or a list of weights")
+    t.field("class_weights", &LossOptions::class_weights,
+            "none, balanced (inverse class frequency) or a list of weights")
         .one_of({"none", "balanced"});
     return t;
   }();
@@ -120,7 +128,8 @@ const OptionTable<MixOptions>& mixup_table() {
     t.field("mixup_alpha", &MixOptions::mixup_alpha, "mixup: lambda ~ Beta(alpha, alpha); 0 = off").at_least(0);
     t.field("cutmix_alpha", &MixOptions::cutmix_alpha, "cutmix: lambda ~ Beta(alpha, alpha); 0 = off").at_least(0);
     t.field("prob", &MixOptions::prob, "share of batches that are mixed").range(0, 1);
-    t.field("switch_prob", &MixOptions::switch_prob, "with both on: share of mixed batches that use cutmix").range(0, 1);
+    t.field("switch_prob", &MixOptions::switch_prob, "with both on: share of mixed batches that use cutmix")
+        .range(0, 1);
     return t;
   }();
   return t;
@@ -138,8 +147,8 @@ const OptionTable<CheckpointOptions>& checkpoint_table() {
 }
 
 /// Validates a sub-map and writes the filled node, in schema order.
-ParamMap section(const Node* node, const Schema& schema, const std::string& path, Diagnostics& diag,
-                 Node& out, const Origin& where, const std::vector<std::string>& nested = {}) {
+ParamMap section(const Node* node, const Schema& schema, const std::string& path, Diagnostics& diag, Node& out,
+                 const Origin& where, const std::vector<std::string>& nested = {}) {
   Node given = node && !node->is_null() ? *node : Node::map(where);
   ParamMap p = validate_params(given, schema, path, {}, "'" + path + "'", diag, nested);
   out = Node::map(given.origin());
@@ -157,11 +166,10 @@ std::string type_of_section(const Node* node, const std::string& fallback) {
   return fallback;
 }
 
-
 /// A plain section: validated against its table, filled into `into`, written to `resolved` under `key`.
 template <typename S>
-void read_section(const Node& body, const char* key, const OptionTable<S>& table, const std::string& path, Diagnostics& diag,
-                  Node& resolved, const Origin& where, S& into) {
+void read_section(const Node& body, const char* key, const OptionTable<S>& table, const std::string& path,
+                  Diagnostics& diag, Node& resolved, const Origin& where, S& into) {
   Node out;
   const ParamMap q = section(body.find(key), table.schema(), join_path(path, key), diag, out, where);
   table.fill(into, q);
@@ -177,19 +185,23 @@ void read_optimizer(const Node& body, const std::string& path, Diagnostics& diag
   Node groups = opt_node.find("param_groups") ? *opt_node.find("param_groups") : Node::map(where);
   opt_node.erase("param_groups");
   Node out, groups_out;
-  const ParamMap q = section(n && n->is_map() ? &opt_node : n, optimizer_table().schema(type), join_path(path, "optimizer"), diag, out, where);
-  const ParamMap g = section(&groups, param_groups_table().schema(), join_path(path, "optimizer.param_groups"), diag, groups_out, where);
+  const ParamMap q = section(n && n->is_map() ? &opt_node : n, optimizer_table().schema(type),
+                             join_path(path, "optimizer"), diag, out, where);
+  const ParamMap g = section(&groups, param_groups_table().schema(), join_path(path, "optimizer.param_groups"), diag,
+                             groups_out, where);
   out.set("param_groups", groups_out);
   resolved.set("optimizer", out);
   optimizer_table().fill(opt, q, type);
   param_groups_table().fill(opt, g);
-  if (opt.betas.size() != 2) diag.add(n ? n->origin() : where, join_path(path, "optimizer.betas"), "betas must hold exactly two numbers");
+  if (opt.betas.size() != 2)
+    diag.add(n ? n->origin() : where, join_path(path, "optimizer.betas"), "betas must hold exactly two numbers");
   if (opt.nesterov && opt.momentum <= 0)
     diag.add(n ? n->origin() : where, join_path(path, "optimizer.nesterov"), "nesterov needs momentum > 0");
 }
 
 // class_weights is either a word or a list: a list is taken out before the schema check.
-void read_loss(const Node& body, const std::string& path, Diagnostics& diag, Node& resolved, const Origin& where, LossOptions& loss) {
+void read_loss(const Node& body, const std::string& path, Diagnostics& diag, Node& resolved, const Origin& where,
+               LossOptions& loss) {
   const Node* n = body.find("loss");
   Node loss_node = n && n->is_map() ? *n : Node::map(where);
   std::optional<Node> weight_list;
@@ -198,7 +210,8 @@ void read_loss(const Node& body, const std::string& path, Diagnostics& diag, Nod
     loss_node.erase("class_weights");
   }
   Node out;
-  const ParamMap q = section(n && n->is_map() ? &loss_node : n, loss_table().schema(), join_path(path, "loss"), diag, out, where);
+  const ParamMap q =
+      section(n && n->is_map() ? &loss_node : n, loss_table().schema(), join_path(path, "loss"), diag, out, where);
   loss_table().fill(loss, q);
   if (weight_list) {
     ParamSpec spec("class_weights", T::FloatList, "");
@@ -213,8 +226,8 @@ void read_loss(const Node& body, const std::string& path, Diagnostics& diag, Nod
 }
 
 // early_stopping: absent, null or false is off; true or a map is on.
-void read_early_stopping(const Node& body, const std::string& path, Diagnostics& diag, Node& resolved, const Origin& where,
-                         EarlyStoppingOptions& e) {
+void read_early_stopping(const Node& body, const std::string& path, Diagnostics& diag, Node& resolved,
+                         const Origin& where, EarlyStoppingOptions& e) {
   const Node* n = body.find("early_stopping");
   if (!n || n->is_null() || (n->as_bool() && !*n->as_bool())) {
     resolved.set("early_stopping", Node::scalar("false", false, where));
@@ -222,7 +235,8 @@ void read_early_stopping(const Node& body, const std::string& path, Diagnostics&
   }
   const Node empty = Node::map(n->origin());
   Node out;
-  const ParamMap q = section(n->as_bool() ? &empty : n, early_stopping_table().schema(), join_path(path, "early_stopping"), diag, out, where);
+  const ParamMap q = section(n->as_bool() ? &empty : n, early_stopping_table().schema(),
+                             join_path(path, "early_stopping"), diag, out, where);
   e.enabled = true;
   early_stopping_table().fill(e, q);
   resolved.set("early_stopping", out);
@@ -245,7 +259,8 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
     const Node* n = body.find("schedule");
     Node out;
     const std::string type = type_of_section(n, o.schedule.type);
-    schedule_table().fill(o.schedule, section(n, schedule_table().schema(type), join_path(path, "schedule"), diag, out, where), type);
+    schedule_table().fill(
+        o.schedule, section(n, schedule_table().schema(type), join_path(path, "schedule"), diag, out, where), type);
     resolved.set("schedule", out);
   }
   read_loss(body, path, diag, resolved, where, o.loss);

@@ -49,7 +49,8 @@ struct Converter {
   // An escape such as "\ud800" decodes to bytes that are not UTF-8.
   static void check_text(const std::string& text, const Origin& o, const std::string& path) {
     if (invalid_utf8_at(text) != std::string::npos)
-      fail(o, path, "this text decodes to bytes that are not UTF-8 (an escaped surrogate?); write the character itself");
+      fail(o, path,
+           "this text decodes to bytes that are not UTF-8 (an escaped surrogate?); write the character itself");
   }
 
   Origin origin(const YAML::Mark& m) const {
@@ -60,17 +61,15 @@ struct Converter {
   Node convert(const YAML::Node& y, const std::string& path, int depth) {
     const Origin o = origin(y.Mark());
     if (++nodes > kMaxNodes)
-      fail(o, path, "the document expands to more than " + std::to_string(kMaxNodes) +
-                        " nodes (an alias bomb?); specs are small maps");
+      fail(o, path,
+           "the document expands to more than " + std::to_string(kMaxNodes) +
+               " nodes (an alias bomb?); specs are small maps");
     if (depth > kMaxDepth)
       fail(o, path, "nesting deeper than " + std::to_string(kMaxDepth) + " levels; specs are shallow");
     switch (y.Type()) {
       case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        return Node::null(o);
-      case YAML::NodeType::Scalar:
-        check_text(y.Scalar(), o, path);
-        return Node::scalar(y.Scalar(), y.Tag() == "!", o);
+      case YAML::NodeType::Null: return Node::null(o);
+      case YAML::NodeType::Scalar: check_text(y.Scalar(), o, path); return Node::scalar(y.Scalar(), y.Tag() == "!", o);
       case YAML::NodeType::Sequence: {
         Node seq = Node::sequence(o);
         std::size_t i = 0;
@@ -101,12 +100,16 @@ struct Converter {
 
 std::string read_file(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail({path}, "", "file not found; check the path (relative paths start at the current directory or, for base:, at the including file)");
+  if (!fs::exists(path, ec))
+    fail({path}, "",
+         "file not found; check the path (relative paths start at the current directory or, for base:, at the "
+         "including file)");
   if (fs::is_directory(path, ec)) fail({path}, "", "is a directory, not a YAML file");
   auto size = fs::file_size(path, ec);
   if (!ec && size > kMaxFileBytes)
-    fail({path}, "", "file is " + std::to_string(size) + " bytes; a spec over " + std::to_string(kMaxFileBytes) +
-                         " bytes is refused (is this really a spec?)");
+    fail({path}, "",
+         "file is " + std::to_string(size) + " bytes; a spec over " + std::to_string(kMaxFileBytes) +
+             " bytes is refused (is this really a spec?)");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail({path}, "", "cannot open the file for reading");
   std::ostringstream s;
@@ -130,12 +133,14 @@ void load_chain(const std::string& path, std::vector<std::string>& stack, Node& 
   Node merged = Node::map(doc.origin());
   if (const Node* base = doc.find("base")) {
     std::vector<Node> bases;
-    if (base->is_sequence()) bases = base->items();
-    else bases.push_back(*base);
+    if (base->is_sequence())
+      bases = base->items();
+    else
+      bases.push_back(*base);
     for (const auto& b : bases) {
       if (!b.is_scalar() || b.is_null_scalar()) fail(b.origin(), "base", "base must be a file path or a list of them");
-      fs::path base_path = fs::path(b.text()).is_absolute() ? fs::path(b.text())
-                                                             : fs::path(path).parent_path() / b.text();
+      fs::path base_path =
+          fs::path(b.text()).is_absolute() ? fs::path(b.text()) : fs::path(path).parent_path() / b.text();
       if (!fs::exists(base_path))
         fail(b.origin(), "base", "base file '" + base_path.string() + "' not found (relative to the including file)");
       Node loaded = Node::map();
@@ -162,12 +167,12 @@ int depth(const Node& n) {
 }  // namespace
 
 Node parse_yaml(const std::string& text, const std::string& file) {
-  if (text.find('\0') != std::string::npos)
-    fail({file}, "", "the file holds NUL bytes: binary data, not YAML text");
+  if (text.find('\0') != std::string::npos) fail({file}, "", "the file holds NUL bytes: binary data, not YAML text");
   if (const std::size_t bad = invalid_utf8_at(text); bad != std::string::npos) {
     const std::size_t newline = bad == 0 ? std::string::npos : text.rfind('\n', bad - 1);
     const std::size_t line_start = newline == std::string::npos ? 0 : newline + 1;
-    const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n'));
+    const int line =
+        1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n'));
     const int column = 1 + static_cast<int>(bad - line_start);
     fail({file, line, column}, "", "not UTF-8 text here; save the spec as UTF-8");
   }
@@ -224,7 +229,8 @@ void apply_override(Node& root, const std::string& assignment) {
     fail(o, "", "an override is KEY=VALUE with a dotted KEY, e.g. train.optimizer.lr=0.01");
   const std::string key = assignment.substr(0, eq);
   for (unsigned char c : key)
-    if (c < 0x20 || c == 0x7f) fail(o, "", "the key holds a control character; keys are dotted names such as train.optimizer.lr");
+    if (c < 0x20 || c == 0x7f)
+      fail(o, "", "the key holds a control character; keys are dotted names such as train.optimizer.lr");
   if (invalid_utf8_at(key) != std::string::npos) fail(o, "", "the key is not UTF-8 text");
   Node value = parse_yaml(assignment.substr(eq + 1), "--set " + key);
   value.set_origin(o);
@@ -234,11 +240,13 @@ void apply_override(Node& root, const std::string& assignment) {
   for (std::string part; std::getline(ss, part, '.');) {
     if (part.empty()) fail(o, key, "empty segment in the key path");
     if (parts.size() >= static_cast<std::size_t>(kMaxDepth))
-      fail(o, key.substr(0, 80), "the key path is deeper than " + std::to_string(kMaxDepth) + " levels; specs are shallow");
+      fail(o, key.substr(0, 80),
+           "the key path is deeper than " + std::to_string(kMaxDepth) + " levels; specs are shallow");
     parts.push_back(part);
   }
   if (static_cast<int>(parts.size()) + depth(value) > kMaxDepth)
-    fail(o, key.substr(0, 80), "the key path and its value nest deeper than " + std::to_string(kMaxDepth) + " levels; specs are shallow");
+    fail(o, key.substr(0, 80),
+         "the key path and its value nest deeper than " + std::to_string(kMaxDepth) + " levels; specs are shallow");
   Node* cur = &root;
   std::string path;
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -248,8 +256,9 @@ void apply_override(Node& root, const std::string& assignment) {
     if (cur->is_sequence()) {
       auto index = Node::scalar(part).as_int();
       if (!index || *index < 0 || static_cast<std::size_t>(*index) >= cur->items().size())
-        fail(o, path, "'" + part + "' is not an index of this list (it has " +
-                          std::to_string(cur->items().size()) + " items; indices start at 0)");
+        fail(o, path,
+             "'" + part + "' is not an index of this list (it has " + std::to_string(cur->items().size()) +
+                 " items; indices start at 0)");
       Node& item = cur->items()[static_cast<std::size_t>(*index)];
       if (last) item = value;
       cur = &item;

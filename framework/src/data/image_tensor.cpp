@@ -11,11 +11,14 @@ void image_to_chw(const cv::Mat& image, const ImageShape& shape, float* out, con
   const std::int64_t c = shape.channels, h = shape.height, w = shape.width;
   if (image.channels() != c || image.rows != h || image.cols != w)
     throw std::runtime_error(what + " came out " + std::to_string(image.rows) + "x" + std::to_string(image.cols) + "x" +
-                             std::to_string(image.channels()) + " after augmentation, expected " + std::to_string(h) + "x" +
-                             std::to_string(w) + "x" + std::to_string(c) + "; add a resize or crop so every image has one size");
+                             std::to_string(image.channels()) + " after augmentation, expected " + std::to_string(h) +
+                             "x" + std::to_string(w) + "x" + std::to_string(c) +
+                             "; add a resize or crop so every image has one size");
   cv::Mat f;
-  if (image.depth() == CV_32F) f = image;
-  else image.convertTo(f, CV_32F);
+  if (image.depth() == CV_32F)
+    f = image;
+  else
+    image.convertTo(f, CV_32F);
   if (!f.isContinuous()) f = f.clone();
   const auto plane = static_cast<std::size_t>(h * w);
   const float* src = f.ptr<float>();
@@ -25,7 +28,8 @@ void image_to_chw(const cv::Mat& image, const ImageShape& shape, float* out, con
   }
   for (std::size_t p = 0; p < plane; ++p)  // HWC -> CHW
     for (std::int64_t ch = 0; ch < c; ++ch)
-      out[static_cast<std::size_t>(ch) * plane + p] = src[p * static_cast<std::size_t>(c) + static_cast<std::size_t>(ch)];
+      out[static_cast<std::size_t>(ch) * plane + p] =
+          src[p * static_cast<std::size_t>(c) + static_cast<std::size_t>(ch)];
 }
 
 at::Tensor image_tensor(const cv::Mat& image, const ImageShape& shape, const std::string& what) {

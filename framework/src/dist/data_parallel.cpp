@@ -19,7 +19,8 @@ auto DataParallel::timed(F f) {
   return out;
 }
 
-void DataParallel::attach(torch::nn::Module& module, double bucket_mb, bool sync_bn, std::chrono::milliseconds timeout) {
+void DataParallel::attach(torch::nn::Module& module, double bucket_mb, bool sync_bn,
+                          std::chrono::milliseconds timeout) {
   module_ = &module;
   if (env_.world == 1) return;
   collective_ = make_gloo_collective(env_, timeout);
@@ -73,15 +74,16 @@ MetricBatch DataParallel::gather(const at::Tensor& logits, const at::Tensor& tar
     rows.narrow(0, 0, n).select(1, classes + 1).copy_(targets.to(at::kDouble).cpu());
     if (positions) {
       auto r = rows.accessor<double, 2>();
-      for (std::int64_t i = 0; i < n; ++i) r[i][classes + 2] = static_cast<double>((*positions)[static_cast<std::size_t>(i)]);
+      for (std::int64_t i = 0; i < n; ++i)
+        r[i][classes + 2] = static_cast<double>((*positions)[static_cast<std::size_t>(i)]);
     }
     rows.narrow(0, 0, n).select(1, classes + 3).fill_(1.0);
   }
   at::Tensor all = timed([&] { return collective_->allgather(rows).reshape({-1, classes + 4}); });
   all = all.index_select(0, all.select(1, classes + 3).nonzero().flatten());
   const auto device = logits.defined() && logits.numel() ? logits.device() : targets.device();
-  MetricBatch out{all.narrow(1, 0, classes).to(at::kFloat).to(device), all.select(1, classes + 1).to(at::kLong).to(device),
-                  all.select(1, classes).sum().item<double>()};
+  MetricBatch out{all.narrow(1, 0, classes).to(at::kFloat).to(device),
+                  all.select(1, classes + 1).to(at::kLong).to(device), all.select(1, classes).sum().item<double>()};
   if (positions) {
     positions->clear();
     const at::Tensor pos = all.select(1, classes + 2).contiguous();
@@ -115,11 +117,13 @@ std::string DataParallel::epoch_summary(std::size_t steps, double train_seconds)
   const double grad_ops = static_cast<double>(sync_->collectives() - grad_ops0_);
   const double other_ops = static_cast<double>(other_collectives_ - other_ops0_);
   char line[512];
-  std::snprintf(line, sizeof line,
-                "data-parallel: %d ranks, %zu steps, %.2f collectives/step (%.2f gradient buckets, %.2f metric gathers and "
-                "buffer broadcasts), %.3f s of %.3f s training waiting on communication (%.1f%%; gradients, after backward, %.3f s)",
-                env_.world, steps, (grad_ops + other_ops) / n, grad_ops / n, other_ops / n, grad_s + other_s, train_seconds,
-                100.0 * (grad_s + other_s) / train_seconds, grad_s);
+  std::snprintf(
+      line, sizeof line,
+      "data-parallel: %d ranks, %zu steps, %.2f collectives/step (%.2f gradient buckets, %.2f metric gathers and "
+      "buffer broadcasts), %.3f s of %.3f s training waiting on communication (%.1f%%; gradients, after backward, %.3f "
+      "s)",
+      env_.world, steps, (grad_ops + other_ops) / n, grad_ops / n, other_ops / n, grad_s + other_s, train_seconds,
+      100.0 * (grad_s + other_s) / train_seconds, grad_s);
   return line;
 }
 

@@ -15,7 +15,8 @@ int env_int(const char* name, int fallback) {
   if (!v || !*v) return fallback;
   char* end = nullptr;
   const long x = std::strtol(v, &end, 10);
-  if (*end != '\0' || x < 0) throw std::runtime_error(std::string("environment variable ") + name + "='" + v + "' is not a number");
+  if (*end != '\0' || x < 0)
+    throw std::runtime_error(std::string("environment variable ") + name + "='" + v + "' is not a number");
   return static_cast<int>(x);
 }
 
@@ -64,11 +65,11 @@ class GlooCollective : public Collective {
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world, options);
     } catch (const std::exception& e) {
       std::string msg = e.what();
-      throw std::runtime_error("data-parallel rendezvous (rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) +
-                               " at " + (env.file_store.empty() ? env.master_addr + ":" + std::to_string(env.master_port)
-                                                                : env.file_store) +
-                               ") failed: " + msg.substr(0, msg.find('\n')) +
-                               "; check MASTER_ADDR/MASTER_PORT and that every worker started");
+      throw std::runtime_error(
+          "data-parallel rendezvous (rank " + std::to_string(env.rank) + " of " + std::to_string(env.world) + " at " +
+          (env.file_store.empty() ? env.master_addr + ":" + std::to_string(env.master_port) : env.file_store) +
+          ") failed: " + msg.substr(0, msg.find('\n')) +
+          "; check MASTER_ADDR/MASTER_PORT and that every worker started");
     }
   }
   int rank() const override { return rank_; }

@@ -128,7 +128,8 @@ bool GradientSync::finish() {
   return any_stop_;
 }
 
-std::vector<std::size_t> shard_order(const std::vector<std::size_t>& order, std::size_t batch, int rank, int world, bool equal) {
+std::vector<std::size_t> shard_order(const std::vector<std::size_t>& order, std::size_t batch, int rank, int world,
+                                     bool equal) {
   std::vector<std::size_t> out;
   const auto w = static_cast<std::size_t>(world), r = static_cast<std::size_t>(rank);
   for (std::size_t begin = 0; begin < order.size(); begin += batch) {

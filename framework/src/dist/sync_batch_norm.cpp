@@ -30,8 +30,9 @@ struct SyncBatchNorm : torch::autograd::Function<SyncBatchNorm> {
     const std::int64_t channels = x.size(1), dims = x.dim();
     // Sums in double: E[x^2] - E[x]^2 keeps what float statistics keep.
     const at::Tensor xd = x.to(at::kDouble);
-    at::Tensor stats = at::cat({channel_sum(xd), channel_sum(xd * xd),
-                                at::full({1}, static_cast<double>(x.numel() / std::max<std::int64_t>(channels, 1)), at::kDouble)});
+    at::Tensor stats =
+        at::cat({channel_sum(xd), channel_sum(xd * xd),
+                 at::full({1}, static_cast<double>(x.numel() / std::max<std::int64_t>(channels, 1)), at::kDouble)});
     c->allreduce_sum(stats);
     const double count = stats[2 * channels].item<double>();
     const at::Tensor mean = stats.narrow(0, 0, channels) / count;
@@ -68,7 +69,8 @@ struct SyncBatchNorm : torch::autograd::Function<SyncBatchNorm> {
     const at::Tensor mean_dy = (global.narrow(0, 0, channels) / count).to(dy.scalar_type());
     const at::Tensor mean_dy_xhat = (global.narrow(0, channels, channels) / count).to(dy.scalar_type());
     const at::Tensor scale = weight.defined() ? weight * invstd : invstd;
-    const at::Tensor dx = per_channel(scale, dims) * (dy - per_channel(mean_dy, dims) - xhat * per_channel(mean_dy_xhat, dims));
+    const at::Tensor dx =
+        per_channel(scale, dims) * (dy - per_channel(mean_dy, dims) - xhat * per_channel(mean_dy_xhat, dims));
     // This rank's share of the affine gradients; the gradient sync averages them like any other.
     const at::Tensor none;
     return {dx, weight.defined() ? sum_dy_xhat : none, weight.defined() ? sum_dy : none, none, none, none, none, none};
@@ -82,8 +84,9 @@ std::size_t enable_sync_batch_norm(torch::nn::Module& module, Collective& c) {
   std::string plain;
   for (const auto& m : module.named_modules()) {
     if (auto* bn = dynamic_cast<SyncableNorm*>(m.value().get())) {
-      bn->sync = [&c](const torch::Tensor& x, const torch::nn::BatchNormOptions& o, torch::Tensor& weight, torch::Tensor& bias,
-                      torch::Tensor& running_mean, torch::Tensor& running_var, torch::Tensor& tracked) {
+      bn->sync = [&c](const torch::Tensor& x, const torch::nn::BatchNormOptions& o, torch::Tensor& weight,
+                      torch::Tensor& bias, torch::Tensor& running_mean, torch::Tensor& running_var,
+                      torch::Tensor& tracked) {
         return SyncBatchNorm::apply(x, weight, bias, running_mean, running_var, tracked, &o, &c);
       };
       ++n;

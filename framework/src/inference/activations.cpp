@@ -40,7 +40,8 @@ std::vector<cv::Mat> activation_tiles(const at::Tensor& activation) {
 cv::Mat tile_grid(const std::vector<cv::Mat>& tiles, const std::string& title, int min_tile) {
   if (tiles.empty()) return {};
   const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(tiles.size()))));
-  const int rows = static_cast<int>((tiles.size() + static_cast<std::size_t>(cols) - 1) / static_cast<std::size_t>(cols));
+  const int rows =
+      static_cast<int>((tiles.size() + static_cast<std::size_t>(cols) - 1) / static_cast<std::size_t>(cols));
   const int scale = std::max(1, (min_tile + tiles[0].cols - 1) / tiles[0].cols);
   const int tw = tiles[0].cols * scale, th = tiles[0].rows * scale, gap = 2, bar = 28;
   cv::Mat grid(bar + rows * (th + gap), std::max(cols * (tw + gap), 320), CV_8UC1, cv::Scalar(255));

@@ -20,7 +20,8 @@ torch::jit::Module mirror(const torch::nn::Module& m, const std::string& qualnam
   torch::jit::Module out(c10::QualifiedName(qualname), cu, /*shouldMangle=*/true);
   for (const auto& p : m.named_parameters(/*recurse=*/false)) out.register_parameter(p.key(), p.value(), false);
   for (const auto& b : m.named_buffers(/*recurse=*/false)) out.register_buffer(b.key(), b.value());
-  for (const auto& c : m.named_children()) out.register_module(c.key(), mirror(*c.value(), qualname + "." + c.key(), cu));
+  for (const auto& c : m.named_children())
+    out.register_module(c.key(), mirror(*c.value(), qualname + "." + c.key(), cu));
   return out;
 }
 
@@ -35,8 +36,10 @@ void export_torchscript(TrainedRun& run, const std::string& path) {
   const ImageShape s = parts.input_shape;
   at::Tensor example = torch::rand({2, s.channels, s.height, s.width});
   auto traced = torch::jit::tracer::trace(
-      {example}, [&](torch::jit::Stack inputs) -> torch::jit::Stack { return {parts.model->forward(inputs[0].toTensor())}; },
-      [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false, /*force_outplace=*/false, &script);
+      {example},
+      [&](torch::jit::Stack inputs) -> torch::jit::Stack { return {parts.model->forward(inputs[0].toTensor())}; },
+      [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false, /*force_outplace=*/false,
+      &script);
   auto graph = traced.first->graph;
   const auto name = c10::QualifiedName(*script.type()->name(), "forward");
   auto* fn = script._ivalue()->compilation_unit()->create_function(name, graph);
@@ -67,17 +70,18 @@ std::string export_metadata(TrainedRun& run, const std::string& format) {
       std = step.plugin.params.get<std::vector<double>>("std");
     }
   }
-  nlohmann::json j{{"format", format},
-                   {"run_id", run.record().id},
-                   {"checkpoint", run.checkpoint_name()},
-                   {"model", spec.model.type},
-                   {"input", {{"channels", s.channels}, {"height", s.height}, {"width", s.width}, {"dtype", "float32"},
-                              {"layout", "NCHW"}}},
-                   {"mean", mean},
-                   {"std", std},
-                   {"class_names", run.parts().class_names},
-                   {"eval_preprocessing", steps},
-                   {"note", "forward() takes images after eval_preprocessing; 8-bit pixels go through it first"}};
+  nlohmann::json j{
+      {"format", format},
+      {"run_id", run.record().id},
+      {"checkpoint", run.checkpoint_name()},
+      {"model", spec.model.type},
+      {"input",
+       {{"channels", s.channels}, {"height", s.height}, {"width", s.width}, {"dtype", "float32"}, {"layout", "NCHW"}}},
+      {"mean", mean},
+      {"std", std},
+      {"class_names", run.parts().class_names},
+      {"eval_preprocessing", steps},
+      {"note", "forward() takes images after eval_preprocessing; 8-bit pixels go through it first"}};
   return json_text(j, 2) + "\n";
 }
 

@@ -35,12 +35,17 @@ cv::Mat TrainedRun::load_image(const std::string& path) const {
   const ImageShape& want = parts_.data_shape;
   // trex datasets hold colour images as RGB; OpenCV reads BGR.
   if (want.channels == 1) {
-    if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2GRAY);
-    else if (img.channels() == 4) cv::cvtColor(img, img, cv::COLOR_BGRA2GRAY);
+    if (img.channels() == 3)
+      cv::cvtColor(img, img, cv::COLOR_BGR2GRAY);
+    else if (img.channels() == 4)
+      cv::cvtColor(img, img, cv::COLOR_BGRA2GRAY);
   } else if (want.channels == 3) {
-    if (img.channels() == 1) cv::cvtColor(img, img, cv::COLOR_GRAY2RGB);
-    else if (img.channels() == 4) cv::cvtColor(img, img, cv::COLOR_BGRA2RGB);
-    else cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+    if (img.channels() == 1)
+      cv::cvtColor(img, img, cv::COLOR_GRAY2RGB);
+    else if (img.channels() == 4)
+      cv::cvtColor(img, img, cv::COLOR_BGRA2RGB);
+    else
+      cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
   }
   if (img.channels() != want.channels)
     throw std::runtime_error("has " + std::to_string(img.channels()) + " channels; the run's model takes " +
@@ -123,7 +128,8 @@ std::vector<PredictionRow> TrainedRun::predict_split(const std::string& split, i
 }
 
 std::vector<std::string> collect_images(const std::vector<std::string>& inputs) {
-  static const std::vector<std::string> exts{".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"};
+  static const std::vector<std::string> exts{".png",  ".jpg",  ".jpeg", ".bmp", ".tif",
+                                             ".tiff", ".webp", ".pgm",  ".ppm", ".pbm"};
   auto is_image = [&](const fs::path& p) {
     std::string e = p.extension().string();
     std::transform(e.begin(), e.end(), e.begin(), ::tolower);

@@ -84,8 +84,10 @@ void load_ref(const std::string& checkpoint, torch::nn::Module& model, const Wei
   for (const auto& c : model.named_children())
     if (c.key() == ref.module) child = c.value();
   if (!child) throw std::runtime_error(from + ", but the model it is loaded into has no '" + ref.module + "'");
-  if (ref.kind == "checkpoint") load_checkpoint(ref.path, *child, nullptr, nullptr);
-  else load_state_dict_file(*child, ref.path, ref.strict);
+  if (ref.kind == "checkpoint")
+    load_checkpoint(ref.path, *child, nullptr, nullptr);
+  else
+    load_state_dict_file(*child, ref.path, ref.strict);
 }
 
 }  // namespace
@@ -147,8 +149,10 @@ void read_checkpoint(torch::serialize::InputArchive& archive, const std::string&
     for (auto& [name, tensor] : named_tensors(model)) {
       if (referenced.count(name)) continue;
       auto it = own.find(name);
-      if (it == own.end()) throw std::runtime_error("checkpoint '" + path + "' has no tensor '" + name + "' of this model");
-      if (!it->value().isTensor()) throw std::runtime_error("checkpoint '" + path + "': '" + name + "' is not a tensor");
+      if (it == own.end())
+        throw std::runtime_error("checkpoint '" + path + "' has no tensor '" + name + "' of this model");
+      if (!it->value().isTensor())
+        throw std::runtime_error("checkpoint '" + path + "': '" + name + "' is not a tensor");
       const at::Tensor saved = it->value().toTensor();
       if (saved.sizes() != tensor.sizes())
         throw std::runtime_error("checkpoint '" + path + "': tensor '" + name + "' has another shape than the model's");
@@ -210,6 +214,5 @@ void load_checkpoint_bytes(const char* data, std::size_t size, const std::string
     throw std::runtime_error("checkpoint '" + label + "' cannot be read: " + e.msg());
   }
 }
-
 
 }  // namespace trex

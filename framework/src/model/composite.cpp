@@ -42,7 +42,8 @@ struct CompositeImpl : nn::Module {
     if (std::find(stages.begin(), stages.end(), cut) == stages.end()) {
       std::string list;
       for (const auto& s : stages) list += (list.empty() ? "" : ", ") + s;
-      throw std::runtime_error("model.backbone.cut: '" + cut + "' is not a stage of " + spec.backbone.type + "; stages: " + list);
+      throw std::runtime_error("model.backbone.cut: '" + cut + "' is not a stage of " + spec.backbone.type +
+                               "; stages: " + list);
     }
     // Freezing: the whole backbone, or the modules under the given paths.
     for (const auto& p : backbone->named_parameters()) {
@@ -54,7 +55,8 @@ struct CompositeImpl : nn::Module {
       for (const auto& m : backbone->named_modules("", false)) {
         bool frozen = spec.freeze_all;
         for (const auto& prefix : spec.freeze) frozen = frozen || under(m.key(), prefix);
-        if (frozen && m.value()->name().find("BatchNorm") != std::string::npos) frozen_bn.push_back(m.value()), frozen_bn_names.push_back(m.key());
+        if (frozen && m.value()->name().find("BatchNorm") != std::string::npos)
+          frozen_bn.push_back(m.value()), frozen_bn_names.push_back(m.key());
       }
     // The head's input: the backbone's output shape at the cut.
     torch::NoGradGuard no_grad;
@@ -66,10 +68,14 @@ struct CompositeImpl : nn::Module {
       const HeadLayer& l = spec.head[i];
       const bool last = i + 1 == spec.head.size();
       if (l.type == "global_avg_pool" || l.type == "global_max_pool") {
-        if (shape.size() != 4) throw std::runtime_error("model.head." + std::to_string(i) + ": " + l.type + " needs a feature map [B, C, H, W], got " + std::to_string(shape.size()) + " dimensions");
+        if (shape.size() != 4)
+          throw std::runtime_error("model.head." + std::to_string(i) + ": " + l.type +
+                                   " needs a feature map [B, C, H, W], got " + std::to_string(shape.size()) +
+                                   " dimensions");
         const bool avg = l.type == "global_avg_pool";
         head->push_back(layer([avg](torch::Tensor x) {
-          return (avg ? torch::adaptive_avg_pool2d(x, {1, 1}) : std::get<0>(torch::adaptive_max_pool2d(x, {1, 1}))).flatten(1);
+          return (avg ? torch::adaptive_avg_pool2d(x, {1, 1}) : std::get<0>(torch::adaptive_max_pool2d(x, {1, 1})))
+              .flatten(1);
         }));
         shape = {1, shape[1]};
         if (i == 0) pool_first = true;
@@ -79,14 +85,19 @@ struct CompositeImpl : nn::Module {
         for (std::size_t d = 1; d < shape.size(); ++d) n *= shape[d];
         shape = {1, n};
       } else if (l.type == "batch_norm") {
-        if (shape.size() == 4) head->push_back(trex::BatchNorm2d(shape[1]));
-        else head->push_back(trex::BatchNorm1d(shape[1]));
+        if (shape.size() == 4)
+          head->push_back(trex::BatchNorm2d(shape[1]));
+        else
+          head->push_back(trex::BatchNorm1d(shape[1]));
       } else if (l.type == "dense") {
-        if (shape.size() != 2) throw std::runtime_error("model.head." + std::to_string(i) + ": dense needs flat features; add global_avg_pool or flatten before it");
+        if (shape.size() != 2)
+          throw std::runtime_error("model.head." + std::to_string(i) +
+                                   ": dense needs flat features; add global_avg_pool or flatten before it");
         const std::int64_t units = l.units > 0 ? l.units : classes;
         if (last && units != classes)
           throw std::runtime_error("model.head." + std::to_string(i) + ": the last dense has " + std::to_string(units) +
-                                   " units but the dataset has " + std::to_string(classes) + " classes; leave units out");
+                                   " units but the dataset has " + std::to_string(classes) +
+                                   " classes; leave units out");
         head->push_back(nn::Linear(shape[1], units));
         if (l.activation != "none") head->push_back(activation(l.activation));
         shape = {1, units};
@@ -151,7 +162,8 @@ class CompositeModel : public Model, public FeatureSplit {
     impl_->train(false);
     const at::Tensor c = features(probe);
     impl_->train(was_training);
-    if (!torch::equal(a, c) || !torch::equal(b, c)) return "the backbone behaves differently in training mode before the cut (dropout?)";
+    if (!torch::equal(a, c) || !torch::equal(b, c))
+      return "the backbone behaves differently in training mode before the cut (dropout?)";
     return "";
   }
   std::vector<std::string> unchanging_backbone_tensors() const override {
@@ -196,8 +208,8 @@ class CompositeModel : public Model, public FeatureSplit {
 
 }  // namespace
 
-std::shared_ptr<Model> make_composite(std::shared_ptr<Model> backbone, const CompositeSpec& spec, const ImageShape& input,
-                                      std::int64_t classes) {
+std::shared_ptr<Model> make_composite(std::shared_ptr<Model> backbone, const CompositeSpec& spec,
+                                      const ImageShape& input, std::int64_t classes) {
   return std::make_shared<CompositeModel>(std::make_shared<CompositeImpl>(std::move(backbone), spec, input, classes));
 }
 

@@ -16,7 +16,8 @@ namespace trex {
 
 Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& registry) {
   std::vector<PipelineStep> out;
-  for (const auto& s : steps) out.push_back({registry.create_as<Augmentation>(s.plugin, {}), s.p, s.plugin.type,
+  for (const auto& s : steps)
+    out.push_back({registry.create_as<Augmentation>(s.plugin, {}), s.p, s.plugin.type,
                    s.plugin.ref.record->descriptor->deterministic});
   return Pipeline(std::move(out));
 }
@@ -31,7 +32,8 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
   e.data_shape = e.dataset->shape();
   const ImageShape train = e.train_pipeline.output_shape(e.data_shape);
   e.input_shape = e.eval_pipeline.output_shape(e.data_shape);
-  if (train.channels != e.input_shape.channels || train.height != e.input_shape.height || train.width != e.input_shape.width)
+  if (train.channels != e.input_shape.channels || train.height != e.input_shape.height ||
+      train.width != e.input_shape.width)
     throw std::runtime_error("augment.train makes " + std::to_string(train.height) + "x" + std::to_string(train.width) +
                              " images but augment.eval makes " + std::to_string(e.input_shape.height) + "x" +
                              std::to_string(e.input_shape.width) + "; add the same resize/crop to both lists");

@@ -108,7 +108,8 @@ const FeatureSet& FeatureCache::get(const std::string& key, const std::function<
 CachedBatches::CachedBatches(const FeatureSet& set, std::int64_t batch_size, bool shuffle, std::uint64_t seed,
                              std::int64_t epoch, std::uint64_t stream, std::optional<std::vector<std::size_t>> order)
     : set_(set), batch_size_(static_cast<std::size_t>(batch_size)) {
-  order_ = order ? std::move(*order) : BatchLoader::order(static_cast<std::size_t>(set.targets.size(0)), shuffle, seed, epoch, stream);
+  order_ = order ? std::move(*order)
+                 : BatchLoader::order(static_cast<std::size_t>(set.targets.size(0)), shuffle, seed, epoch, stream);
   batches_ = (order_.size() + batch_size_ - 1) / batch_size_;
 }
 
@@ -117,7 +118,8 @@ std::optional<Batch> CachedBatches::next() {
   const std::size_t begin = next_ * batch_size_, end = std::min(order_.size(), begin + batch_size_);
   ++next_;
   Batch b;
-  b.positions.assign(order_.begin() + static_cast<std::ptrdiff_t>(begin), order_.begin() + static_cast<std::ptrdiff_t>(end));
+  b.positions.assign(order_.begin() + static_cast<std::ptrdiff_t>(begin),
+                     order_.begin() + static_cast<std::ptrdiff_t>(end));
   std::vector<std::int64_t> idx(b.positions.begin(), b.positions.end());
   const at::Tensor index = at::from_blob(idx.data(), {static_cast<std::int64_t>(idx.size())}, at::kLong);
   b.images = set_.features.index_select(0, index);

@@ -8,7 +8,8 @@
 
 namespace trex {
 
-std::string model_summary(const Registry& registry, const std::string& name, const ImageShape& input, std::int64_t classes) {
+std::string model_summary(const Registry& registry, const std::string& name, const ImageShape& input,
+                          std::int64_t classes) {
   Node node = Node::map();
   node.set("type", Node::scalar(name));
   Diagnostics diag;
@@ -20,7 +21,8 @@ std::string model_summary(const Registry& registry, const std::string& name, con
   const auto x = torch::zeros({1, input.channels, input.height, input.width});
   std::ostringstream out;
   out << "cut points for a " << input.channels << "x" << input.height << "x" << input.width << " input:\n";
-  for (const auto& stage : model->stages()) out << "  " << stage << "  " << model->forward_until(x, stage).sizes() << "\n";
+  for (const auto& stage : model->stages())
+    out << "  " << stage << "  " << model->forward_until(x, stage).sizes() << "\n";
   std::int64_t total = 0;
   for (const auto& p : model->module()->parameters()) total += p.numel();
   out << "parameter count: " << total << " (" << classes << " classes)\n";

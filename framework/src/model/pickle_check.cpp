@@ -13,11 +13,11 @@ namespace {
 
 // How an opcode's argument is laid out (Python's pickletools, protocols 0-5).
 enum class Arg {
-  None,       // no argument
-  Fixed,      // `fixed` bytes
-  Line,       // text up to and including a newline
-  TwoLines,   // GLOBAL / INST: module and name, each newline-terminated
-  Counted,    // a little-endian length of `fixed` bytes, then that many bytes
+  None,           // no argument
+  Fixed,          // `fixed` bytes
+  Line,           // text up to and including a newline
+  TwoLines,       // GLOBAL / INST: module and name, each newline-terminated
+  Counted,        // a little-endian length of `fixed` bytes, then that many bytes
   SignedCounted,  // the same with a signed 4-byte length that must not be negative
 };
 
@@ -32,6 +32,8 @@ const OpcodeInfo& info(unsigned char op) {
   static const auto table = [] {
     std::array<OpcodeInfo, 256> t{};
     auto set = [&](unsigned char b, const char* name, Arg arg, int fixed = 0) { t[b] = {name, arg, fixed}; };
+    // A table, two opcodes a line.
+    // clang-format off
     set('(', "MARK", Arg::None);             set('.', "STOP", Arg::None);
     set('0', "POP", Arg::None);              set('1', "POP_MARK", Arg::None);
     set('2', "DUP", Arg::None);              set('F', "FLOAT", Arg::Line);
@@ -69,6 +71,7 @@ const OpcodeInfo& info(unsigned char op) {
     set(0x93, "STACK_GLOBAL", Arg::None);    set(0x94, "MEMOIZE", Arg::None);
     set(0x95, "FRAME", Arg::Fixed, 8);       set(0x96, "BYTEARRAY8", Arg::Counted, 8);
     set(0x97, "NEXT_BUFFER", Arg::None);     set(0x98, "READONLY_BUFFER", Arg::None);
+    // clang-format on
     return t;
   }();
   return table[op];
@@ -80,7 +83,8 @@ const OpcodeInfo& info(unsigned char op) {
 
 std::size_t line_end(const std::string& in, std::size_t from, std::size_t op_at) {
   const std::size_t nl = in.find('\n', from);
-  if (nl == std::string::npos) refuse(std::string(info(static_cast<unsigned char>(in[op_at])).name) + " without its newline", op_at);
+  if (nl == std::string::npos)
+    refuse(std::string(info(static_cast<unsigned char>(in[op_at])).name) + " without its newline", op_at);
   return nl + 1;
 }
 
@@ -115,7 +119,8 @@ std::size_t opcode_length(const std::string& in, std::size_t i) {
     case Arg::Counted:
     case Arg::SignedCounted: {
       const std::uint64_t n = read_le(in, i + 1, o.fixed);
-      if (o.arg == Arg::SignedCounted && (n & 0x80000000ULL)) refuse(std::string(o.name) + " with a negative length", i);
+      if (o.arg == Arg::SignedCounted && (n & 0x80000000ULL))
+        refuse(std::string(o.name) + " with a negative length", i);
       // The length is believed only after it is checked against what is left.
       if (n > left - static_cast<std::size_t>(o.fixed))
         refuse(std::string(o.name) + " claims " + std::to_string(n) + " bytes but " +
@@ -139,44 +144,114 @@ class Machine {
   void step(std::size_t at, std::size_t n) {
     at_ = at;
     const unsigned char op = static_cast<unsigned char>(in_[at]);
-    switch (op) {
-      case '(': marks_.push_back(stack_.size()); break;
-      case '.': if (stack_.size() != 1 || !marks_.empty()) fail("STOP with " + std::to_string(stack_.size()) + " values left"); break;
-      case '0': if (!stack_.empty() && (marks_.empty() || marks_.back() < stack_.size())) pop(); else pop_mark(); break;
-      case '1': pop_mark(); break;
-      case '2': if (top().mutable_) fail("DUP of a container"); push_same(stack_.back()); break;
-      case ']': case '}': case 0x8f: push(Kind::Mutable, 1); break;
-      case ')': push(Kind::Leaf, 1); break;
-      case 'Q': case 0x98: pop(); push(Kind::Leaf, 0); break;
-      case 0x93: pop(); pop(); push(Kind::Leaf, 0); break;
-      case 'R': case 0x81: { const int args = pop(); pop(); push(Kind::Mutable, args); break; }
-      case 0x92: { const int kwargs = pop(), args = pop(); pop(); push(Kind::Mutable, std::max(args, kwargs)); break; }
-      case 'b': { const int state = pop_index(); insert(top_index(), state); break; }
-      case 't': case 0x91: push(Kind::Leaf, pop_mark() + 1); break;
-      case 'l': case 'd': push(Kind::Mutable, pop_mark() + 1); break;
-      case 'i': case 'o': push(Kind::Mutable, pop_mark()); break;
-      case 0x85: case 0x86: case 0x87: {
-        int h = 0;
-        for (int k = 0; k < op - 0x84; ++k) h = std::max(h, pop());
-        push(Kind::Leaf, h + 1);
-        break;
-      }
-      case 'a': { const int v = pop_index(); insert(top_index(), v); break; }
-      case 's': { const int v = pop_index(), k = pop_index(); insert(top_index(), k), insert(top_index(), v); break; }
-      case 'e': case 'u': case 0x90: {
-        const std::vector<int> items = pop_mark_indices();
-        for (int v : items) insert(top_index(), v);
-        break;
-      }
-      case 'q': case 'r': case 'p': put(slot(at, n)); break;
-      case 0x94: put(static_cast<std::int64_t>(memo_.size())); break;
-      case 'h': case 'j': case 'g': get(slot(at, n)); break;
-      case 0x80: case 0x95: break;  // PROTO, FRAME
-      default: push(Kind::Leaf, 0);  // every other opcode pushes one constant
-    }
+    if (!stack_op(op) && !make_op(op) && !fill_op(op) && !memo_op(op, at, n))
+      push(Kind::Leaf, 0);  // every other opcode pushes one constant
   }
 
  private:
+  /// Marks, STOP, POP, DUP, PROTO, FRAME.
+  bool stack_op(unsigned char op) {
+    switch (op) {
+      case '(': marks_.push_back(stack_.size()); return true;
+      case '.':
+        if (stack_.size() != 1 || !marks_.empty()) fail("STOP with " + std::to_string(stack_.size()) + " values left");
+        return true;
+      case '0':
+        if (!stack_.empty() && (marks_.empty() || marks_.back() < stack_.size()))
+          pop();
+        else
+          pop_mark();
+        return true;
+      case '1': pop_mark(); return true;
+      case '2':
+        if (top().mutable_) fail("DUP of a container");
+        push_same(stack_.back());
+        return true;
+      case 0x80:
+      case 0x95: return true;  // PROTO, FRAME
+      default: return false;
+    }
+  }
+
+  /// Opcodes that make a new value from what is on the stack.
+  bool make_op(unsigned char op) {
+    switch (op) {
+      case ']':
+      case '}':
+      case 0x8f: push(Kind::Mutable, 1); return true;
+      case ')': push(Kind::Leaf, 1); return true;
+      case 'Q':
+      case 0x98: pop(), push(Kind::Leaf, 0); return true;
+      case 0x93: pop(), pop(), push(Kind::Leaf, 0); return true;
+      case 'R':
+      case 0x81: {
+        const int args = pop();
+        pop();
+        push(Kind::Mutable, args);
+        return true;
+      }
+      case 0x92: {
+        const int kwargs = pop(), args = pop();
+        pop();
+        push(Kind::Mutable, std::max(args, kwargs));
+        return true;
+      }
+      case 't':
+      case 0x91: push(Kind::Leaf, pop_mark() + 1); return true;
+      case 'l':
+      case 'd': push(Kind::Mutable, pop_mark() + 1); return true;
+      case 'i':
+      case 'o': push(Kind::Mutable, pop_mark()); return true;
+      case 0x85:
+      case 0x86:
+      case 0x87: {
+        int h = 0;
+        for (int k = 0; k < op - 0x84; ++k) h = std::max(h, pop());
+        push(Kind::Leaf, h + 1);
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  /// Opcodes that put values into the container (or object) below them.
+  bool fill_op(unsigned char op) {
+    switch (op) {
+      case 'b':
+      case 'a': {
+        const int v = pop_index();  // BUILD's state, APPEND's item
+        insert(top_index(), v);
+        return true;
+      }
+      case 's': {
+        const int v = pop_index(), k = pop_index();
+        insert(top_index(), k), insert(top_index(), v);
+        return true;
+      }
+      case 'e':
+      case 'u':
+      case 0x90: {
+        const std::vector<int> items = pop_mark_indices();
+        for (int v : items) insert(top_index(), v);
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  bool memo_op(unsigned char op, std::size_t at, std::size_t n) {
+    switch (op) {
+      case 'q':
+      case 'r':
+      case 'p': put(slot(at, n)); return true;
+      case 0x94: put(static_cast<std::int64_t>(memo_.size())); return true;
+      case 'h':
+      case 'j':
+      case 'g': get(slot(at, n)); return true;
+      default: return false;
+    }
+  }
+
   enum class Kind { Leaf, Mutable };
   struct Value {
     int height = 0;
@@ -196,7 +271,8 @@ class Machine {
     ++values_[static_cast<std::size_t>(v)].on_stack;
   }
   Value& top() {
-    if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size())) fail("an opcode needs a value the stack does not hold");
+    if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size()))
+      fail("an opcode needs a value the stack does not hold");
     return values_[static_cast<std::size_t>(stack_.back())];
   }
   int top_index() {
@@ -237,7 +313,8 @@ class Machine {
     if (p.placed) fail("a container changed after it was placed in another (shared mutable structure)");
     if (parent == child) fail("a container placed inside itself");
     p.height = std::max(p.height, values_[static_cast<std::size_t>(child)].height + 1);
-    if (p.height > kMaxPickleDepth) fail("containers nested deeper than " + std::to_string(kMaxPickleDepth) + " levels");
+    if (p.height > kMaxPickleDepth)
+      fail("containers nested deeper than " + std::to_string(kMaxPickleDepth) + " levels");
   }
   std::int64_t slot(std::size_t at, std::size_t n) const {
     const unsigned char op = static_cast<unsigned char>(in_[at]);
@@ -245,7 +322,8 @@ class Machine {
     if (op == 'r' || op == 'j') return static_cast<std::int64_t>(read_le(in_, at + 1, 4));
     std::int64_t v = 0;  // PUT / GET: decimal text up to the newline
     for (std::size_t k = at + 1; k + 1 < at + n; ++k) {
-      if (in_[k] < '0' || in_[k] > '9' || v > (std::int64_t{1} << 40)) refuse("a memo index that is not a small number", at);
+      if (in_[k] < '0' || in_[k] > '9' || v > (std::int64_t{1} << 40))
+        refuse("a memo index that is not a small number", at);
       v = v * 10 + (in_[k] - '0');
     }
     return v;
@@ -257,8 +335,10 @@ class Machine {
     if (s > static_cast<std::int64_t>(memo_.size()))
       fail("memo slot " + std::to_string(s) + " set when " + std::to_string(memo_.size()) + " are filled");
     const int v = top_index();
-    if (s == static_cast<std::int64_t>(memo_.size())) memo_.push_back(v);
-    else memo_[static_cast<std::size_t>(s)] = v;
+    if (s == static_cast<std::int64_t>(memo_.size()))
+      memo_.push_back(v);
+    else
+      memo_[static_cast<std::size_t>(s)] = v;
   }
   void get(std::int64_t s) {
     if (s >= static_cast<std::int64_t>(memo_.size()))
@@ -297,7 +377,8 @@ void check_pickle(const std::string& in) {
 void check_archive_pickle(const std::vector<char>& bytes) {
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   caffe2::serialize::PyTorchStreamReader reader(&in);
-  if (!reader.hasRecord("data.pkl")) throw std::runtime_error("the archive has no data.pkl record (not a torch.save file)");
+  if (!reader.hasRecord("data.pkl"))
+    throw std::runtime_error("the archive has no data.pkl record (not a torch.save file)");
   auto [ptr, size] = reader.getRecord("data.pkl");
   check_pickle(std::string(static_cast<const char*>(ptr.get()), size));
 }

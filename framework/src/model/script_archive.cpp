@@ -112,7 +112,8 @@ void check_tensors(const c10::IValue& root, const std::string& label) {
     todo.pop_back();
     if (v.isTensor()) {
       if (!tensor_in_bounds(v.toTensor()))
-        throw std::runtime_error("'" + label + "' holds a tensor whose shape reaches past its stored data; the file is "
+        throw std::runtime_error("'" + label +
+                                 "' holds a tensor whose shape reaches past its stored data; the file is "
                                  "damaged or was not written by torch.save");
       continue;
     }
@@ -132,8 +133,10 @@ void check_tensors(const c10::IValue& root, const std::string& label) {
 
 void check_script_archive(caffe2::serialize::PyTorchStreamReader& reader, const std::string& label) {
   for (const auto& name : reader.getAllRecords()) {
-    const bool code = name.find("code/") != std::string::npos && name.size() > 3 && name.compare(name.size() - 3, 3, ".py") == 0;
-    const bool pickle = name.size() > 3 && (name.compare(name.size() - 4, 4, ".pkl") == 0 || name.find(".debug_pkl") != std::string::npos);
+    const bool code =
+        name.find("code/") != std::string::npos && name.size() > 3 && name.compare(name.size() - 3, 3, ".py") == 0;
+    const bool pickle = name.size() > 3 &&
+                        (name.compare(name.size() - 4, 4, ".pkl") == 0 || name.find(".debug_pkl") != std::string::npos);
     if (!code && !pickle) continue;
     auto [data, size] = reader.getRecord(name);
     const std::string text(static_cast<const char*>(data.get()), size);

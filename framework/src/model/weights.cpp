@@ -63,9 +63,11 @@ std::map<std::string, at::Tensor> read_state_dict(const std::vector<char>& bytes
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
-    throw std::runtime_error("weights file '" + path + "' is not a state dict trex can read (" + what +
-                             "); save it with torch.save(dict(model.state_dict()), path) in the zip format, or convert it "
-                             "with tools/export_torchvision_weights.py --resave " + path);
+    throw std::runtime_error(
+        "weights file '" + path + "' is not a state dict trex can read (" + what +
+        "); save it with torch.save(dict(model.state_dict()), path) in the zip format, or convert it "
+        "with tools/export_torchvision_weights.py --resave " +
+        path);
   }
   check_tensors(value, path);
   if (!value.isGenericDict())
@@ -81,7 +83,8 @@ std::map<std::string, at::Tensor> read_state_dict(const std::vector<char>& bytes
 
 }  // namespace
 
-WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>& bytes, const std::string& path, bool strict) {
+WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>& bytes, const std::string& path,
+                              bool strict) {
   const std::map<std::string, at::Tensor> source = read_state_dict(bytes, path);
   std::map<std::string, at::Tensor> target;
   for (const auto& p : module.named_parameters()) target[p.key()] = p.value();

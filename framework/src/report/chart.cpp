@@ -19,9 +19,7 @@
 namespace fs = std::filesystem;
 
 namespace trex::report {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 // Single quotes are gnuplot's inert strings: no backquote (shell) or macro
 // substitution and no backslash escapes; a quote is doubled. Control
@@ -30,9 +28,12 @@ namespace {
 std::string gnuplot_quoted(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "''";
-    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += ' ';
-    else out += c;
+    if (c == '\'')
+      out += "''";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      out += ' ';
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -83,13 +84,15 @@ void run_gnuplot(const std::string& script_text, const Scratch& scratch, const s
   std::ofstream(script) << script_text;
   fs::create_directories(fs::absolute(png).parent_path());
   // No shell between us and gnuplot: the script path is an argument.
-  const pid_t pid = start_child("/usr/bin/env", {"env", "gnuplot", script}, [&err] {
-    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) dup2(fd, 2), dup2(fd, 1);
-  }, "gnuplot");
+  const pid_t pid = start_child(
+      "/usr/bin/env", {"env", "gnuplot", script},
+      [&err] {
+        const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) dup2(fd, 2), dup2(fd, 1);
+      },
+      "gnuplot");
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (code == 127)
     throw std::runtime_error("charts need the gnuplot command; install gnuplot-nox (tools/setup.sh does)");
@@ -126,7 +129,10 @@ std::string plot_series(const Chart& c, const Series& ser, const std::string& da
     case Chart::Kind::Lines:
     case Chart::Kind::Points:
       for (std::size_t k = 0; k < ser.x.size(); ++k) out << ser.x[k] << "\t" << ser.y[k] << "\n";
-      return quoted(data) + (c.kind == Chart::Kind::Lines ? " using 1:2 with linespoints lw 2 pt 7 ps 0.6 " : " using 1:2 with points pt 7 ps 0.5 ") + title;
+      return quoted(data) +
+             (c.kind == Chart::Kind::Lines ? " using 1:2 with linespoints lw 2 pt 7 ps 0.6 "
+                                           : " using 1:2 with points pt 7 ps 0.5 ") +
+             title;
     case Chart::Kind::Histogram: {
       std::vector<double> xs;
       for (double v : ser.x)
@@ -136,14 +142,16 @@ std::string plot_series(const Chart& c, const Series& ser, const std::string& da
       const double width = *hi > *lo ? (*hi - *lo) / c.bins : 1.0;
       std::vector<double> counts(static_cast<std::size_t>(c.bins) + 1, 0);
       for (double v : xs) counts[static_cast<std::size_t>(std::floor((v - *lo) / width))] += 1;
-      for (std::size_t b = 0; b < counts.size(); ++b) out << *lo + (static_cast<double>(b) + 0.5) * width << "\t" << counts[b] << "\n";
+      for (std::size_t b = 0; b < counts.size(); ++b)
+        out << *lo + (static_cast<double>(b) + 0.5) * width << "\t" << counts[b] << "\n";
       s << "set style fill transparent solid 0.5 border\nset boxwidth " << width << " absolute\n";
       return quoted(data) + " using 1:2 with boxes " + title;
     }
     case Chart::Kind::Bars:
       for (std::size_t k = 0; k < ser.y.size(); ++k)
         out << k << "\t" << ser.y[k] << "\t" << (k < c.categories.size() ? data_cell(c.categories[k]) : "") << "\n";
-      s << "set style fill solid 0.7 border\nset boxwidth 0.7 relative\nset xtics rotate by -45 left\nset yrange [0:*]\n"
+      s << "set style fill solid 0.7 border\nset boxwidth 0.7 relative\nset xtics rotate by -45 left\nset yrange "
+           "[0:*]\n"
         << "set xrange [-0.6:" << static_cast<double>(ser.y.size()) - 0.4 << "]\n";
       return quoted(data) + " using 1:2:xtic(3) with boxes " + title;
   }

@@ -41,7 +41,8 @@ struct Inventory {
       per_split[split] = labels.size();
       for (std::size_t i = 0; i < labels.size(); ++i) {
         all.push_back({split, i, labels[i]});
-        if (labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < counts.size()) ++counts[static_cast<std::size_t>(labels[i])];
+        if (labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < counts.size())
+          ++counts[static_cast<std::size_t>(labels[i])];
       }
     }
     order.resize(names.size());
@@ -80,27 +81,49 @@ struct Measures {
 };
 
 /// The class-frequency bar charts; returns their titles.
-std::pair<std::string, std::string> class_charts(const Inventory& inv, const std::function<std::string(const std::string&)>& out) {
+std::pair<std::string, std::string> class_charts(const Inventory& inv,
+                                                 const std::function<std::string(const std::string&)>& out) {
   const auto& names = inv.names;
-  Chart bars{Chart::Kind::Bars, fmt::format("images per class ({} classes, all splits)", names.size()), "class", "images", {{"", {}, {}}}};
-  for (auto i : inv.order) bars.categories.push_back(names[i]), bars.series[0].y.push_back(static_cast<double>(inv.counts[i]));
+  Chart bars{Chart::Kind::Bars,
+             fmt::format("images per class ({} classes, all splits)", names.size()),
+             "class",
+             "images",
+             {{"", {}, {}}}};
+  for (auto i : inv.order)
+    bars.categories.push_back(names[i]), bars.series[0].y.push_back(static_cast<double>(inv.counts[i]));
   bars.width = std::max(900, static_cast<int>(names.size()) * 14);
   render(bars, out("class_distribution.png"));
   const std::size_t k = std::min<std::size_t>(10, names.size());
-  Chart ends{Chart::Kind::Bars, fmt::format("the {} most and {} least frequent classes", k, k), "class", "images", {{"", {}, {}}}};
+  Chart ends{Chart::Kind::Bars,
+             fmt::format("the {} most and {} least frequent classes", k, k),
+             "class",
+             "images",
+             {{"", {}, {}}}};
   std::vector<std::size_t> picked(inv.order.begin(), inv.order.begin() + static_cast<std::ptrdiff_t>(k));
   for (std::size_t i = std::max(k, inv.order.size() - k); i < inv.order.size(); ++i) picked.push_back(inv.order[i]);
-  for (auto i : picked) ends.categories.push_back(names[i]), ends.series[0].y.push_back(static_cast<double>(inv.counts[i]));
+  for (auto i : picked)
+    ends.categories.push_back(names[i]), ends.series[0].y.push_back(static_cast<double>(inv.counts[i]));
   render(ends, out("class_extremes.png"));
   return {bars.title, ends.title};
 }
 
 /// Scatter of sizes, aspect ratios and per-channel intensities; returns the histogram's title.
 std::string measure_charts(const Measures& m, const std::function<std::string(const std::string&)>& out) {
-  render(Chart{Chart::Kind::Points, "image sizes", "width (pixels)", "height (pixels)", {m.sizes}, {}, {}, false}, out("sizes.png"));
-  render(Chart{Chart::Kind::Histogram, "aspect ratios", "width / height", "images", {m.aspect}, {}, {}, false, false, 30},
-         out("aspect_ratios.png"));
-  Chart hist{Chart::Kind::Histogram, "pixel intensities per channel", "intensity (0-255)", "pixels (every 7th)", {}, {}, {}, false, false, 64};
+  render(Chart{Chart::Kind::Points, "image sizes", "width (pixels)", "height (pixels)", {m.sizes}, {}, {}, false},
+         out("sizes.png"));
+  render(
+      Chart{Chart::Kind::Histogram, "aspect ratios", "width / height", "images", {m.aspect}, {}, {}, false, false, 30},
+      out("aspect_ratios.png"));
+  Chart hist{Chart::Kind::Histogram,
+             "pixel intensities per channel",
+             "intensity (0-255)",
+             "pixels (every 7th)",
+             {},
+             {},
+             {},
+             false,
+             false,
+             64};
   const char* channel_names[] = {"red", "green", "blue", "alpha"};
   for (std::size_t c = 0; c < m.intensity.size(); ++c)
     hist.series.push_back({m.channels == 1 ? "gray" : channel_names[std::min<std::size_t>(c, 3)], m.intensity[c], {}});
@@ -110,7 +133,8 @@ std::string measure_charts(const Measures& m, const std::function<std::string(co
 
 }  // namespace
 
-EdaResult write_eda(const ResolvedSpec& spec, const Registry& registry, const std::string& out_dir, std::size_t max_images) {
+EdaResult write_eda(const ResolvedSpec& spec, const Registry& registry, const std::string& out_dir,
+                    std::size_t max_images) {
   EdaResult r;
   r.dir = out_dir;
   fs::create_directories(out_dir);
@@ -126,7 +150,9 @@ EdaResult write_eda(const ResolvedSpec& spec, const Registry& registry, const st
 
   std::vector<Tile> tiles;
   for (std::size_t i = 0; i < std::min<std::size_t>(24, sample.size()); ++i)
-    tiles.push_back({data->image(sample[i].split, sample[i].index), {inv.names.at(static_cast<std::size_t>(sample[i].label)), sample[i].split}, false});
+    tiles.push_back({data->image(sample[i].split, sample[i].index),
+                     {inv.names.at(static_cast<std::size_t>(sample[i].label)), sample[i].split},
+                     false});
   r.sample_tiles = tiles.size();
   write_png(image_grid(tiles), out("samples.png"));
   Measures m;
@@ -139,10 +165,11 @@ EdaResult write_eda(const ResolvedSpec& spec, const Registry& registry, const st
       "dataset {}: {} images in {} ({}), {} classes, {} channel(s)\n"
       "sizes over {} sampled images: width {}..{} (mean {:.1f}), height {}..{} (mean {:.1f})\n"
       "images per class: min {} ({}), max {} ({}), mean {:.1f}\n",
-      spec.data.type, inv.all.size(), inv.per_split.size() == 1 ? "1 split" : fmt::format("{} splits", inv.per_split.size()),
-      inv.splits_text(), inv.names.size(), m.channels, sample.size(), m.min_w, m.max_w, m.sum_w / n, m.min_h, m.max_h, m.sum_h / n,
-      inv.counts[inv.order.back()], inv.names[inv.order.back()], inv.counts[inv.order.front()], inv.names[inv.order.front()],
-      static_cast<double>(inv.all.size()) / static_cast<double>(inv.names.size()));
+      spec.data.type, inv.all.size(),
+      inv.per_split.size() == 1 ? "1 split" : fmt::format("{} splits", inv.per_split.size()), inv.splits_text(),
+      inv.names.size(), m.channels, sample.size(), m.min_w, m.max_w, m.sum_w / n, m.min_h, m.max_h, m.sum_h / n,
+      inv.counts[inv.order.back()], inv.names[inv.order.back()], inv.counts[inv.order.front()],
+      inv.names[inv.order.front()], static_cast<double>(inv.all.size()) / static_cast<double>(inv.names.size()));
   std::ofstream(out("summary.txt")) << r.summary;
   HtmlPage page("Dataset: " + spec.data.type + " (" + spec.name + ")");
   page.preformatted(r.summary)

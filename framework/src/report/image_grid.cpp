@@ -19,7 +19,8 @@ int cell_height(const GridLayout& l) { return l.tile + 2 * kPad + kLine * kLines
 
 cv::Size grid_size(std::size_t count, const GridLayout& l) {
   const int cols = std::max(1, std::min(l.columns, static_cast<int>(count)));
-  const int rows = static_cast<int>((count + static_cast<std::size_t>(l.columns) - 1) / static_cast<std::size_t>(l.columns));
+  const int rows =
+      static_cast<int>((count + static_cast<std::size_t>(l.columns) - 1) / static_cast<std::size_t>(l.columns));
   return {cols * cell_width(l), std::max(1, rows) * cell_height(l)};
 }
 
@@ -30,23 +31,24 @@ cv::Mat image_grid(const std::vector<Tile>& tiles, const GridLayout& l) {
     const int y = static_cast<int>(i / static_cast<std::size_t>(l.columns)) * cell_height(l);
     const Tile& t = tiles[i];
     cv::Mat bgr;
-    if (t.image.channels() == 1) cv::cvtColor(t.image, bgr, cv::COLOR_GRAY2BGR);
-    else cv::cvtColor(t.image, bgr, cv::COLOR_RGB2BGR);
+    if (t.image.channels() == 1)
+      cv::cvtColor(t.image, bgr, cv::COLOR_GRAY2BGR);
+    else
+      cv::cvtColor(t.image, bgr, cv::COLOR_RGB2BGR);
     const double scale = std::min(static_cast<double>(l.tile) / bgr.cols, static_cast<double>(l.tile) / bgr.rows);
     cv::Mat scaled;
     cv::resize(bgr, scaled, cv::Size(), scale, scale, scale > 1 ? cv::INTER_NEAREST : cv::INTER_AREA);
     const int ox = x + kPad + (l.tile - scaled.cols) / 2, oy = y + kLine * kLines + kPad + (l.tile - scaled.rows) / 2;
     scaled.copyTo(grid(cv::Rect(ox, oy, scaled.cols, scaled.rows)));
-    if (t.highlight)
-      cv::rectangle(grid, cv::Rect(ox - 3, oy - 3, scaled.cols + 6, scaled.rows + 6), kWrong, 3);
+    if (t.highlight) cv::rectangle(grid, cv::Rect(ox - 3, oy - 3, scaled.cols + 6, scaled.rows + 6), kWrong, 3);
     for (std::size_t line = 0; line < t.caption.size() && line < kLines; ++line) {
       std::string text = t.caption[line];
       int baseline = 0;
       while (text.size() > 2 &&
              cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, kFontScale, 1, &baseline).width > cell_width(l) - kPad)
         text = text.substr(0, text.size() - 2) + "~";  // shorten to fit the cell
-      cv::putText(grid, text, cv::Point(x + kPad / 2, y + kLine * static_cast<int>(line + 1) - 3), cv::FONT_HERSHEY_SIMPLEX,
-                  kFontScale, t.highlight && line > 0 ? kWrong : kText, 1, cv::LINE_AA);
+      cv::putText(grid, text, cv::Point(x + kPad / 2, y + kLine * static_cast<int>(line + 1) - 3),
+                  cv::FONT_HERSHEY_SIMPLEX, kFontScale, t.highlight && line > 0 ? kWrong : kText, 1, cv::LINE_AA);
     }
   }
   return grid;

@@ -1,6 +1,5 @@
 #include "trex/report/metric_plot.h"
 
-
 #include "trex/store/run_diff.h"
 #include "trex/store/store.h"
 #include "trex/report/chart.h"
@@ -23,7 +22,8 @@ void write_metric_plot(const Store& store, const std::vector<std::string>& refs,
     if (!s.x.empty()) c.series.push_back(s);
   }
   if (c.series.empty())
-    throw std::runtime_error("none of the runs recorded '" + metric + "' (a metric key is <split>_<name>, e.g. val_accuracy)");
+    throw std::runtime_error("none of the runs recorded '" + metric +
+                             "' (a metric key is <split>_<name>, e.g. val_accuracy)");
   render(c, png);
 }
 

@@ -42,7 +42,8 @@ std::vector<Prediction> read_predictions(const fs::path& csv) {
     try {
       out.push_back({std::stoul(f[0]), f[1], std::stoll(f[2]), std::stoll(f[3]), std::stod(f[4])});
     } catch (const std::exception&) {
-      throw std::runtime_error(csv.string() + ": unreadable row '" + line + "' (expected index,split,label,predicted,confidence)");
+      throw std::runtime_error(csv.string() + ": unreadable row '" + line +
+                               "' (expected index,split,label,predicted,confidence)");
     }
   }
   return out;
@@ -54,7 +55,8 @@ std::string class_name(const std::vector<std::string>& names, std::int64_t i) {
 
 Tile prediction_tile(const Dataset& data, const Prediction& p, const std::vector<std::string>& names) {
   return {data.image(p.split, p.index),
-          {"Actual: " + class_name(names, p.label), fmt::format("Pred: {} ({:.2f})", class_name(names, p.predicted), p.confidence)},
+          {"Actual: " + class_name(names, p.label),
+           fmt::format("Pred: {} ({:.2f})", class_name(names, p.predicted), p.confidence)},
           p.label != p.predicted};
 }
 
@@ -76,7 +78,9 @@ class Builder {
     result_.html = (fs::path(result_.dir) / "index.html").string();
     page_->write(result_.html);
     result_.images = page_->images();
-    nlohmann::json j{{"run", run_.id}, {"images", result_.images}, {"prediction_tiles", result_.prediction_tiles},
+    nlohmann::json j{{"run", run_.id},
+                     {"images", result_.images},
+                     {"prediction_tiles", result_.prediction_tiles},
                      {"wrong_tiles", result_.wrong_tiles}};
     std::ofstream(fs::path(result_.dir) / "report.json") << json_text(j, 2) << "\n";
     return result_;
@@ -103,12 +107,14 @@ class Builder {
     std::vector<Marker> markers;
     const std::string main = run_.main_metric.empty() ? "val_accuracy" : run_.main_metric;
     for (const auto& s : store_.summaries(run_.id))
-      if (s.key == main) markers.push_back({static_cast<double>(s.best_epoch), fmt::format("best {} (epoch {})", main, s.best_epoch)});
+      if (s.key == main)
+        markers.push_back({static_cast<double>(s.best_epoch), fmt::format("best {} (epoch {})", main, s.best_epoch)});
     std::int64_t planned = 0;
     for (const auto& p : store_.params(run_.id))
       if (p.key == "train.epochs") planned = std::stoll(p.value);
     if (run_.status == "completed" && planned > last_epoch)
-      markers.push_back({static_cast<double>(last_epoch), fmt::format("early stop (epoch {} of {})", last_epoch, planned)});
+      markers.push_back(
+          {static_cast<double>(last_epoch), fmt::format("early stop (epoch {} of {})", last_epoch, planned)});
     else if (run_.status != "completed" && run_.status != "running")
       markers.push_back({static_cast<double>(last_epoch), run_.status + fmt::format(" (epoch {})", last_epoch)});
     page_->heading("Training curves");
@@ -171,13 +177,15 @@ class Builder {
     result_.prediction_tiles = tiles.size();
     for (const auto& t : tiles) result_.wrong_tiles += t.highlight;
     write_png(image_grid(tiles), path("predictions.png"));
-    page_->figure("predictions.png", fmt::format("{} random test images: actual / predicted (confidence); wrong ones framed in red",
-                                                 tiles.size()));
+    page_->figure(
+        "predictions.png",
+        fmt::format("{} random test images: actual / predicted (confidence); wrong ones framed in red", tiles.size()));
 
     std::vector<Prediction> wrong;
     for (const auto& p : preds)
       if (p.label != p.predicted) wrong.push_back(p);
-    std::stable_sort(wrong.begin(), wrong.end(), [](const auto& a, const auto& b) { return a.confidence > b.confidence; });
+    std::stable_sort(wrong.begin(), wrong.end(),
+                     [](const auto& a, const auto& b) { return a.confidence > b.confidence; });
     if (wrong.size() > 12) wrong.resize(12);
     if (!wrong.empty()) {
       std::vector<Tile> w;
@@ -189,13 +197,15 @@ class Builder {
 
   void classification_report() {
     auto e = store_.db().prepare(
-        "SELECT id, checkpoint, examples FROM evaluations WHERE run_id = ? AND source = 'split:test' ORDER BY id DESC LIMIT 1");
+        "SELECT id, checkpoint, examples FROM evaluations WHERE run_id = ? AND source = 'split:test' ORDER BY id DESC "
+        "LIMIT 1");
     e.bind_all(run_.id);
     if (!e.step()) return;
     const std::int64_t id = e.integer(0);
     std::vector<std::vector<std::string>> rows;
     auto c = store_.db().prepare(
-        "SELECT class_name, precision, recall, f1, support FROM evaluation_classes WHERE evaluation_id = ? ORDER BY class_index");
+        "SELECT class_name, precision, recall, f1, support FROM evaluation_classes WHERE evaluation_id = ? ORDER BY "
+        "class_index");
     c.bind_all(id);
     while (c.step())
       rows.push_back({c.text(0), fmt::format("{:.4f}", c.real(1)), fmt::format("{:.4f}", c.real(2)),

@@ -10,7 +10,8 @@ namespace trex {
 namespace {
 
 const char* kRunCopyColumns =
-    "id, name, experiment, status, error, start_time, end_time, heartbeat, host, pid, seed, trex_version, torch_version, "
+    "id, name, experiment, status, error, start_time, end_time, heartbeat, host, pid, seed, trex_version, "
+    "torch_version, "
     "opencv_version, git_commit, spec_yaml, spec_hash, class_names, main_metric, trial";
 
 std::int64_t count(sql::Database& db, const std::string& query) {
@@ -40,10 +41,10 @@ void check_ids(sql::Database& db, const std::string& kind, const std::string& qu
   }
 }
 
-
 // Shards of one sweep share its key: their trials join the sweep already here;
 // other sweeps come over, under a new id when theirs is taken.
-void merge_sweeps(sql::Database& db, MergeReport& report, std::vector<std::pair<std::string, std::string>>& sweep_dirs) {
+void merge_sweeps(sql::Database& db, MergeReport& report,
+                  std::vector<std::pair<std::string, std::string>>& sweep_dirs) {
   db.exec("CREATE TEMP TABLE IF NOT EXISTS sweep_map(src TEXT PRIMARY KEY, dst TEXT NOT NULL)");
   db.exec("DELETE FROM temp.sweep_map");
   auto sweeps = db.prepare("SELECT id, key, state FROM src.sweeps");
@@ -66,8 +67,9 @@ void merge_sweeps(sql::Database& db, MergeReport& report, std::vector<std::pair<
       clash.bind_all(id);
       clash.step();
       dst = clash.integer(0) ? "sweep-" + Store::new_run_id() : id;
-      db.prepare("INSERT INTO main.sweeps SELECT ?, key, name, spec_path, spec_yaml, method, config, state, created, "
-                 "updated, host, pid, shard_index, shard_count FROM src.sweeps WHERE id = ?")
+      db.prepare(
+            "INSERT INTO main.sweeps SELECT ?, key, name, spec_path, spec_yaml, method, config, state, created, "
+            "updated, host, pid, shard_index, shard_count FROM src.sweeps WHERE id = ?")
           .bind_all(dst, id)
           .run();
       ++report.sweeps_added;
@@ -93,25 +95,30 @@ std::vector<std::string> merge_runs(sql::Database& db, MergeReport& report) {
   db.exec(std::string("INSERT INTO main.runs(") + kRunCopyColumns + ", sweep_id) SELECT " + kRunCopyColumns +
           ", (SELECT dst FROM temp.sweep_map WHERE src = sweep_id) FROM src.runs WHERE id IN temp.new_runs");
   for (const char* table : {"params", "metrics", "summaries", "artifacts", "epochs"})
-    db.exec(std::string("INSERT INTO main.") + table + " SELECT * FROM src." + table + " WHERE run_id IN temp.new_runs");
+    db.exec(std::string("INSERT INTO main.") + table + " SELECT * FROM src." + table +
+            " WHERE run_id IN temp.new_runs");
   return new_runs;
 }
 
 // Evaluations get new ids here; their metric and class rows follow them.
 void merge_evaluations(sql::Database& db) {
-  auto evals = db.prepare("SELECT id, run_id, created, checkpoint, source, examples FROM src.evaluations "
-                          "WHERE run_id IN temp.new_runs ORDER BY id");
+  auto evals = db.prepare(
+      "SELECT id, run_id, created, checkpoint, source, examples FROM src.evaluations "
+      "WHERE run_id IN temp.new_runs ORDER BY id");
   while (evals.step()) {
     db.prepare("INSERT INTO main.evaluations(run_id, created, checkpoint, source, examples) VALUES(?,?,?,?,?)")
         .bind_all(evals.text(1), evals.real(2), evals.text(3), evals.text(4), evals.integer(5))
         .run();
     const std::int64_t dst = count(db, "SELECT last_insert_rowid()");
     const std::int64_t src = evals.integer(0);
-    db.prepare("INSERT INTO main.evaluation_metrics SELECT ?, name, value FROM src.evaluation_metrics WHERE evaluation_id = ?")
+    db.prepare(
+          "INSERT INTO main.evaluation_metrics SELECT ?, name, value FROM src.evaluation_metrics WHERE evaluation_id = "
+          "?")
         .bind_all(dst, src)
         .run();
-    db.prepare("INSERT INTO main.evaluation_classes SELECT ?, class_index, class_name, precision, recall, f1, support "
-               "FROM src.evaluation_classes WHERE evaluation_id = ?")
+    db.prepare(
+          "INSERT INTO main.evaluation_classes SELECT ?, class_index, class_name, precision, recall, f1, support "
+          "FROM src.evaluation_classes WHERE evaluation_id = ?")
         .bind_all(dst, src)
         .run();
   }
@@ -120,11 +127,12 @@ void merge_evaluations(sql::Database& db) {
 // A trial number present on both sides keeps the finished one.
 void merge_trials(sql::Database& db, MergeReport& report) {
   const std::int64_t before = count(db, "SELECT count(*) FROM main.trials");
-  db.exec("INSERT INTO main.trials SELECT m.dst, t.number, t.config, t.seed, t.params, t.point, t.state, t.run_id, "
-          "t.objective, t.reason, t.attempts, t.updated FROM src.trials t JOIN temp.sweep_map m ON m.src = t.sweep_id "
-          "WHERE true ON CONFLICT(sweep_id, number) DO UPDATE SET state = excluded.state, run_id = excluded.run_id, "
-          "objective = excluded.objective, reason = excluded.reason, attempts = excluded.attempts, "
-          "updated = excluded.updated WHERE trials.state != 'completed' AND excluded.state = 'completed'");
+  db.exec(
+      "INSERT INTO main.trials SELECT m.dst, t.number, t.config, t.seed, t.params, t.point, t.state, t.run_id, "
+      "t.objective, t.reason, t.attempts, t.updated FROM src.trials t JOIN temp.sweep_map m ON m.src = t.sweep_id "
+      "WHERE true ON CONFLICT(sweep_id, number) DO UPDATE SET state = excluded.state, run_id = excluded.run_id, "
+      "objective = excluded.objective, reason = excluded.reason, attempts = excluded.attempts, "
+      "updated = excluded.updated WHERE trials.state != 'completed' AND excluded.state = 'completed'");
   report.trials_added = count(db, "SELECT count(*) FROM main.trials") - before;
 }
 
@@ -137,7 +145,8 @@ void copy_files(const Store& into, const fs::path& from, const std::vector<std::
     if (!fs::is_directory(fs::symlink_status(in))) continue;
     fs::create_directories(out);
     for (const auto& f : fs::directory_iterator(in))
-      if (f.symlink_status().type() == fs::file_type::regular && !fs::exists(fs::symlink_status(out / f.path().filename())))
+      if (f.symlink_status().type() == fs::file_type::regular &&
+          !fs::exists(fs::symlink_status(out / f.path().filename())))
         fs::copy_file(f.path(), out / f.path().filename());
   }
 }

@@ -19,7 +19,9 @@ constexpr ColumnDef kColumns[] = {
     {"id", "r.id"},
     {"name", "r.name"},
     {"experiment", "r.experiment"},
-    {"status", "(CASE WHEN r.status='running' AND trex_run_gone(r.heartbeat, r.host, r.pid) THEN 'interrupted' ELSE r.status END)"},
+    {"status",
+     "(CASE WHEN r.status='running' AND trex_run_gone(r.heartbeat, r.host, r.pid) THEN 'interrupted' ELSE r.status "
+     "END)"},
     {"error", "r.error"},
     {"host", "r.host"},
     {"pid", "r.pid"},
@@ -80,8 +82,7 @@ Field parse_field_at(const std::string& text, const std::string& expr, std::size
     const bool plain = !rest.empty() && std::all_of(rest.begin(), rest.end(), [](char c) {
       return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
     });
-    if (!plain)
-      throw Error(expr, pos, "'" + text + "': a metric is <split>_<name>, e.g. " + head + ".val_accuracy");
+    if (!plain) throw Error(expr, pos, "'" + text + "': a metric is <split>_<name>, e.g. " + head + ".val_accuracy");
     return Field{Field::Kind::Summary, rest, head};
   }
   std::string hint = did_you_mean(head, field_prefixes());
@@ -92,11 +93,11 @@ Field parse_field_at(const std::string& text, const std::string& expr, std::size
 
 }  // namespace detail
 
+using detail::find_column;
 using detail::lower;
+using detail::parse_field_at;
 using detail::word_char;
 using detail::word_start;
-using detail::parse_field_at;
-using detail::find_column;
 
 std::string Field::label() const {
   if (kind == Kind::Param) return "params." + name;
@@ -209,7 +210,8 @@ QueryPlan compile(const RunQuery& q) {
   Sql rest = order_by(keys, 1);
   with.text += ", " + rest.text.substr(std::string(" ORDER BY ").size());
   with.binds.insert(with.binds.end(), rest.binds.begin(), rest.binds.end());
-  plan.counted = Sql{"SELECT count(*) FROM runs r JOIN " + table + " k0 ON k0.run_id = r.id AND k0.key = ? WHERE ", {f.name}};
+  plan.counted =
+      Sql{"SELECT count(*) FROM runs r JOIN " + table + " k0 ON k0.run_id = r.id AND k0.key = ? WHERE ", {f.name}};
   append(plan.counted, where);
   Sql without = select_list(q);
   without.text += " FROM runs r WHERE NOT EXISTS (SELECT 1 FROM " + table + " WHERE run_id = r.id AND key = ?) AND ";

@@ -32,17 +32,22 @@ std::vector<Token> tokenize(const std::string& s) {
       continue;
     }
     const std::size_t start = i;
-    if (c == '(') out.push_back({Tok::LParen, "(", i++});
-    else if (c == ')') out.push_back({Tok::RParen, ")", i++});
-    else if (c == ',') out.push_back({Tok::Comma, ",", i++});
+    if (c == '(')
+      out.push_back({Tok::LParen, "(", i++});
+    else if (c == ')')
+      out.push_back({Tok::RParen, ")", i++});
+    else if (c == ',')
+      out.push_back({Tok::Comma, ",", i++});
     else if (c == '\'' || c == '"') {
       std::string v;
       ++i;
       for (;;) {
         if (i >= s.size()) throw Error(s, start, "unterminated string; close it with " + std::string(1, c));
         if (s[i] == c) {
-          if (i + 1 < s.size() && s[i + 1] == c) v += c, i += 2;  // doubled quote
-          else break;
+          if (i + 1 < s.size() && s[i + 1] == c)
+            v += c, i += 2;  // doubled quote
+          else
+            break;
         } else {
           v += s[i++];
         }
@@ -160,8 +165,7 @@ class Parser {
             const double v = std::stod(t.text, &used);
             if (used == t.text.size()) return v;
           }
-        } catch (const std::exception&) {
-        }
+        } catch (const std::exception&) {}
         throw error(t, "'" + t.text + "' is not a number");
       }
       case Tok::String: return t.text;
@@ -173,7 +177,8 @@ class Parser {
           throw error(t, "expected a value, found the keyword '" + t.text + "'");
         return t.text;  // a bare word is a string: status = completed
       }
-      default: throw error(t, t.kind == Tok::End ? "expected a value at the end" : "expected a value, found '" + t.text + "'");
+      default:
+        throw error(t, t.kind == Tok::End ? "expected a value at the end" : "expected a value, found '" + t.text + "'");
     }
   }
 
@@ -183,7 +188,8 @@ class Parser {
       throw error(ft, ft.kind == Tok::End ? "expected a field at the end, e.g. best.val_accuracy > 0.9"
                                           : "expected a field, found '" + ft.text + "'");
     if (++comparisons_ > kMaxComparisons)
-      throw error(ft, "more than " + std::to_string(kMaxComparisons) + " comparisons in one filter; use 'in (...)' for lists");
+      throw error(
+          ft, "more than " + std::to_string(kMaxComparisons) + " comparisons in one filter; use 'in (...)' for lists");
     const Field f = parse_field_at(ft.text, expr_, ft.pos);
     bool negate = false;
     if (keyword("not")) next(), negate = true;
@@ -207,7 +213,8 @@ class Parser {
       next();
       const Token vt = peek();
       sql::Cell v = value();
-      if (!std::holds_alternative<std::string>(v)) throw error(vt, "'like' takes a quoted pattern, e.g. name like 'cifar%'");
+      if (!std::holds_alternative<std::string>(v))
+        throw error(vt, "'like' takes a quoted pattern, e.g. name like 'cifar%'");
       return condition(f, negate ? "NOT LIKE ?" : "LIKE ?", {v});
     }
     if (negate) throw error(peek(), "'not' here must be followed by 'in' or 'like'");

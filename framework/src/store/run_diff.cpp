@@ -9,7 +9,8 @@ namespace trex {
 namespace {
 
 bool derived(const std::string& key) {
-  return key.rfind("data.class_sizes.", 0) == 0 || key.rfind("data.sizes.", 0) == 0 || key.rfind("model.params.", 0) == 0;
+  return key.rfind("data.class_sizes.", 0) == 0 || key.rfind("data.sizes.", 0) == 0 ||
+         key.rfind("model.params.", 0) == 0;
 }
 
 // "train.optimizer.lr" -> "optimizer.lr": enough to tell keys apart in a legend.

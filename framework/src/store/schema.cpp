@@ -5,8 +5,8 @@ namespace trex {
 // Forward-only migrations; user_version is the number applied.
 const std::vector<std::string>& schema_migrations() {
   static const std::vector<std::string> migrations = {
-    // 1: runs, params, metrics, summaries, artifacts
-    R"sql(
+      // 1: runs, params, metrics, summaries, artifacts
+      R"sql(
 CREATE TABLE runs(
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -62,8 +62,8 @@ CREATE TABLE artifacts(
   PRIMARY KEY(run_id, path)
 ) WITHOUT ROWID;
 )sql",
-    // 2: the run's main metric, and the learning rate of each epoch
-    R"sql(
+      // 2: the run's main metric, and the learning rate of each epoch
+      R"sql(
 ALTER TABLE runs ADD COLUMN main_metric TEXT;
 CREATE TABLE epochs(
   run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -72,8 +72,8 @@ CREATE TABLE epochs(
   PRIMARY KEY(run_id, epoch)
 ) WITHOUT ROWID;
 )sql",
-    // 3: evaluations of a trained run (trex predict --evaluate), apart from training runs
-    R"sql(
+      // 3: evaluations of a trained run (trex predict --evaluate), apart from training runs
+      R"sql(
 CREATE TABLE evaluations(
   id INTEGER PRIMARY KEY,
   run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -97,8 +97,8 @@ CREATE TABLE evaluation_classes(
   PRIMARY KEY(evaluation_id, class_index)
 ) WITHOUT ROWID;
 )sql",
-    // 4: sweeps and their trials; a run knows its sweep and trial; indexes for --where on summaries
-    R"sql(
+      // 4: sweeps and their trials; a run knows its sweep and trial; indexes for --where on summaries
+      R"sql(
 CREATE TABLE sweeps(
   id TEXT PRIMARY KEY,
   key TEXT NOT NULL,
@@ -138,7 +138,7 @@ CREATE INDEX runs_sweep ON runs(sweep_id, trial);
 CREATE INDEX runs_start ON runs(start_time);
 CREATE INDEX summaries_key_last ON summaries(key, last);
 )sql",
-};
+  };
   return migrations;
 }
 

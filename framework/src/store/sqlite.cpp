@@ -33,9 +33,12 @@ Statement::Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.st
 
 Statement& Statement::bind(int index, const Cell& value) {
   int rc = SQLITE_OK;
-  if (std::holds_alternative<std::monostate>(value)) rc = sqlite3_bind_null(stmt_, index);
-  else if (auto i = std::get_if<std::int64_t>(&value)) rc = sqlite3_bind_int64(stmt_, index, *i);
-  else if (auto d = std::get_if<double>(&value)) rc = sqlite3_bind_double(stmt_, index, *d);
+  if (std::holds_alternative<std::monostate>(value))
+    rc = sqlite3_bind_null(stmt_, index);
+  else if (auto i = std::get_if<std::int64_t>(&value))
+    rc = sqlite3_bind_int64(stmt_, index, *i);
+  else if (auto d = std::get_if<double>(&value))
+    rc = sqlite3_bind_double(stmt_, index, *d);
   else {
     const auto& s = std::get<std::string>(value);
     rc = sqlite3_bind_text(stmt_, index, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);

@@ -40,7 +40,6 @@ sql::Cell typed_value(const FlatParam& p) {
 
 }  // namespace
 
-
 const char* status_name(RunStatus s) {
   switch (s) {
     case RunStatus::Running: return "running";
@@ -51,9 +50,6 @@ const char* status_name(RunStatus s) {
   }
   return "?";
 }
-
-
-
 
 bool run_gone(double heartbeat, const std::string& host, std::int64_t pid) {
   static const std::string here = host_name();
@@ -114,7 +110,8 @@ bool valid_id(const std::string& id) {
 void check_id(const std::string& kind, const std::string& id) {
   if (!valid_id(id)) {
     std::string shown = id.size() > 80 ? id.substr(0, 77) + "..." : id;
-    throw std::runtime_error(kind + " id '" + shown + "' is not a valid id (1-128 of A-Z a-z 0-9 . _ -, not '.' or '..'); "
+    throw std::runtime_error(kind + " id '" + shown +
+                             "' is not a valid id (1-128 of A-Z a-z 0-9 . _ -, not '.' or '..'); "
                              "the store may be damaged or hostile, and trex will not use it as a folder name");
   }
 }
@@ -175,16 +172,17 @@ std::string Store::new_run_id() {
 
 void Store::create_run(const RunRecord& r, const std::vector<FlatParam>& params) {
   db_->transaction([&] {
-    db_->prepare(std::string("INSERT INTO runs(") + kRunColumns +
-                 ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-        .bind_all(r.id, r.name, r.experiment, std::string("running"), sql::Cell{}, r.start_time, sql::Cell{}, r.start_time,
-                  r.host, r.pid, r.seed, r.trex_version, r.torch_version, r.opencv_version, r.git_commit, r.spec_yaml,
-                  r.spec_hash, json_text(nlohmann::json(r.class_names)), r.main_metric,
+    db_->prepare(std::string("INSERT INTO runs(") + kRunColumns + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        .bind_all(r.id, r.name, r.experiment, std::string("running"), sql::Cell{}, r.start_time, sql::Cell{},
+                  r.start_time, r.host, r.pid, r.seed, r.trex_version, r.torch_version, r.opencv_version, r.git_commit,
+                  r.spec_yaml, r.spec_hash, json_text(nlohmann::json(r.class_names)), r.main_metric,
                   r.sweep_id.empty() ? sql::Cell{} : sql::Cell{r.sweep_id},
                   r.sweep_id.empty() ? sql::Cell{} : sql::Cell{r.trial})
         .run();
     if (!r.sweep_id.empty())
-      db_->prepare("UPDATE trials SET state='running', run_id=?, attempts=attempts+1, updated=? WHERE sweep_id=? AND number=?")
+      db_->prepare(
+             "UPDATE trials SET state='running', run_id=?, attempts=attempts+1, updated=? WHERE sweep_id=? AND "
+             "number=?")
           .bind_all(r.id, r.start_time, r.sweep_id, r.trial)
           .run();
     auto ins = db_->prepare("INSERT INTO params(run_id, key, value, type) VALUES(?,?,?,?)");
@@ -281,7 +279,8 @@ void Store::rebuild_summaries(const std::string& run_id, const std::map<std::str
     MetricRow m{s.integer(0), s.text(1), s.text(2), s.real(3), s.real(4)};
     auto dir = higher_is_better.find(m.name);
     bool higher = dir != higher_is_better.end() ? dir->second : directions.count(m.key()) ? directions[m.key()] : true;
-    auto [it, fresh] = out.try_emplace(m.key(), SummaryRow{m.key(), m.value, m.epoch, m.value, m.value, m.value, higher});
+    auto [it, fresh] =
+        out.try_emplace(m.key(), SummaryRow{m.key(), m.value, m.epoch, m.value, m.value, m.value, higher});
     SummaryRow& r = it->second;
     if (!fresh) {
       if (higher ? m.value > r.best : m.value < r.best) r.best = m.value, r.best_epoch = m.epoch;
@@ -305,7 +304,6 @@ void Store::add_artifact(const std::string& run_id, const std::string& kind, con
       .run();
 }
 
-
 std::int64_t Store::add_evaluation(const std::string& run_id, const std::string& checkpoint, const std::string& source,
                                    const std::map<std::string, double>& metrics, const ClassificationReport& report) {
   std::int64_t id = 0;
@@ -322,7 +320,8 @@ std::int64_t Store::add_evaluation(const std::string& run_id, const std::string&
       m.bind_all(id, name, value).run();
     }
     auto c = db_->prepare(
-        "INSERT INTO evaluation_classes(evaluation_id, class_index, class_name, precision, recall, f1, support) VALUES(?,?,?,?,?,?,?)");
+        "INSERT INTO evaluation_classes(evaluation_id, class_index, class_name, precision, recall, f1, support) "
+        "VALUES(?,?,?,?,?,?,?)");
     for (std::size_t i = 0; i < report.classes.size(); ++i) {
       const auto& row = report.classes[i];
       c.reset();

@@ -97,12 +97,16 @@ std::vector<SummaryRow> Store::summaries(const std::string& run_id) const {
 
 std::vector<ParamRow> Store::params(const std::string& run_id) const {
   return rows_of<ParamRow>(*db_, "SELECT key, value, type FROM params WHERE run_id=? ORDER BY key", run_id,
-                           [](const sql::Statement& s) { return ParamRow{s.text(0), s.text(1), s.text(2)}; });
+                           [](const sql::Statement& s) {
+                             return ParamRow{s.text(0), s.text(1), s.text(2)};
+                           });
 }
 
 std::vector<ArtifactRow> Store::artifacts(const std::string& run_id) const {
   return rows_of<ArtifactRow>(*db_, "SELECT kind, path, checksum FROM artifacts WHERE run_id=? ORDER BY path", run_id,
-                              [](const sql::Statement& s) { return ArtifactRow{s.text(0), s.text(1), s.text(2)}; });
+                              [](const sql::Statement& s) {
+                                return ArtifactRow{s.text(0), s.text(1), s.text(2)};
+                              });
 }
 
 std::vector<std::pair<std::int64_t, double>> Store::learning_rates(const std::string& run_id) const {
@@ -119,12 +123,13 @@ std::string resolve_checkpoint(const Store& store, const std::string& ref) {
     throw std::runtime_error("'" + ref + "': a checkpoint is RUN@best or RUN@last, not @" + which);
   const RunRecord run = store.run(run_ref);
   const fs::path dir = fs::path(store.run_dir(run.id, false)) / "checkpoints";
-  for (const std::string& name : which.empty() ? std::vector<std::string>{"best", "last"} : std::vector<std::string>{which}) {
+  for (const std::string& name :
+       which.empty() ? std::vector<std::string>{"best", "last"} : std::vector<std::string>{which}) {
     const fs::path file = dir / (name + ".pt");
     if (fs::exists(file)) return file.string();
   }
-  throw std::runtime_error("run " + run.id + " has no " + (which.empty() ? "" : which + " ") + "checkpoint in " + dir.string() +
-                           " (train.checkpoint.keep may have dropped it)");
+  throw std::runtime_error("run " + run.id + " has no " + (which.empty() ? "" : which + " ") + "checkpoint in " +
+                           dir.string() + " (train.checkpoint.keep may have dropped it)");
 }
 
 int Store::mark_stale_runs() {

@@ -16,8 +16,9 @@ std::string median_prune(double best_so_far, const std::vector<double>& complete
   const double median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   const bool worse = maximize ? best_so_far < median : best_so_far > median;
   if (!worse) return "";
-  return fmt::format("median rule at epoch {}: best so far {:.6g} is worse than the median {:.6g} of {} completed trials",
-                     epoch, best_so_far, median, n);
+  return fmt::format(
+      "median rule at epoch {}: best so far {:.6g} is worse than the median {:.6g} of {} completed trials", epoch,
+      best_so_far, median, n);
 }
 
 bool is_asha_rung(std::int64_t epoch, const PrunerConfig& config) {
@@ -38,8 +39,8 @@ std::string asha_prune(double value, const std::vector<double>& others_at_rung, 
   const double threshold = all[k - 1];
   const bool promoted = maximize ? value >= threshold : value <= threshold;
   if (promoted) return "";
-  return fmt::format("ASHA rung at epoch {}: {:.6g} is not in the top {} of {} trials (threshold {:.6g})", epoch, value, k,
-                     all.size(), threshold);
+  return fmt::format("ASHA rung at epoch {}: {:.6g} is not in the top {} of {} trials (threshold {:.6g})", epoch, value,
+                     k, all.size(), threshold);
 }
 
 }  // namespace trex

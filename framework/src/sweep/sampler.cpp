@@ -41,7 +41,8 @@ class Parzen {
     mus_.push_back(0.5 * (low + high));
     sigmas_.push_back(range);
     for (std::size_t i = 0; i < mus_.size(); ++i)
-      mass_.push_back(std::max(1e-12, normal_cdf((high - mus_[i]) / sigmas_[i]) - normal_cdf((low - mus_[i]) / sigmas_[i])));
+      mass_.push_back(
+          std::max(1e-12, normal_cdf((high - mus_[i]) / sigmas_[i]) - normal_cdf((low - mus_[i]) / sigmas_[i])));
   }
 
   double sample(Rng& rng) const {
@@ -106,8 +107,8 @@ Point tpe_point(const std::vector<SearchParam>& space, const std::vector<Observa
   if (sorted.size() < 2) return random_point(space, seed, index);
   std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->loss < b->loss; });
   // Optuna's default split: the best ceil(10 %) of the history, at most 25.
-  const std::size_t n_below = std::clamp<std::size_t>(
-      static_cast<std::size_t>(std::ceil(0.1 * static_cast<double>(sorted.size()))), 1, 25);
+  const std::size_t n_below =
+      std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(0.1 * static_cast<double>(sorted.size()))), 1, 25);
   Rng rng(mix_seed(seed, static_cast<std::uint64_t>(index), 0x7be));
   Point p;
   for (std::size_t d = 0; d < space.size(); ++d) {

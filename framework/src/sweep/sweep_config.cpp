@@ -52,8 +52,8 @@ std::int64_t SweepConfig::configurations() const {
 
 namespace {
 
-const std::vector<std::string> kSweepKeys{"method", "trials", "seed", "parameters", "objective", "pruner",
-                                          "parallel", "seeds", "tpe"};
+const std::vector<std::string> kSweepKeys{"method", "trials",   "seed",  "parameters", "objective",
+                                          "pruner", "parallel", "seeds", "tpe"};
 const std::vector<std::string> kDistributions{"choice", "uniform", "log_uniform", "int_uniform"};
 
 struct Reader {
@@ -88,8 +88,9 @@ SearchParam read_param(Reader& r, const std::string& key, const Node& n, const s
   SearchParam p;
   p.key = key;
   if (!n.is_map() || n.entries().size() != 1) {
-    r.error(n, path, "a searched parameter is one of {choice: [a, b]}, {uniform: [lo, hi]}, "
-                     "{log_uniform: [lo, hi]}, {int_uniform: [lo, hi]}");
+    r.error(n, path,
+            "a searched parameter is one of {choice: [a, b]}, {uniform: [lo, hi]}, "
+            "{log_uniform: [lo, hi]}, {int_uniform: [lo, hi]}");
     return p;
   }
   const auto& [kind, arg] = n.entries().front();
@@ -102,13 +103,16 @@ SearchParam read_param(Reader& r, const std::string& key, const Node& n, const s
   if (k == "choice") {
     p.kind = SearchParam::Kind::Choice;
     for (const auto& item : arg.items()) {
-      if (!item.is_scalar()) r.error(item, apath, "choices are scalars (numbers, strings, booleans)");
-      else p.choices.push_back(yaml_scalar(item));  // --set text that reads back as this value
+      if (!item.is_scalar())
+        r.error(item, apath, "choices are scalars (numbers, strings, booleans)");
+      else
+        p.choices.push_back(yaml_scalar(item));  // --set text that reads back as this value
     }
     return p;
   }
-  p.kind = k == "uniform" ? SearchParam::Kind::Uniform
-         : k == "log_uniform" ? SearchParam::Kind::LogUniform : SearchParam::Kind::IntUniform;
+  p.kind = k == "uniform"       ? SearchParam::Kind::Uniform
+           : k == "log_uniform" ? SearchParam::Kind::LogUniform
+                                : SearchParam::Kind::IntUniform;
   const auto lo = arg.items().size() == 2 ? arg.items()[0].as_float() : std::nullopt;
   const auto hi = arg.items().size() == 2 ? arg.items()[1].as_float() : std::nullopt;
   if (!lo || !hi || !(*lo < *hi)) {
@@ -126,33 +130,49 @@ void read_objective(Reader& r, const Node& value, const std::string& path, Sweep
   if (!value.is_map()) return r.error(value, path, "expected {metric: val_accuracy, mode: max, summary: best}");
   for (const auto& [ok, ov] : value.entries()) {
     const std::string opath = path + "." + ok;
-    if (ok == "metric") o.metric = ov.text();
-    else if (ok == "mode") o.maximize = r.one_of(ov, opath, {"max", "min"}) == "max";
-    else if (ok == "summary") o.summary = r.one_of(ov, opath, {"best", "last"});
-    else r.error(ov, opath, "unknown key" + did_you_mean(ok, {"metric", "mode", "summary"}));
+    if (ok == "metric")
+      o.metric = ov.text();
+    else if (ok == "mode")
+      o.maximize = r.one_of(ov, opath, {"max", "min"}) == "max";
+    else if (ok == "summary")
+      o.summary = r.one_of(ov, opath, {"best", "last"});
+    else
+      r.error(ov, opath, "unknown key" + did_you_mean(ok, {"metric", "mode", "summary"}));
   }
-  if (o.metric.find('_') == std::string::npos) r.error(value, path + ".metric", "a metric is <split>_<name>, e.g. val_accuracy or val_loss");
+  if (o.metric.find('_') == std::string::npos)
+    r.error(value, path + ".metric", "a metric is <split>_<name>, e.g. val_accuracy or val_loss");
 }
 
 void read_pruner(Reader& r, const Node& value, const std::string& path, PrunerConfig& p) {
   if (!value.is_map()) return r.error(value, path, "expected {method: median | asha, warmup_epochs: 2}");
   for (const auto& [pk, pv] : value.entries()) {
     const std::string ppath = path + "." + pk;
-    if (pk == "method") p.method = r.one_of(pv, ppath, {"none", "median", "asha"});
-    else if (pk == "warmup_epochs") p.warmup_epochs = r.integer(pv, ppath, 0);
-    else if (pk == "startup_trials") p.startup_trials = r.integer(pv, ppath, 1);
-    else if (pk == "min_epochs") p.min_epochs = r.integer(pv, ppath, 1);
-    else if (pk == "reduction_factor") p.reduction_factor = r.integer(pv, ppath, 2);
-    else r.error(pv, ppath, "unknown key" + did_you_mean(pk, {"method", "warmup_epochs", "startup_trials", "min_epochs", "reduction_factor"}));
+    if (pk == "method")
+      p.method = r.one_of(pv, ppath, {"none", "median", "asha"});
+    else if (pk == "warmup_epochs")
+      p.warmup_epochs = r.integer(pv, ppath, 0);
+    else if (pk == "startup_trials")
+      p.startup_trials = r.integer(pv, ppath, 1);
+    else if (pk == "min_epochs")
+      p.min_epochs = r.integer(pv, ppath, 1);
+    else if (pk == "reduction_factor")
+      p.reduction_factor = r.integer(pv, ppath, 2);
+    else
+      r.error(pv, ppath,
+              "unknown key" +
+                  did_you_mean(pk, {"method", "warmup_epochs", "startup_trials", "min_epochs", "reduction_factor"}));
   }
 }
 
 void read_tpe(Reader& r, const Node& value, const std::string& path, SweepConfig& c) {
   if (!value.is_map()) return r.error(value, path, "expected {startup_trials: 10, candidates: 24}");
   for (const auto& [tk, tv] : value.entries()) {
-    if (tk == "startup_trials") c.tpe_startup_trials = r.integer(tv, path + "." + tk, 1);
-    else if (tk == "candidates") c.tpe_candidates = r.integer(tv, path + "." + tk, 1);
-    else r.error(tv, path + "." + tk, "unknown key" + did_you_mean(tk, {"startup_trials", "candidates"}));
+    if (tk == "startup_trials")
+      c.tpe_startup_trials = r.integer(tv, path + "." + tk, 1);
+    else if (tk == "candidates")
+      c.tpe_candidates = r.integer(tv, path + "." + tk, 1);
+    else
+      r.error(tv, path + "." + tk, "unknown key" + did_you_mean(tk, {"startup_trials", "candidates"}));
   }
 }
 
@@ -172,7 +192,8 @@ void read_key(Reader& r, const std::string& key, const Node& value, SweepConfig&
     if (!value.is_sequence() || value.items().empty()) return r.error(value, path, "expected a list of integer seeds");
     for (const auto& s : value.items()) c.seeds.push_back(r.integer(s, path, 0));
   } else if (key == "parameters") {
-    if (!value.is_map() || value.entries().empty()) return r.error(value, path, "expected a map of dotted spec keys to distributions");
+    if (!value.is_map() || value.entries().empty())
+      return r.error(value, path, "expected a map of dotted spec keys to distributions");
     for (const auto& [pk, pv] : value.entries()) c.params.push_back(read_param(r, pk, pv, path + "." + pk));
   } else if (key == "objective") {
     read_objective(r, value, path, c.objective);

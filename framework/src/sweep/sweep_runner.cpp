@@ -74,39 +74,10 @@ class Sweep {
     ResolvedSpec base = load_spec(o_.spec_path, o_.sets, registry_);
     if (base.sweep.is_null())
       throw std::runtime_error(o_.spec_path + " has no `sweep:` block; add one (see experiments/sweeps/README.md)");
-    const std::string yaml = base.yaml();
-    const std::string key = text_hash(yaml);
-    if (o_.resume) {
-      auto found = o_.resume_id.empty() ? latest_sweep(store_, key, o_.spec_path) : find_sweep(store_, o_.resume_id);
-      if (!found)
-        throw std::runtime_error(o_.resume_id.empty()
-                                     ? "no sweep of " + o_.spec_path + " in " + store_.path() + " to resume; see `trex sweeps`"
-                                     : "no sweep '" + o_.resume_id + "' in " + store_.path() + "; see `trex sweeps`");
-      sweep_ = *found;
-      if (sweep_.state == "running" && pid_alive_here(sweep_))
-        throw std::runtime_error(fmt::format("sweep {} is still running (pid {}); stop it first", sweep_.id, sweep_.pid));
-      if (sweep_.shard_count != o_.shard_count || sweep_.shard_index != o_.shard_index)
-        throw std::runtime_error(fmt::format("sweep {} is shard {}/{}; resume it with --shard {}/{}", sweep_.id,
-                                             sweep_.shard_index, sweep_.shard_count, sweep_.shard_index, sweep_.shard_count));
-      claim_sweep(store_, sweep_.id);
-    } else {
-      sweep_.id = "sweep-" + Store::new_run_id();
-      sweep_.key = key;
-      sweep_.name = base.name;
-      sweep_.spec_path = o_.spec_path;
-      sweep_.spec_yaml = yaml;
-      sweep_.config = to_yaml(base.sweep);
-      sweep_.created = sweep_.updated = now_seconds();
-      sweep_.host = host_name();
-      sweep_.pid = getpid();
-      sweep_.shard_index = o_.shard_index;
-      sweep_.shard_count = o_.shard_count;
-      config_ = parse_sweep(base.sweep, o_.spec_path);
-      sweep_.method = config_.method;
-      if (o_.shard_count > 1 && config_.method == "tpe")
-        throw std::runtime_error("--shard splits grid and random sweeps; TPE learns from every trial, so run it unsharded");
-      create_sweep(store_, sweep_);
-    }
+    if (o_.resume)
+      resume_sweep(text_hash(base.yaml()));
+    else
+      create_new_sweep(base);
     config_ = stored_sweep_config(sweep_);
     dir_ = store_.sweep_dir(sweep_.id);
     lock_ = std::make_unique<FolderLock>(dir_.string(), "sweep " + sweep_.id);
@@ -115,19 +86,63 @@ class Sweep {
       std::ofstream out(spec_file_);
       out << sweep_.spec_yaml;
     }
-    // Every key and both ends of every range must make a valid spec before any trial starts.
+    check_ranges();
+    ResolvedSpec resolved = load_spec(spec_file_, {}, registry_);
+    if (resolved.train.threads <= 0)
+      threads_ =
+          std::max<std::int64_t>(1, static_cast<std::int64_t>(std::thread::hardware_concurrency()) / config_.parallel);
+    if (!o_.quiet)
+      std::cout << fmt::format("sweep {}  {}  method {}, {} configurations x {} seeds, {} at a time{}\n", sweep_.id,
+                               sweep_.name, config_.method, config_.configurations(), config_.repeats(),
+                               config_.parallel,
+                               o_.shard_count > 1 ? fmt::format(", shard {}/{}", o_.shard_index, o_.shard_count) : "");
+  }
+
+  /// The sweep --resume names (or the latest of this spec), claimed for this process.
+  void resume_sweep(const std::string& key) {
+    auto found = o_.resume_id.empty() ? latest_sweep(store_, key, o_.spec_path) : find_sweep(store_, o_.resume_id);
+    if (!found)
+      throw std::runtime_error(o_.resume_id.empty()
+                                   ? "no sweep of " + o_.spec_path + " in " + store_.path() +
+                                         " to resume; see `trex sweeps`"
+                                   : "no sweep '" + o_.resume_id + "' in " + store_.path() + "; see `trex sweeps`");
+    sweep_ = *found;
+    if (sweep_.state == "running" && pid_alive_here(sweep_))
+      throw std::runtime_error(fmt::format("sweep {} is still running (pid {}); stop it first", sweep_.id, sweep_.pid));
+    if (sweep_.shard_count != o_.shard_count || sweep_.shard_index != o_.shard_index)
+      throw std::runtime_error(fmt::format("sweep {} is shard {}/{}; resume it with --shard {}/{}", sweep_.id,
+                                           sweep_.shard_index, sweep_.shard_count, sweep_.shard_index,
+                                           sweep_.shard_count));
+    claim_sweep(store_, sweep_.id);
+  }
+
+  void create_new_sweep(const ResolvedSpec& base) {
+    sweep_.id = "sweep-" + Store::new_run_id();
+    sweep_.spec_yaml = base.yaml();
+    sweep_.key = text_hash(sweep_.spec_yaml);
+    sweep_.name = base.name;
+    sweep_.spec_path = o_.spec_path;
+    sweep_.config = to_yaml(base.sweep);
+    sweep_.created = sweep_.updated = now_seconds();
+    sweep_.host = host_name();
+    sweep_.pid = getpid();
+    sweep_.shard_index = o_.shard_index;
+    sweep_.shard_count = o_.shard_count;
+    config_ = parse_sweep(base.sweep, o_.spec_path);
+    sweep_.method = config_.method;
+    if (o_.shard_count > 1 && config_.method == "tpe")
+      throw std::runtime_error(
+          "--shard splits grid and random sweeps; TPE learns from every trial, so run it unsharded");
+    create_sweep(store_, sweep_);
+  }
+
+  /// Every key and both ends of every range must make a valid spec before any trial starts.
+  void check_ranges() {
     for (bool high : {false, true}) {
       Point p;
       for (const auto& s : config_.params) p.push_back(high ? s.internal_high() : s.internal_low());
       load_spec(spec_file_, overrides_of(config_, p), registry_);
     }
-    ResolvedSpec resolved = load_spec(spec_file_, {}, registry_);
-    if (resolved.train.threads <= 0)
-      threads_ = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::thread::hardware_concurrency()) / config_.parallel);
-    if (!o_.quiet)
-      std::cout << fmt::format("sweep {}  {}  method {}, {} configurations x {} seeds, {} at a time{}\n", sweep_.id,
-                               sweep_.name, config_.method, config_.configurations(), config_.repeats(), config_.parallel,
-                               o_.shard_count > 1 ? fmt::format(", shard {}/{}", o_.shard_index, o_.shard_count) : "");
   }
 
   bool ours(std::int64_t config) const { return config % o_.shard_count == o_.shard_index; }
@@ -136,13 +151,16 @@ class Sweep {
   void reconcile_unfinished() {
     for (const auto& t : list_trials(store_, sweep_.id)) {
       if (t.state == "running" || t.state == "pending") {
-        if (t.run_id.empty()) finish_trial(store_, sweep_.id, t.number, "interrupted", std::nullopt, "the sweep stopped first");
-        else settle(t.number, t.run_id, "");
+        if (t.run_id.empty())
+          finish_trial(store_, sweep_.id, t.number, "interrupted", std::nullopt, "the sweep stopped first");
+        else
+          settle(t.number, t.run_id, "");
       }
     }
     for (const auto& t : list_trials(store_, sweep_.id)) {
       next_config_ = std::max(next_config_, t.config + 1);
-      if (o_.resume && (t.state == "interrupted" || t.state == "failed" || t.state == "pending")) queue_.push_back(t.number);
+      if (o_.resume && (t.state == "interrupted" || t.state == "failed" || t.state == "pending"))
+        queue_.push_back(t.number);
     }
   }
 
@@ -179,7 +197,8 @@ class Sweep {
     const std::int64_t c = next_config_++;
     const Point point = sample(config_, c, history());
     nlohmann::json params = nlohmann::json::object();
-    for (std::size_t d = 0; d < config_.params.size(); ++d) params[config_.params[d].key] = config_.params[d].to_text(point[d]);
+    for (std::size_t d = 0; d < config_.params.size(); ++d)
+      params[config_.params[d].key] = config_.params[d].to_text(point[d]);
     store_.db().transaction([&] {
       for (std::int64_t j = 0; j < config_.repeats(); ++j) {
         TrialRecord t;
@@ -207,13 +226,18 @@ class Sweep {
     const std::string log = (dir_ / fmt::format("trial-{}.log", number)).string();
     finish_trial(store_, sweep_.id, number, "running", std::nullopt, "");
 
-    const pid_t pid = start_child(o_.trial_exe, args, [&log] {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-    }, "a trial process");
+    const pid_t pid = start_child(
+        o_.trial_exe, args,
+        [&log] {
+          const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+          if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+        },
+        "a trial process");
     running_[pid] = number;
     if (!o_.quiet) {
-      std::cout << fmt::format("trial {:>3} started {}{}\n", number, t.label(), t.seed ? fmt::format(" seed={}", *t.seed) : "") << std::flush;
+      std::cout << fmt::format("trial {:>3} started {}{}\n", number, t.label(),
+                               t.seed ? fmt::format(" seed={}", *t.seed) : "")
+                << std::flush;
     }
   }
 
@@ -227,28 +251,30 @@ class Sweep {
     const RunRecord r = store_.run(run_id);
     const auto objective = run_objective(store_, run_id, config_.objective);
     if (r.status == "completed" && !objective)
-      finish_trial(store_, sweep_.id, number, "failed", std::nullopt,
-                   "the run completed without recording " + config_.objective.metric + " (check sweep.objective.metric)");
+      finish_trial(
+          store_, sweep_.id, number, "failed", std::nullopt,
+          "the run completed without recording " + config_.objective.metric + " (check sweep.objective.metric)");
     else if (r.status == "completed" || r.status == "pruned" || r.status == "failed")
       finish_trial(store_, sweep_.id, number, r.status, objective, r.error);
     else
-      finish_trial(store_, sweep_.id, number, "interrupted", objective, r.error.empty() ? "stopped" + exit_note : r.error);
+      finish_trial(store_, sweep_.id, number, "interrupted", objective,
+                   r.error.empty() ? "stopped" + exit_note : r.error);
   }
 
   void reap(pid_t pid, int status) {
     const std::int64_t number = running_.at(pid);
     running_.erase(pid);
     const std::string run_id = find_trial(store_, sweep_.id, number)->run_id;
-    const std::string note =
-        WIFEXITED(status) ? fmt::format(" (exit {}: {})", WEXITSTATUS(status),
-                                        last_line(dir_ / fmt::format("trial-{}.log", number)))
-                          : fmt::format(" (signal {})", WTERMSIG(status));
+    const std::string note = WIFEXITED(status) ? fmt::format(" (exit {}: {})", WEXITSTATUS(status),
+                                                             last_line(dir_ / fmt::format("trial-{}.log", number)))
+                                               : fmt::format(" (signal {})", WTERMSIG(status));
     settle(number, run_id, note);
     if (!o_.quiet) {
       const TrialRecord t = *find_trial(store_, sweep_.id, number);
       std::cout << fmt::format("trial {:>3} {}{}{}\n", number, t.state,
                                t.objective ? fmt::format(" {} {:.4f}", config_.objective.metric, *t.objective) : "",
-                               t.reason.empty() ? "" : " (" + t.reason + ")") << std::flush;
+                               t.reason.empty() ? "" : " (" + t.reason + ")")
+                << std::flush;
     }
   }
 
@@ -265,8 +291,10 @@ class Sweep {
       if (running_.empty()) return;
       int status = 0;
       const pid_t pid = waitpid(-1, &status, WNOHANG);
-      if (pid > 0 && running_.count(pid)) reap(pid, status);
-      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (pid > 0 && running_.count(pid))
+        reap(pid, status);
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 
@@ -291,7 +319,8 @@ class Sweep {
       ::kill(pid, SIGKILL);
       if (!o_.quiet)
         std::cout << fmt::format("sweep {}: trial {} did not stop within {} s of SIGTERM; killed\n", sweep_.id, number,
-                                 o_.stop_grace_seconds) << std::flush;
+                                 o_.stop_grace_seconds)
+                  << std::flush;
     }
   }
 
@@ -325,8 +354,7 @@ std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text) {
       const long long i = std::stoll(text.substr(0, slash), &a), n = std::stoll(text.substr(slash + 1), &b);
       if (a == slash && b == text.size() - slash - 1 && n >= 1 && i >= 0 && i < n) return {i, n};
     }
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   throw std::runtime_error("--shard '" + text + "': expected I/N with 0 <= I < N, e.g. --shard 0/4");
 }
 

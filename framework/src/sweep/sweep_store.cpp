@@ -24,7 +24,8 @@ SweepRecord read_sweep(const sql::Statement& s) {
   return r;
 }
 
-std::vector<SweepRecord> sweeps_where(const Store& store, const std::string& where, const std::vector<sql::Cell>& binds) {
+std::vector<SweepRecord> sweeps_where(const Store& store, const std::string& where,
+                                      const std::vector<sql::Cell>& binds) {
   auto s = store.db().prepare(std::string("SELECT ") + kSweepColumns + " FROM sweeps " + where);
   s.bind_cells(binds);
   std::vector<SweepRecord> out;
@@ -42,7 +43,8 @@ std::vector<std::pair<std::string, std::string>> TrialRecord::values() const {
   if (!j.is_object())
     throw std::runtime_error("sweep " + sweep_id + " trial " + std::to_string(number) +
                              ": its stored params are not a JSON object of key: value text; the store is damaged");
-  for (const auto& [key, value] : j.items()) out.emplace_back(key, value.is_string() ? value.get<std::string>() : json_text(value));
+  for (const auto& [key, value] : j.items())
+    out.emplace_back(key, value.is_string() ? value.get<std::string>() : json_text(value));
   return out;
 }
 
@@ -55,8 +57,8 @@ std::string TrialRecord::label() const {
 void create_sweep(Store& store, const SweepRecord& r) {
   store.db()
       .prepare(std::string("INSERT INTO sweeps(") + kSweepColumns + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-      .bind_all(r.id, r.key, r.name, r.spec_path, r.spec_yaml, r.method, r.config, r.state, r.created, r.updated, r.host,
-                r.pid, r.shard_index, r.shard_count)
+      .bind_all(r.id, r.key, r.name, r.spec_path, r.spec_yaml, r.method, r.config, r.state, r.created, r.updated,
+                r.host, r.pid, r.shard_index, r.shard_count)
       .run();
 }
 
@@ -88,8 +90,9 @@ void claim_sweep(Store& store, const std::string& id) {
 
 void add_trial(Store& store, const TrialRecord& t) {
   store.db()
-      .prepare("INSERT OR REPLACE INTO trials(sweep_id, number, config, seed, params, point, state, run_id, objective, "
-               "reason, attempts, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)")
+      .prepare(
+          "INSERT OR REPLACE INTO trials(sweep_id, number, config, seed, params, point, state, run_id, objective, "
+          "reason, attempts, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)")
       .bind_all(t.sweep_id, t.number, t.config, t.seed ? sql::Cell{*t.seed} : sql::Cell{}, t.params, t.point, t.state,
                 t.run_id.empty() ? sql::Cell{} : sql::Cell{t.run_id}, optional_cell(t.objective), t.reason, t.attempts,
                 now_seconds())
@@ -98,7 +101,8 @@ void add_trial(Store& store, const TrialRecord& t) {
 
 namespace {
 
-std::vector<TrialRecord> trials_where(const Store& store, const std::string& where, const std::vector<sql::Cell>& binds) {
+std::vector<TrialRecord> trials_where(const Store& store, const std::string& where,
+                                      const std::vector<sql::Cell>& binds) {
   auto s = store.db().prepare(
       "SELECT sweep_id, number, config, seed, params, point, state, run_id, objective, reason, attempts FROM trials " +
       where);
@@ -156,8 +160,10 @@ std::string trial_prune_reason(const Store& store, const std::string& sweep_id, 
   const std::string split = key.substr(0, us), name = key.substr(us + 1);
   auto values_at = [&](const std::string& status_filter) {
     auto s = store.db().prepare(
-        "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id = ? AND r.id != ? AND m.epoch = ? "
-        "AND m.split = ? AND m.name = ?" + status_filter);
+        "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.sweep_id = ? AND r.id != ? AND m.epoch = "
+        "? "
+        "AND m.split = ? AND m.name = ?" +
+        status_filter);
     s.bind_all(sweep_id, run_id, epoch, split, name);
     std::vector<double> out;
     while (s.step()) out.push_back(s.real(0));
@@ -166,7 +172,8 @@ std::string trial_prune_reason(const Store& store, const std::string& sweep_id, 
   if (config.pruner.method == "median") {
     auto best = run_objective(store, run_id, {key, config.objective.maximize, "best"});
     if (!best) return "";
-    return median_prune(*best, values_at(" AND r.status = 'completed'"), epoch, config.pruner, config.objective.maximize);
+    return median_prune(*best, values_at(" AND r.status = 'completed'"), epoch, config.pruner,
+                        config.objective.maximize);
   }
   auto s = store.db().prepare("SELECT value FROM metrics WHERE run_id=? AND epoch=? AND split=? AND name=?");
   s.bind_all(run_id, epoch, split, name);

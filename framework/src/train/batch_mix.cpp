@@ -33,7 +33,8 @@ MixedBatch mix_batch(const at::Tensor& images, const at::Tensor& targets, const 
   // A box of area (1 - lambda) at a uniform centre, clipped; lambda is then the share actually kept.
   const std::int64_t h = images.size(2), w = images.size(3);
   const double cut = std::sqrt(1 - lambda);
-  const auto ch = static_cast<std::int64_t>(static_cast<double>(h) * cut), cw = static_cast<std::int64_t>(static_cast<double>(w) * cut);
+  const auto ch = static_cast<std::int64_t>(static_cast<double>(h) * cut),
+             cw = static_cast<std::int64_t>(static_cast<double>(w) * cut);
   const auto cy = std::uniform_int_distribution<std::int64_t>(0, h - 1)(rng);
   const auto cx = std::uniform_int_distribution<std::int64_t>(0, w - 1)(rng);
   const std::int64_t y0 = std::clamp<std::int64_t>(cy - ch / 2, 0, h), y1 = std::clamp<std::int64_t>(cy + ch / 2, 0, h);

@@ -13,21 +13,31 @@ namespace fs = std::filesystem;
 
 namespace trex {
 
-Batches::Batches(const ResolvedSpec& spec, const Experiment& parts, torch::nn::Module& module, const Precision& precision,
-                 const DataParallel& dp, std::function<bool()> should_stop, bool quiet)
-    : spec_(spec), t_(spec.train), parts_(parts), module_(module), split_(dynamic_cast<FeatureSplit*>(parts.model.get())),
-      precision_(precision), dp_(dp), should_stop_(std::move(should_stop)), quiet_(quiet) {}
+Batches::Batches(const ResolvedSpec& spec, const Experiment& parts, torch::nn::Module& module,
+                 const Precision& precision, const DataParallel& dp, std::function<bool()> should_stop, bool quiet)
+    : spec_(spec),
+      t_(spec.train),
+      parts_(parts),
+      module_(module),
+      split_(dynamic_cast<FeatureSplit*>(parts.model.get())),
+      precision_(precision),
+      dp_(dp),
+      should_stop_(std::move(should_stop)),
+      quiet_(quiet) {}
 
 void Batches::choose_cache(bool in_sweep, const std::string& store_folder) {
   const std::string mode = t_.feature_cache == "auto" ? (in_sweep ? "disk" : "memory") : t_.feature_cache;
   if (mode == "off" || (!split_ && t_.feature_cache == "auto")) return;
   // A backbone that trains is no candidate (silently, under auto); a frozen
   // one that cannot be cached says why.
-  std::string blocker = split_ ? split_->cache_blocker() : "the model is not a composite (model: {backbone: ..., head: ...})";
+  std::string blocker =
+      split_ ? split_->cache_blocker() : "the model is not a composite (model: {backbone: ..., head: ...})";
   const bool candidate = blocker.empty();
   if (candidate) {
-    if (t_.unfreeze_at_epoch > 0) blocker = "train.unfreeze_at_epoch unfreezes the backbone";
-    else if (t_.mixup.enabled()) blocker = "train.mixup mixes images before the backbone";
+    if (t_.unfreeze_at_epoch > 0)
+      blocker = "train.unfreeze_at_epoch unfreezes the backbone";
+    else if (t_.mixup.enabled())
+      blocker = "train.mixup mixes images before the backbone";
     else if (std::string step = parts_.train_pipeline.random_step(); !step.empty())
       blocker = "augment.train step '" + step + "' draws random numbers, so the features change every epoch";
   }
@@ -53,9 +63,11 @@ bool Batches::fits_budget() const {
   const bool was_training = module_.is_training();
   module_.eval();
   const auto& in = parts_.input_shape;
-  const double per_image = static_cast<double>(split_->frozen_features(at::zeros({1, in.channels, in.height, in.width})).numel());
+  const double per_image =
+      static_cast<double>(split_->frozen_features(at::zeros({1, in.channels, in.height, in.width})).numel());
   module_.train(was_training);
-  const double images = static_cast<double>(parts_.plan.train.size() + parts_.plan.val.size() + parts_.plan.test.size());
+  const double images =
+      static_cast<double>(parts_.plan.train.size() + parts_.plan.val.size() + parts_.plan.test.size());
   const double gib = per_image * 4 * images / (1 << 30);
   if (gib <= t_.feature_cache_max_gb) return true;
   if (!quiet_)
@@ -70,7 +82,9 @@ std::string Batches::key(const char* name, const std::vector<SampleRef>& set, co
   // preprocessing, dataset, the exact samples of the set, numerics.
   std::ostringstream k;
   k << "trex feature cache 1\ntorch " << TORCH_VERSION << "\nweights "
-    << (parts_.backbone_weights ? parts_.backbone_weights->checksum : "initialised with seed " + std::to_string(spec_.seed)) << "\n";
+    << (parts_.backbone_weights ? parts_.backbone_weights->checksum
+                                : "initialised with seed " + std::to_string(spec_.seed))
+    << "\n";
   const Node* model = spec_.tree.find("model");
   k << "backbone\n" << to_yaml(*model->find("backbone")) << "\nhead pooling ";
   const auto& head = spec_.composite->head;
@@ -79,13 +93,14 @@ std::string Batches::key(const char* name, const std::vector<SampleRef>& set, co
   if (const Node* a = spec_.tree.find("augment"); a && a->find(augment)) k << to_yaml(*a->find(augment));
   std::string samples;
   for (const auto& ref : set) samples += ref.split + ":" + std::to_string(ref.index) + ",";
-  k << "\nset " << name << " " << set.size() << " " << text_hash(samples) << "\ninput " << parts_.input_shape.channels << "x"
-    << parts_.input_shape.height << "x" << parts_.input_shape.width << " bf16 " << t_.bf16 << " channels_last "
+  k << "\nset " << name << " " << set.size() << " " << text_hash(samples) << "\ninput " << parts_.input_shape.channels
+    << "x" << parts_.input_shape.height << "x" << parts_.input_shape.width << " bf16 " << t_.bf16 << " channels_last "
     << t_.channels_last << "\n";
   return k.str();
 }
 
-FeatureSet Batches::compute(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline, std::uint64_t stream) {
+FeatureSet Batches::compute(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline,
+                            std::uint64_t stream) {
   if (!quiet_) std::cout << "computing " << name << " features of the frozen backbone (" << set.size() << " images)\n";
   torch::NoGradGuard no_grad;
   const bool was_training = module_.is_training();
@@ -94,7 +109,8 @@ FeatureSet Batches::compute(const char* name, const std::vector<SampleRef>& set,
   BatchLoader loader(*parts_.dataset, set, pipeline, lo);
   std::vector<at::Tensor> features, targets;
   while (auto batch = loader.next()) {
-    features.push_back(precision_.run(batch->images, [&](const at::Tensor& x) { return split_->frozen_features(x); }).cpu());
+    features.push_back(
+        precision_.run(batch->images, [&](const at::Tensor& x) { return split_->frozen_features(x); }).cpu());
     targets.push_back(batch->targets);
     if (should_stop_ && should_stop_()) throw Interrupted();
   }
@@ -107,14 +123,16 @@ Pass Batches::pass(const char* name, const std::vector<SampleRef>& set, const Pi
   Pass pass;
   const auto global = static_cast<std::size_t>(t_.batch_size);
   const std::int64_t local = t_.batch_size / dp_.world();
-  const auto shard = dp_.world() > 1 ? dp_.shard(BatchLoader::order(set.size(), shuffle, spec_.seed, epoch, stream), global, shuffle)
-                                     : std::nullopt;
+  const auto shard =
+      dp_.world() > 1 ? dp_.shard(BatchLoader::order(set.size(), shuffle, spec_.seed, epoch, stream), global, shuffle)
+                      : std::nullopt;
   if (cache_ && (shuffle ? cache_train_ : cache_eval_)) {
     // The key hashes every sample of the set: made once per set, not every epoch.
     auto [known, fresh] = keys_.try_emplace(name);
     if (fresh) known->second = key(name, set, shuffle ? "train" : "eval");
     std::string source;
-    const FeatureSet& cached = cache_->get(known->second, [&] { return compute(name, set, pipeline, stream); }, &source);
+    const FeatureSet& cached = cache_->get(
+        known->second, [&] { return compute(name, set, pipeline, stream); }, &source);
     // A disk cache's file and whether this run made it or reused it.
     if (cache_used_ == "disk" && source != "memory" && note_)
       note_(std::string("feature_cache_") + name, fs::relative(cache_->file_of(known->second), store_folder_).string(),

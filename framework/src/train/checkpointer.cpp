@@ -9,7 +9,8 @@ namespace fs = std::filesystem;
 
 namespace trex {
 
-Checkpointer::Checkpointer(const TrainOptions& options, bool higher_is_better, std::string dir, TrainerState& state, Save save)
+Checkpointer::Checkpointer(const TrainOptions& options, bool higher_is_better, std::string dir, TrainerState& state,
+                           Save save)
     : o_(options), higher_(higher_is_better), dir_(std::move(dir)), state_(state), save_(std::move(save)) {}
 
 std::string Checkpointer::path(const std::string& which) const { return (fs::path(dir_) / (which + ".pt")).string(); }
@@ -40,8 +41,10 @@ void Checkpointer::apply_keep(const std::function<void(const std::string&, const
   for (const char* which : {"best", "last"}) {
     const std::string file = path(which);
     if (!fs::exists(file)) continue;
-    if (o_.checkpoint.keep == "both" || o_.checkpoint.keep == which) kept(which, file);
-    else fs::remove(file);
+    if (o_.checkpoint.keep == "both" || o_.checkpoint.keep == which)
+      kept(which, file);
+    else
+      fs::remove(file);
   }
 }
 

@@ -14,7 +14,8 @@ void EarlyStopping::on_epoch_end(EpochLog& log) {
     state_.bad_epochs = 0;
   } else if (++state_.bad_epochs > o_.patience) {
     log.stop = true;
-    log.stop_reason = "early stopping: " + o_.monitor + " did not improve for " + std::to_string(o_.patience) + " epochs";
+    log.stop_reason =
+        "early stopping: " + o_.monitor + " did not improve for " + std::to_string(o_.patience) + " epochs";
   }
 }
 

@@ -11,12 +11,14 @@ Loss::Loss(const LossOptions& o, const SplitPlan& plan, std::size_t classes, con
     auto counts = plan.class_counts("train", classes);
     std::vector<float> w;
     for (auto c : counts)
-      w.push_back(c ? static_cast<float>(plan.train.size()) / static_cast<float>(counts.size() * static_cast<std::size_t>(c)) : 0.f);
+      w.push_back(c ? static_cast<float>(plan.train.size()) /
+                          static_cast<float>(counts.size() * static_cast<std::size_t>(c))
+                    : 0.f);
     class_weights_ = torch::tensor(w).to(device);
   } else if (o.class_weights == "list") {
     if (o.weights.size() != classes)
-      throw std::runtime_error("train.loss.class_weights has " + std::to_string(o.weights.size()) + " values but the dataset has " +
-                               std::to_string(classes) + " classes");
+      throw std::runtime_error("train.loss.class_weights has " + std::to_string(o.weights.size()) +
+                               " values but the dataset has " + std::to_string(classes) + " classes");
     class_weights_ = torch::tensor(std::vector<float>(o.weights.begin(), o.weights.end())).to(device);
   }
 }

@@ -22,7 +22,8 @@ double lr_at(const OptimizerOptions& opt, const ScheduleOptions& s, std::int64_t
     return base * std::max(t, 1e-3) / static_cast<double>(s.warmup_epochs);
   if (s.type == "step") return base * std::pow(s.gamma, static_cast<double>(epoch / s.step_size));
   if (s.type == "multistep") {
-    const auto passed = std::count_if(s.milestones.begin(), s.milestones.end(), [&](std::int64_t m) { return epoch >= m; });
+    const auto passed =
+        std::count_if(s.milestones.begin(), s.milestones.end(), [&](std::int64_t m) { return epoch >= m; });
     return base * std::pow(s.gamma, static_cast<double>(passed));
   }
   if (s.type == "cosine") {

@@ -11,16 +11,20 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
                                                         const std::vector<torch::optim::OptimizerParamGroup>& groups) {
   using namespace torch::optim;
   if (o.type == "sgd")
-    return std::make_unique<SGD>(groups, SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(o.weight_decay));
+    return std::make_unique<SGD>(
+        groups, SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(o.weight_decay));
   if (o.type == "adam")
-    return std::make_unique<Adam>(groups, AdamOptions(o.lr).betas({o.betas[0], o.betas[1]}).eps(o.eps).weight_decay(o.weight_decay));
+    return std::make_unique<Adam>(
+        groups, AdamOptions(o.lr).betas({o.betas[0], o.betas[1]}).eps(o.eps).weight_decay(o.weight_decay));
   if (o.type == "adamw")
-    return std::make_unique<AdamW>(groups, AdamWOptions(o.lr).betas({o.betas[0], o.betas[1]}).eps(o.eps).weight_decay(o.weight_decay));
+    return std::make_unique<AdamW>(
+        groups, AdamWOptions(o.lr).betas({o.betas[0], o.betas[1]}).eps(o.eps).weight_decay(o.weight_decay));
   if (o.type == "rmsprop")
     return std::make_unique<RMSprop>(
         groups, RMSpropOptions(o.lr).alpha(o.alpha).eps(o.eps).momentum(o.momentum).weight_decay(o.weight_decay));
   if (o.type == "adadelta")
-    return std::make_unique<Adadelta>(groups, AdadeltaOptions(o.lr).rho(o.rho).eps(o.adadelta_eps).weight_decay(o.weight_decay));
+    return std::make_unique<Adadelta>(
+        groups, AdadeltaOptions(o.lr).rho(o.rho).eps(o.adadelta_eps).weight_decay(o.weight_decay));
   throw std::runtime_error("train.optimizer.type: unknown optimizer '" + o.type + "'");
 }
 
@@ -31,7 +35,8 @@ Optimization::Optimization(const TrainOptions& options, torch::nn::Module& modul
   // A composite model's head and backbone train at their own lr multipliers.
   std::vector<at::Tensor> head, backbone;
   for (const auto& p : module.named_parameters())
-    if (p.value().requires_grad()) (composite && p.key().rfind("backbone.", 0) == 0 ? backbone : head).push_back(p.value());
+    if (p.value().requires_grad())
+      (composite && p.key().rfind("backbone.", 0) == 0 ? backbone : head).push_back(p.value());
   std::vector<torch::optim::OptimizerParamGroup> groups{torch::optim::OptimizerParamGroup(head)};
   group_mults_ = {composite ? o_.optimizer.head_lr_mult : 1.0};
   if (!backbone.empty()) {

@@ -40,12 +40,13 @@ void Progress::update(std::size_t batch, std::size_t images, double loss) {
   const double rate = elapsed > 0 ? static_cast<double>(images_) / elapsed : 0;
   const double eta = batch ? elapsed * static_cast<double>(batches_ - batch) / static_cast<double>(batch) : 0;
   const int width = 24;
-  const int filled = static_cast<int>(width * static_cast<double>(batch) / static_cast<double>(std::max<std::size_t>(1, batches_)));
+  const int filled =
+      static_cast<int>(width * static_cast<double>(batch) / static_cast<double>(std::max<std::size_t>(1, batches_)));
   std::string bar(static_cast<std::size_t>(filled), '=');
   bar += std::string(static_cast<std::size_t>(width - filled), ' ');
   std::printf("\repoch %lld/%lld [%s] %zu/%zu  loss %.4f  %.0f img/s  ETA %s ", static_cast<long long>(epoch_ + 1),
-              static_cast<long long>(epochs_), bar.c_str(), batch, batches_, loss_sum_ / static_cast<double>(loss_count_),
-              rate, clock_text(eta).c_str());
+              static_cast<long long>(epochs_), bar.c_str(), batch, batches_,
+              loss_sum_ / static_cast<double>(loss_count_), rate, clock_text(eta).c_str());
   std::fflush(stdout);
 }
 

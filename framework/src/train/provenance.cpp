@@ -65,7 +65,8 @@ std::vector<FlatParam> run_params(const ResolvedSpec& spec, const Experiment& pa
     params.push_back({std::string("data.sizes.") + set, std::to_string(parts.plan.get(set).size()), "int"});
     auto counts = parts.plan.class_counts(set, parts.class_names.size());
     for (std::size_t c = 0; c < counts.size(); ++c)
-      params.push_back({std::string("data.class_sizes.") + set + "." + std::to_string(c), std::to_string(counts[c]), "int"});
+      params.push_back(
+          {std::string("data.class_sizes.") + set + "." + std::to_string(c), std::to_string(counts[c]), "int"});
   }
   return params;
 }

@@ -7,7 +7,8 @@ namespace fs = std::filesystem;
 
 namespace trex {
 
-void RunRecorder::create(const RunRecord& record, const std::vector<FlatParam>& params, const std::optional<WeightsRef>& backbone) {
+void RunRecorder::create(const RunRecord& record, const std::vector<FlatParam>& params,
+                         const std::optional<WeightsRef>& backbone) {
   store_.create_run(record, params);
   run_id_ = record.id;
   run_dir_ = store_.run_dir(run_id_);
@@ -24,25 +25,28 @@ void RunRecorder::resume(const std::string& ref, bool restart, const ResumeFrom&
   const std::int64_t stored = store_.last_epoch(run_id_);
   if (restart) {
     from.drop_checkpoints();
-    if (!quiet_) std::cout << "run " << run_id_ << ": restarting from epoch 1 (" << stored << " stored epochs dropped)\n";
+    if (!quiet_)
+      std::cout << "run " << run_id_ << ": restarting from epoch 1 (" << stored << " stored epochs dropped)\n";
   } else {
     const bool have_last = fs::exists(from.last_path);
     if (have_last) from.load_last();
     const std::int64_t saved = state.epoch + 1;  // epochs the checkpoint holds
     // Store first, checkpoint second: a kill leaves the store at most one epoch ahead.
     if (stored > saved + 1)
-      throw std::runtime_error(
-          "run " + run_id_ + " has " + std::to_string(stored) + " stored epochs but " + from.last_path +
-          (have_last ? " holds only " + std::to_string(saved) : " is missing") +
-          " (train.checkpoint.keep: none, or the file was removed); resuming would drop the epochs it lacks. Restore the "
-          "checkpoint, or start the run again from epoch 1 with `trex run --resume " + run_id_ + " --restart`");
+      throw std::runtime_error("run " + run_id_ + " has " + std::to_string(stored) + " stored epochs but " +
+                               from.last_path + (have_last ? " holds only " + std::to_string(saved) : " is missing") +
+                               " (train.checkpoint.keep: none, or the file was removed); resuming would drop the "
+                               "epochs it lacks. Restore the "
+                               "checkpoint, or start the run again from epoch 1 with `trex run --resume " +
+                               run_id_ + " --restart`");
   }
   // Epochs after the checkpoint are repeated, bit for bit, so their rows go.
   store_.truncate_after(run_id_, state.epoch + 1, directions_);  // stored epochs are 1-based
   store_.set_status(run_id_, RunStatus::Running);
 }
 
-void RunRecorder::add_artifact(const std::string& kind, const std::string& file_in_run_dir, const std::string& checksum) {
+void RunRecorder::add_artifact(const std::string& kind, const std::string& file_in_run_dir,
+                               const std::string& checksum) {
   store_.add_artifact(run_id_, kind, Store::run_relative(run_id_, file_in_run_dir), checksum);
 }
 

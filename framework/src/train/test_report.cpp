@@ -41,16 +41,18 @@ void record_test(RunRecorder& recorder, const Experiment& parts, const std::map<
   recorder.record(epoch, rows);
   const fs::path dir = recorder.run_dir();
   write_predictions(dir / "test_predictions.csv", parts.plan, predictions);
-  recorder.add_artifact("test_predictions", "test_predictions.csv", file_checksum((dir / "test_predictions.csv").string()));
+  recorder.add_artifact("test_predictions", "test_predictions.csv",
+                        file_checksum((dir / "test_predictions.csv").string()));
   recorder.add_artifact("test_checkpoint", "checkpoints/" + which + ".pt", which);
   std::vector<std::int64_t> labels, predicted;
   for (const auto& p : predictions) labels.push_back(p.label), predicted.push_back(p.predicted);
   const ClassificationReport report = classification_report(labels, predicted, parts.class_names);
-  recorder.store().add_evaluation(recorder.run_id(), which, "split:test",
-                                  {{"accuracy", report.accuracy}, {"macro_f1", report.macro.f1}, {"weighted_f1", report.weighted.f1}},
-                                  report);
+  recorder.store().add_evaluation(
+      recorder.run_id(), which, "split:test",
+      {{"accuracy", report.accuracy}, {"macro_f1", report.macro.f1}, {"weighted_f1", report.weighted.f1}}, report);
   write_confusion(dir / "confusion_matrix.csv", report, parts.class_names);
-  recorder.add_artifact("confusion_matrix", "confusion_matrix.csv", file_checksum((dir / "confusion_matrix.csv").string()));
+  recorder.add_artifact("confusion_matrix", "confusion_matrix.csv",
+                        file_checksum((dir / "confusion_matrix.csv").string()));
   if (quiet) return;
   std::cout << report.table();
   std::cout << "test (" << which << " checkpoint, epoch " << epoch << "):";

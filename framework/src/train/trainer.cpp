@@ -21,7 +21,8 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
     std::cout << "epoch " << epoch + 1 << ": backbone unfrozen (" << *unfrozen << " tensors)\n";
   module_->train();
   // Dropout and other in-model randomness: one stream per epoch, so resume repeats it.
-  torch::manual_seed(mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), 0xd20, static_cast<std::uint64_t>(dp_.rank())));
+  torch::manual_seed(
+      mix_seed(spec_.seed, static_cast<std::uint64_t>(epoch), 0xd20, static_cast<std::uint64_t>(dp_.rank())));
   Pass pass = batches_->pass("train", parts_.plan.train, parts_.train_pipeline, true, epoch, kTrainStream);
   train_metrics_.reset();
   const std::size_t n = pass.batches();
@@ -40,7 +41,8 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
   }
   progress_.set_data_wait(waited);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (const std::string line = dp_.epoch_summary(b, seconds); !line.empty() && !options_.quiet) std::cout << line << "\n";
+  if (const std::string line = dp_.epoch_summary(b, seconds); !line.empty() && !options_.quiet)
+    std::cout << line << "\n";
   return train_metrics_.values();
 }
 
@@ -80,13 +82,15 @@ void Trainer::step(Batch& batch, std::size_t b, std::size_t n, std::int64_t epoc
     optimization_->optimizer().zero_grad();
   }
   const std::int64_t classes = static_cast<std::int64_t>(parts_.class_names.size());
-  train_metrics_.add(dp_.gather(logits.detach(), batch.targets, per_example.detach(), classes, t_.batch_size / dp_.world(), nullptr));
-  progress_.update(b + 1, static_cast<std::size_t>(batch.targets.size(0)) * static_cast<std::size_t>(dp_.world()), loss_value);
+  train_metrics_.add(
+      dp_.gather(logits.detach(), batch.targets, per_example.detach(), classes, t_.batch_size / dp_.world(), nullptr));
+  progress_.update(b + 1, static_cast<std::size_t>(batch.targets.size(0)) * static_cast<std::size_t>(dp_.world()),
+                   loss_value);
   if (stop_requested()) throw Interrupted();
 }
 
-std::map<std::string, double> Trainer::evaluate(const char* name, const std::vector<SampleRef>& set, std::uint64_t stream,
-                                                std::vector<Prediction>* predictions) {
+std::map<std::string, double> Trainer::evaluate(const char* name, const std::vector<SampleRef>& set,
+                                                std::uint64_t stream, std::vector<Prediction>* predictions) {
   torch::NoGradGuard no_grad;
   module_->eval();
   Pass pass = batches_->pass(name, set, parts_.eval_pipeline, false, 0, stream);
@@ -102,7 +106,8 @@ std::map<std::string, double> Trainer::evaluate(const char* name, const std::vec
     const bool empty = batch->targets.size(0) == 0;
     at::Tensor logits = empty ? at::empty({0, classes}) : logits_of(batch->images, pass.features());
     at::Tensor per_example = empty ? at::empty({0}) : loss_->per_example(logits, batch->targets);
-    const MetricBatch all = dp_.gather(logits, batch->targets, per_example, classes, t_.batch_size / dp_.world(), &batch->positions);
+    const MetricBatch all =
+        dp_.gather(logits, batch->targets, per_example, classes, t_.batch_size / dp_.world(), &batch->positions);
     eval_metrics_.add(all);
     if (predictions) {
       auto [conf, pred] = all.logits.softmax(1).max(1);
@@ -112,7 +117,8 @@ std::map<std::string, double> Trainer::evaluate(const char* name, const std::vec
       auto c = conf.accessor<float, 1>();
       auto p = pred.accessor<std::int64_t, 1>();
       auto l = labels.accessor<std::int64_t, 1>();
-      for (std::int64_t i = 0; i < pred.size(0); ++i) predictions->push_back({batch->positions[static_cast<std::size_t>(i)], l[i], p[i], c[i]});
+      for (std::int64_t i = 0; i < pred.size(0); ++i)
+        predictions->push_back({batch->positions[static_cast<std::size_t>(i)], l[i], p[i], c[i]});
     }
     if (stop_requested()) throw Interrupted();
   }
@@ -146,16 +152,18 @@ RunResult Trainer::run() {
   RunResult result{run_id_, "", "", run_dir_};
   if (!options_.quiet)
     std::cout << "run " << run_id_ << "  " << spec_.name << "  train " << parts_.plan.train.size() << " / val "
-              << parts_.plan.val.size() << " / test " << parts_.plan.test.size() << " images, " << parts_.class_names.size()
-              << " classes, " << at::get_num_threads() << " threads\n";
+              << parts_.plan.val.size() << " / test " << parts_.plan.test.size() << " images, "
+              << parts_.class_names.size() << " classes, " << at::get_num_threads() << " threads\n";
   try {
     callbacks_.run_begin();
     dp_.start();  // every rank starts from rank 0's weights
     for (std::int64_t epoch = state_.epoch + 1; epoch < t_.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       const auto train = train_one_epoch(epoch);
-      const auto val = parts_.plan.val.empty() ? std::map<std::string, double>{} : evaluate("val", parts_.plan.val, kValStream);
-      EpochLog log = epoch_log(epoch, train, val, lr_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      const auto val =
+          parts_.plan.val.empty() ? std::map<std::string, double>{} : evaluate("val", parts_.plan.val, kValStream);
+      EpochLog log = epoch_log(epoch, train, val, lr_,
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       callbacks_.epoch_end(log);
       if (log.stop) {
         if (!options_.quiet) std::cout << log.stop_reason << "\n";

@@ -15,9 +15,9 @@ namespace trex {
 
 void Trainer::setup() {
   if (t_.batch_size % dp_.world() != 0)
-    throw std::runtime_error("train.batch_size " + std::to_string(t_.batch_size) + " does not divide by the " +
-                             std::to_string(dp_.world()) + " workers (each takes batch_size / world_size); make it a multiple of " +
-                             std::to_string(dp_.world()));
+    throw std::runtime_error(
+        "train.batch_size " + std::to_string(t_.batch_size) + " does not divide by the " + std::to_string(dp_.world()) +
+        " workers (each takes batch_size / world_size); make it a multiple of " + std::to_string(dp_.world()));
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(dp_.world()));
   at::set_num_threads(std::max(1, t_.threads > 0 ? static_cast<int>(t_.threads) : static_cast<int>(cores)));
   parts_ = build_experiment(spec_, registry_, &store_);
@@ -28,8 +28,9 @@ void Trainer::setup() {
   precision_ = {torch::kCPU, t_.channels_last, t_.bf16};
   if (t_.device == "cuda") {
     if (!torch::cuda::is_available())
-      throw std::runtime_error("train.device is cuda, but this LibTorch sees no CUDA device (Debian's libtorch is CPU-only); "
-                               "set train.device: cpu");
+      throw std::runtime_error(
+          "train.device is cuda, but this LibTorch sees no CUDA device (Debian's libtorch is CPU-only); "
+          "set train.device: cpu");
     precision_.device = torch::Device(torch::kCUDA);
     module_->to(precision_.device);
   }
@@ -48,7 +49,8 @@ void Trainer::setup() {
   for (const auto* monitor : {&t_.checkpoint.monitor, &t_.early_stopping.monitor}) {
     if (monitor == &t_.early_stopping.monitor && !t_.early_stopping.enabled) continue;
     if (monitor->rfind("val_", 0) == 0 && parts_.plan.val.empty())
-      throw std::runtime_error("'" + *monitor + "' is monitored but there is no validation set; set data.val_fraction > 0 or "
+      throw std::runtime_error("'" + *monitor +
+                               "' is monitored but there is no validation set; set data.val_fraction > 0 or "
                                "monitor a train_ metric");
   }
 }
@@ -58,14 +60,15 @@ void Trainer::setup() {
 void Trainer::open_record() {
   const auto save = [this](const std::string& path, bool with_optimizer) {
     const auto ref = frozen_weights_ref(parts_);
-    save_checkpoint(path, *module_, with_optimizer ? &optimization_->optimizer() : nullptr, state_, ref ? &*ref : nullptr);
+    save_checkpoint(path, *module_, with_optimizer ? &optimization_->optimizer() : nullptr, state_,
+                    ref ? &*ref : nullptr);
   };
   if (dp_.writer()) {
     recorder_ = std::make_unique<RunRecorder>(store_, train_metrics_.directions(), options_.quiet);
     callbacks_.add(*recorder_);
   }
-  early_stopping_ = std::make_unique<EarlyStopping>(t_.early_stopping, train_metrics_.higher_is_better(t_.early_stopping.monitor,
-                                                                                                        t_.early_stopping.mode), state_);
+  early_stopping_ = std::make_unique<EarlyStopping>(
+      t_.early_stopping, train_metrics_.higher_is_better(t_.early_stopping.monitor, t_.early_stopping.mode), state_);
   callbacks_.add(*early_stopping_);
   const auto resume_dir = [&](const std::string& dir) {
     checkpointer_ = std::make_unique<Checkpointer>(
@@ -82,7 +85,8 @@ void Trainer::open_record() {
     // Other ranks write nothing to the store; their checkpoints (the same as
     // rank 0's, step for step) go to a scratch folder, removed at the end.
     run_id_ = "rank-" + std::to_string(dp_.rank());
-    run_dir_ = (fs::temp_directory_path() / ("trex-rank" + std::to_string(dp_.rank()) + "-" + std::to_string(getpid()))).string();
+    run_dir_ = (fs::temp_directory_path() / ("trex-rank" + std::to_string(dp_.rank()) + "-" + std::to_string(getpid())))
+                   .string();
     resume_dir(resume ? (fs::path(store_.run_dir(store_.run(options_.resume_id).id, false)) / "checkpoints").string()
                       : (fs::path(run_dir_) / "checkpoints").string());
     if (resume && !options_.restart && fs::exists(checkpointer_->path("last"))) load_last();
@@ -96,7 +100,8 @@ void Trainer::open_record() {
     recorder_->resume(options_.resume_id, options_.restart, {checkpointer_->path("last"), load_last, drop}, state_);
   } else {
     const RunRecord r = new_run_record(spec_, parts_, options_);
-    recorder_->create(r, run_params(spec_, parts_, *module_, batches_->cache_used(), dp_.world()), parts_.backbone_weights);
+    recorder_->create(r, run_params(spec_, parts_, *module_, batches_->cache_used(), dp_.world()),
+                      parts_.backbone_weights);
     resume_dir((fs::path(recorder_->run_dir()) / "checkpoints").string());
   }
   if (recorder_) run_id_ = recorder_->run_id(), run_dir_ = recorder_->run_dir();

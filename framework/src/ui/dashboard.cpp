@@ -45,8 +45,7 @@ std::int64_t int_arg(const std::map<std::string, std::string>& q, const std::str
     std::size_t used = 0;
     const long long n = std::stoll(v, &used);
     if (used == v.size() && n >= 0) return n;
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   throw HttpError(400, "'" + key + "' must be a whole number >= 0, not '" + v + "'");
 }
 
@@ -91,7 +90,11 @@ class Api {
       for (int i = 0; i < s.columns(); ++i) row.push_back(cell_json(s.column(i)));
       rows.push_back(row);
     });
-    return {{"total", query::count_runs(store_.db(), rq.where)}, {"limit", rq.limit}, {"offset", rq.offset}, {"columns", columns}, {"rows", rows}};
+    return {{"total", query::count_runs(store_.db(), rq.where)},
+            {"limit", rq.limit},
+            {"offset", rq.offset},
+            {"columns", columns},
+            {"rows", rows}};
   }
 
   json run(const std::string& id) {
@@ -99,8 +102,13 @@ class Api {
     json params = json::object(), summaries = json::array(), artifacts = json::array();
     for (const auto& p : store_.params(r.id)) params[p.key] = p.value;
     for (const auto& s : store_.summaries(r.id))
-      summaries.push_back({{"key", s.key}, {"best", s.best}, {"best_epoch", s.best_epoch}, {"last", s.last},
-                           {"min", s.min}, {"max", s.max}, {"higher_is_better", s.higher_is_better}});
+      summaries.push_back({{"key", s.key},
+                           {"best", s.best},
+                           {"best_epoch", s.best_epoch},
+                           {"last", s.last},
+                           {"min", s.min},
+                           {"max", s.max},
+                           {"higher_is_better", s.higher_is_better}});
     for (const auto& a : store_.artifacts(r.id)) artifacts.push_back({{"kind", a.kind}, {"path", a.path}});
     json report = json::array();
     const fs::path meta = fs::path(store_.run_dir(r.id, false)) / "report" / "report.json";
@@ -110,11 +118,25 @@ class Api {
         for (const auto& name : j["images"])
           if (name.is_string()) report.push_back(Store::run_relative(r.id, "report/" + name.get<std::string>()));
     }
-    return {{"id", r.id}, {"name", r.name}, {"experiment", r.experiment}, {"status", r.status}, {"error", r.error},
-            {"start_time", r.start_time}, {"end_time", r.end_time}, {"heartbeat", r.heartbeat}, {"host", r.host},
-            {"seed", r.seed}, {"sweep", r.sweep_id}, {"trial", r.trial}, {"main_metric", r.main_metric},
-            {"class_names", r.class_names}, {"spec_yaml", r.spec_yaml}, {"params", params}, {"summaries", summaries},
-            {"artifacts", artifacts}, {"report", report}};
+    return {{"id", r.id},
+            {"name", r.name},
+            {"experiment", r.experiment},
+            {"status", r.status},
+            {"error", r.error},
+            {"start_time", r.start_time},
+            {"end_time", r.end_time},
+            {"heartbeat", r.heartbeat},
+            {"host", r.host},
+            {"seed", r.seed},
+            {"sweep", r.sweep_id},
+            {"trial", r.trial},
+            {"main_metric", r.main_metric},
+            {"class_names", r.class_names},
+            {"spec_yaml", r.spec_yaml},
+            {"params", params},
+            {"summaries", summaries},
+            {"artifacts", artifacts},
+            {"report", report}};
   }
 
   json metrics(const std::string& id) {
@@ -157,13 +179,21 @@ class Api {
     for (const auto& t : list_trials(store_, s->id)) {
       json params = json::object();
       for (const auto& [k, v] : t.values()) params[k] = v;
-      trials.push_back({{"number", t.number}, {"config", t.config}, {"state", t.state}, {"run_id", t.run_id},
-                        {"objective", t.objective ? json(*t.objective) : json(nullptr)}, {"params", params},
+      trials.push_back({{"number", t.number},
+                        {"config", t.config},
+                        {"state", t.state},
+                        {"run_id", t.run_id},
+                        {"objective", t.objective ? json(*t.objective) : json(nullptr)},
+                        {"params", params},
                         {"reason", t.reason}});
     }
     json keys = json::array();
     for (const auto& p : config.params) keys.push_back(p.key);
-    return {{"id", s->id}, {"name", s->name}, {"method", s->method}, {"state", s->state}, {"parameters", keys},
+    return {{"id", s->id},
+            {"name", s->name},
+            {"method", s->method},
+            {"state", s->state},
+            {"parameters", keys},
             {"objective", {{"metric", config.objective.metric}, {"mode", config.objective.maximize ? "max" : "min"}}},
             {"trials", trials}};
   }
@@ -176,7 +206,9 @@ class Api {
     while (m.step()) metrics.push_back(m.text(0));
     auto e = store_.db().prepare("SELECT DISTINCT experiment FROM runs ORDER BY experiment");
     while (e.step()) experiments.push_back(e.text(0));
-    return {{"params", params}, {"metrics", metrics}, {"experiments", experiments},
+    return {{"params", params},
+            {"metrics", metrics},
+            {"experiments", experiments},
             {"statuses", {"running", "completed", "failed", "interrupted", "pruned"}}};
   }
 
@@ -220,7 +252,8 @@ Response Dashboard::handle(const std::string& method, const std::string& path,
   try {
     if (method != "GET" && method != "HEAD") throw HttpError(405, "the dashboard only reads: use GET");
     const auto& assets = embedded_files();
-    if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", std::string(assets.at("index.html"))};
+    if (path == "/" || path == "/index.html")
+      return {200, "text/html; charset=utf-8", std::string(assets.at("index.html"))};
     if (path.rfind("/assets/", 0) == 0) {
       auto it = assets.find(path.substr(8));
       if (it == assets.end()) throw HttpError(404, "no asset '" + path + "'");
@@ -294,16 +327,19 @@ void Dashboard::serve(const std::string& host, int port, const std::function<boo
     const std::string host_header = req.get_header_value("Host");
     if (!allowed_host(host_header, host, port, allowed_hosts)) {
       res.status = 403;
-      res.set_content(json_text(json{{"error", "Host '" + host_header + "' is not this dashboard's (DNS rebinding?); start trex ui "
-                                               "with --allow-host NAME to serve it under that name"}}),
+      res.set_content(json_text(json{{"error", "Host '" + host_header +
+                                                   "' is not this dashboard's (DNS rebinding?); start trex ui "
+                                                   "with --allow-host NAME to serve it under that name"}}),
                       "application/json");
       return;
     }
     std::map<std::string, std::string> query(req.params.begin(), req.params.end());
     const Response r = handle(req.method, req.path, query);
     res.status = r.status;
-    if (!r.file.empty()) stream_file(res, r);
-    else res.set_content(r.body, r.content_type);
+    if (!r.file.empty())
+      stream_file(res, r);
+    else
+      res.set_content(r.body, r.content_type);
   };
   server.Get(".*", route);
   // Writes are answered (405), never served.

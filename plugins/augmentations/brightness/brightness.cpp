@@ -33,7 +33,8 @@ const Descriptor& descriptor() {
 
 std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
   const auto r = p.get<std::vector<double>>("range");
-  if (r.size() != 2 || r[0] < 0 || r[0] > r[1]) throw std::invalid_argument("brightness range takes [lo, hi] with 0 <= lo <= hi");
+  if (r.size() != 2 || r[0] < 0 || r[0] > r[1])
+    throw std::invalid_argument("brightness range takes [lo, hi] with 0 <= lo <= hi");
   return std::make_unique<Brightness>(r[0], r[1]);
 }
 

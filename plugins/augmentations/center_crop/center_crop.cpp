@@ -18,7 +18,8 @@ class CenterCrop : public Augmentation {
       cv::copyMakeBorder(image, src, py / 2, py - py / 2, px / 2, px - px / 2, cv::BORDER_CONSTANT, cv::Scalar::all(0));
     }
     // torchvision rounds the offset: int(round((H - h) / 2)).
-    const int top = static_cast<int>(std::lround((src.rows - h_) / 2.0)), left = static_cast<int>(std::lround((src.cols - w_) / 2.0));
+    const int top = static_cast<int>(std::lround((src.rows - h_) / 2.0)),
+              left = static_cast<int>(std::lround((src.cols - w_) / 2.0));
     return src(cv::Rect(left, top, w_, h_)).clone();
   }
   ImageShape output_shape(const ImageShape& in) const override { return {in.channels, h_, w_}; }

@@ -72,7 +72,8 @@ class ColorJitter : public Augmentation {
 
 const Descriptor& descriptor() {
   static const Descriptor d = make_descriptor(
-      Kind::Augmentation, "color_jitter", "1.0.0", "random brightness, contrast, saturation and hue, in random order (torchvision ColorJitter)",
+      Kind::Augmentation, "color_jitter", "1.0.0",
+      "random brightness, contrast, saturation and hue, in random order (torchvision ColorJitter)",
       {ParamSpec("brightness", ParamType::Float, "factor in [max(0, 1 - b), 1 + b]").def(0.0).at_least(0),
        ParamSpec("contrast", ParamType::Float, "factor in [max(0, 1 - c), 1 + c]").def(0.0).at_least(0),
        ParamSpec("saturation", ParamType::Float, "factor in [max(0, 1 - s), 1 + s]").def(0.0).at_least(0),

@@ -19,8 +19,9 @@ class Normalize : public Augmentation {
   cv::Mat apply(const cv::Mat& image, Rng&) const override {
     const int c = image.channels();
     if (mean_.size() != 1 && static_cast<int>(mean_.size()) != c)
-      throw std::invalid_argument("normalize: mean/std have " + std::to_string(mean_.size()) + " values but the image has " +
-                                  std::to_string(c) + " channels; give 1 or " + std::to_string(c));
+      throw std::invalid_argument("normalize: mean/std have " + std::to_string(mean_.size()) +
+                                  " values but the image has " + std::to_string(c) + " channels; give 1 or " +
+                                  std::to_string(c));
     cv::Mat out;
     image.convertTo(out, CV_32F, image.depth() == CV_8U ? 1.0 / 255.0 : 1.0);
     cv::Scalar mean, scale;
@@ -40,8 +41,10 @@ class Normalize : public Augmentation {
 const Descriptor& descriptor() {
   static const Descriptor d = deterministic_augmentation(make_descriptor(
       Kind::Augmentation, "normalize", "1.0.0", "(x - mean) / std per channel; 8-bit input is scaled to [0, 1] first",
-      {ParamSpec("mean", ParamType::FloatList, "per-channel mean (1 value: all channels)").def(std::vector<double>{0.5}),
-       ParamSpec("std", ParamType::FloatList, "per-channel std (1 value: all channels)").def(std::vector<double>{0.5})}));
+      {ParamSpec("mean", ParamType::FloatList, "per-channel mean (1 value: all channels)")
+           .def(std::vector<double>{0.5}),
+       ParamSpec("std", ParamType::FloatList, "per-channel std (1 value: all channels)")
+           .def(std::vector<double>{0.5})}));
   return d;
 }
 

@@ -15,10 +15,10 @@ namespace trex_random_affine {
 using namespace trex;
 
 struct Ranges {
-  double rotation = 0;                  ///< degrees, uniform in [-r, r]
+  double rotation = 0;                       ///< degrees, uniform in [-r, r]
   double width_shift = 0, height_shift = 0;  ///< fraction of the size (< 1) or pixels (>= 1)
-  double shear = 0;                     ///< degrees, uniform in [-s, s]
-  double zoom_lo = 1, zoom_hi = 1;      ///< per-axis factors, uniform in [lo, hi]
+  double shear = 0;                          ///< degrees, uniform in [-s, s]
+  double zoom_lo = 1, zoom_hi = 1;           ///< per-axis factors, uniform in [lo, hi]
   int border = cv::BORDER_REPLICATE;
   double cval = 0;
 };
@@ -31,7 +31,9 @@ class RandomAffine : public Augmentation {
 
   cv::Mat apply(const cv::Mat& image, Rng& rng) const override {
     const double h = image.rows, w = image.cols;
-    auto uniform = [&](double lo, double hi) { return lo == hi ? lo : std::uniform_real_distribution<double>(lo, hi)(rng); };
+    auto uniform = [&](double lo, double hi) {
+      return lo == hi ? lo : std::uniform_real_distribution<double>(lo, hi)(rng);
+    };
     // Keras's draw order and units: tx moves rows (height), ty moves columns (width).
     const double theta = r_.rotation ? uniform(-r_.rotation, r_.rotation) * M_PI / 180 : 0;
     double tx = r_.height_shift ? uniform(-r_.height_shift, r_.height_shift) : 0;
@@ -70,11 +72,17 @@ const Descriptor& descriptor() {
         Kind::Augmentation, "random_affine", "1.0.0",
         "Keras ImageDataGenerator rotation / shift / shear / zoom as one affine warp, with Keras's fill modes",
         {ParamSpec("rotation", T::Float, "degrees: uniform in [-r, r] (Keras rotation_range)").def(0.0).range(0, 360),
-         ParamSpec("width_shift", T::Float, "fraction of the width (< 1) or pixels (>= 1) (Keras width_shift_range)").def(0.0).at_least(0),
-         ParamSpec("height_shift", T::Float, "fraction of the height (< 1) or pixels (>= 1) (Keras height_shift_range)").def(0.0).at_least(0),
+         ParamSpec("width_shift", T::Float, "fraction of the width (< 1) or pixels (>= 1) (Keras width_shift_range)")
+             .def(0.0)
+             .at_least(0),
+         ParamSpec("height_shift", T::Float, "fraction of the height (< 1) or pixels (>= 1) (Keras height_shift_range)")
+             .def(0.0)
+             .at_least(0),
          ParamSpec("shear", T::Float, "degrees: uniform in [-s, s] (Keras shear_range)").def(0.0).range(0, 89),
-         ParamSpec("zoom", T::FloatList, "[z]: factors in [1 - z, 1 + z]; [lo, hi]: in [lo, hi] (Keras zoom_range)").def(std::vector<double>{0.0}),
-         ParamSpec("fill_mode", T::String, "outside the image: nearest, constant, reflect or wrap").def(std::string("nearest"))
+         ParamSpec("zoom", T::FloatList, "[z]: factors in [1 - z, 1 + z]; [lo, hi]: in [lo, hi] (Keras zoom_range)")
+             .def(std::vector<double>{0.0}),
+         ParamSpec("fill_mode", T::String, "outside the image: nearest, constant, reflect or wrap")
+             .def(std::string("nearest"))
              .one_of({"nearest", "constant", "reflect", "wrap"}),
          ParamSpec("cval", T::Float, "the fill value for fill_mode constant").def(0.0)});
   }();
@@ -89,7 +97,8 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
   r.shear = p.get_float("shear");
   const auto zoom = p.get<std::vector<double>>("zoom");
   if (zoom.size() == 1) {
-    if (zoom[0] < 0 || zoom[0] >= 1) throw std::invalid_argument("random_affine zoom [z] needs 0 <= z < 1, got " + std::to_string(zoom[0]));
+    if (zoom[0] < 0 || zoom[0] >= 1)
+      throw std::invalid_argument("random_affine zoom [z] needs 0 <= z < 1, got " + std::to_string(zoom[0]));
     r.zoom_lo = 1 - zoom[0], r.zoom_hi = 1 + zoom[0];
   } else if (zoom.size() == 2 && zoom[0] > 0 && zoom[0] <= zoom[1]) {
     r.zoom_lo = zoom[0], r.zoom_hi = zoom[1];
@@ -97,8 +106,10 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
     throw std::invalid_argument("random_affine zoom takes [z] or [lo, hi] with 0 < lo <= hi");
   }
   const std::string& fill = p.get_string("fill_mode");
-  r.border = fill == "constant" ? cv::BORDER_CONSTANT : fill == "reflect" ? cv::BORDER_REFLECT
-           : fill == "wrap" ? cv::BORDER_WRAP : cv::BORDER_REPLICATE;
+  r.border = fill == "constant"  ? cv::BORDER_CONSTANT
+             : fill == "reflect" ? cv::BORDER_REFLECT
+             : fill == "wrap"    ? cv::BORDER_WRAP
+                                 : cv::BORDER_REPLICATE;
   r.cval = p.get_float("cval");
   return std::make_unique<RandomAffine>(r);
 }

@@ -8,9 +8,9 @@ namespace trex_random_crop {
 using namespace trex;
 
 struct RandomCropOptions {
-  std::int64_t height = 0;  ///< output height; 0 = input height
-  std::int64_t width = 0;   ///< output width; 0 = input width
-  std::int64_t padding = 0; ///< pixels added on every side before cropping
+  std::int64_t height = 0;                ///< output height; 0 = input height
+  std::int64_t width = 0;                 ///< output width; 0 = input width
+  std::int64_t padding = 0;               ///< pixels added on every side before cropping
   std::string padding_mode = "constant";  ///< constant (fill) | reflect | edge
   double fill = 0;
 };
@@ -55,7 +55,9 @@ const Descriptor& descriptor() {
       {ParamSpec("height", T::Int, "output height; 0 keeps the input's").def(std::int64_t{0}).range(0, 1 << 16),
        ParamSpec("width", T::Int, "output width; 0 keeps the input's").def(std::int64_t{0}).range(0, 1 << 16),
        ParamSpec("padding", T::Int, "pixels added on every side first").def(std::int64_t{0}).range(0, 1 << 12),
-       ParamSpec("padding_mode", T::String, "how padding is filled").def(std::string("constant")).one_of({"constant", "reflect", "edge"}),
+       ParamSpec("padding_mode", T::String, "how padding is filled")
+           .def(std::string("constant"))
+           .one_of({"constant", "reflect", "edge"}),
        ParamSpec("fill", T::Float, "pixel value for constant padding").def(0.0)});
   return d;
 }

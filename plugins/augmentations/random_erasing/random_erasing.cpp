@@ -19,7 +19,8 @@ class RandomErasing : public Augmentation {
     const double area = static_cast<double>(image.rows) * image.cols;
     for (int attempt = 0; attempt < 10; ++attempt) {
       const double erase = area * std::uniform_real_distribution<double>(scale_[0], scale_[1])(rng);
-      const double aspect = std::exp(std::uniform_real_distribution<double>(std::log(ratio_[0]), std::log(ratio_[1]))(rng));
+      const double aspect =
+          std::exp(std::uniform_real_distribution<double>(std::log(ratio_[0]), std::log(ratio_[1]))(rng));
       const int h = static_cast<int>(std::lround(std::sqrt(erase * aspect)));
       const int w = static_cast<int>(std::lround(std::sqrt(erase / aspect)));
       if (h <= 0 || w <= 0 || h >= image.rows || w >= image.cols) continue;
@@ -31,8 +32,10 @@ class RandomErasing : public Augmentation {
         cv::Mat noise(roi.size(), CV_32FC(image.channels()));
         std::normal_distribution<float> n(0.f, 1.f);
         for (auto it = noise.begin<float>(); it != noise.end<float>(); ++it) *it = n(rng);
-        if (image.depth() == CV_32F) noise.copyTo(roi);
-        else noise.convertTo(roi, image.type(), 64, 128);  // 8-bit: noise around mid-grey
+        if (image.depth() == CV_32F)
+          noise.copyTo(roi);
+        else
+          noise.convertTo(roi, image.type(), 64, 128);  // 8-bit: noise around mid-grey
       } else {
         roi.setTo(cv::Scalar::all(value_));
       }
@@ -49,8 +52,10 @@ class RandomErasing : public Augmentation {
 
 const Descriptor& descriptor() {
   static const Descriptor d = make_descriptor(
-      Kind::Augmentation, "random_erasing", "1.0.0", "erase a random rectangle (torchvision RandomErasing; set p, e.g. 0.5)",
-      {ParamSpec("scale", ParamType::FloatList, "[lo, hi] share of the image area").def(std::vector<double>{0.02, 0.33}),
+      Kind::Augmentation, "random_erasing", "1.0.0",
+      "erase a random rectangle (torchvision RandomErasing; set p, e.g. 0.5)",
+      {ParamSpec("scale", ParamType::FloatList, "[lo, hi] share of the image area")
+           .def(std::vector<double>{0.02, 0.33}),
        ParamSpec("ratio", ParamType::FloatList, "[lo, hi] aspect ratio h/w").def(std::vector<double>{0.3, 3.3}),
        ParamSpec("value", ParamType::Float, "the erased pixels' value").def(0.0),
        ParamSpec("random", ParamType::Bool, "fill with normal noise instead of value").def(false)});

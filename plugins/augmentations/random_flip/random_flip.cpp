@@ -25,10 +25,10 @@ class RandomFlip : public Augmentation {
 };
 
 const Descriptor& descriptor() {
-  static const Descriptor d = make_descriptor(
-      Kind::Augmentation, "random_flip", "1.0.0", "random horizontal and/or vertical flips, each with probability 1/2",
-      {ParamSpec("horizontal", ParamType::Bool, "flip left-right").def(true),
-       ParamSpec("vertical", ParamType::Bool, "flip top-bottom").def(false)});
+  static const Descriptor d = make_descriptor(Kind::Augmentation, "random_flip", "1.0.0",
+                                              "random horizontal and/or vertical flips, each with probability 1/2",
+                                              {ParamSpec("horizontal", ParamType::Bool, "flip left-right").def(true),
+                                               ParamSpec("vertical", ParamType::Bool, "flip top-bottom").def(false)});
   return d;
 }
 

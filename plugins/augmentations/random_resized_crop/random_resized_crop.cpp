@@ -21,7 +21,8 @@ class RandomResizedCrop : public Augmentation {
     bool found = false;
     for (int attempt = 0; attempt < 10 && !found; ++attempt) {
       const double target = area * std::uniform_real_distribution<double>(scale_[0], scale_[1])(rng);
-      const double aspect = std::exp(std::uniform_real_distribution<double>(std::log(ratio_[0]), std::log(ratio_[1]))(rng));
+      const double aspect =
+          std::exp(std::uniform_real_distribution<double>(std::log(ratio_[0]), std::log(ratio_[1]))(rng));
       const int w = static_cast<int>(std::lround(std::sqrt(target * aspect)));
       const int h = static_cast<int>(std::lround(std::sqrt(target / aspect)));
       if (w > 0 && h > 0 && w <= W && h <= H) {
@@ -34,8 +35,10 @@ class RandomResizedCrop : public Augmentation {
     if (!found) {
       const double in_ratio = W / H;
       int w = image.cols, h = image.rows;
-      if (in_ratio < ratio_[0]) h = static_cast<int>(std::lround(w / ratio_[0]));
-      else if (in_ratio > ratio_[1]) w = static_cast<int>(std::lround(h * ratio_[1]));
+      if (in_ratio < ratio_[0])
+        h = static_cast<int>(std::lround(w / ratio_[0]));
+      else if (in_ratio > ratio_[1])
+        w = static_cast<int>(std::lround(h * ratio_[1]));
       box = cv::Rect((image.cols - w) / 2, (image.rows - h) / 2, w, h);
     }
     cv::Mat out;
@@ -52,11 +55,13 @@ class RandomResizedCrop : public Augmentation {
 const Descriptor& descriptor() {
   static const Descriptor d = make_descriptor(
       Kind::Augmentation, "random_resized_crop", "1.0.0",
-      "a random window (area share in scale, aspect in ratio) resized to height x width (torchvision RandomResizedCrop)",
+      "a random window (area share in scale, aspect in ratio) resized to height x width (torchvision "
+      "RandomResizedCrop)",
       {ParamSpec("height", ParamType::Int, "output height").def(std::int64_t{224}).range(1, 1 << 14),
        ParamSpec("width", ParamType::Int, "output width").def(std::int64_t{224}).range(1, 1 << 14),
        ParamSpec("scale", ParamType::FloatList, "[lo, hi] share of the image area").def(std::vector<double>{0.08, 1.0}),
-       ParamSpec("ratio", ParamType::FloatList, "[lo, hi] aspect ratio w/h").def(std::vector<double>{3.0 / 4.0, 4.0 / 3.0})});
+       ParamSpec("ratio", ParamType::FloatList, "[lo, hi] aspect ratio w/h")
+           .def(std::vector<double>{3.0 / 4.0, 4.0 / 3.0})});
   return d;
 }
 
@@ -66,7 +71,8 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
     throw std::invalid_argument("random_resized_crop scale takes [lo, hi] with 0 < lo <= hi <= 1");
   if (ratio.size() != 2 || !(ratio[0] > 0 && ratio[0] <= ratio[1]))
     throw std::invalid_argument("random_resized_crop ratio takes [lo, hi] with 0 < lo <= hi");
-  return std::make_unique<RandomResizedCrop>(static_cast<int>(p.get_int("height")), static_cast<int>(p.get_int("width")), scale, ratio);
+  return std::make_unique<RandomResizedCrop>(static_cast<int>(p.get_int("height")),
+                                             static_cast<int>(p.get_int("width")), scale, ratio);
 }
 
 }  // namespace trex_random_resized_crop

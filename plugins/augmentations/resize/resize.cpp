@@ -24,19 +24,23 @@ class Resize : public Augmentation {
 
 const Descriptor& descriptor() {
   using T = ParamType;
-  static const Descriptor d = deterministic_augmentation(make_descriptor(
-      Kind::Augmentation, "resize", "1.0.0", "resize to height x width",
-      {ParamSpec("height", T::Int, "output height").def(std::int64_t{224}).range(1, 1 << 14),
-       ParamSpec("width", T::Int, "output width").def(std::int64_t{224}).range(1, 1 << 14),
-       ParamSpec("interpolation", T::String, "OpenCV interpolation").def(std::string("linear"))
-           .one_of({"nearest", "linear", "cubic", "area", "lanczos"})}));
+  static const Descriptor d = deterministic_augmentation(
+      make_descriptor(Kind::Augmentation, "resize", "1.0.0", "resize to height x width",
+                      {ParamSpec("height", T::Int, "output height").def(std::int64_t{224}).range(1, 1 << 14),
+                       ParamSpec("width", T::Int, "output width").def(std::int64_t{224}).range(1, 1 << 14),
+                       ParamSpec("interpolation", T::String, "OpenCV interpolation")
+                           .def(std::string("linear"))
+                           .one_of({"nearest", "linear", "cubic", "area", "lanczos"})}));
   return d;
 }
 
 std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
   const std::string& i = p.get_string("interpolation");
-  const int mode = i == "nearest" ? cv::INTER_NEAREST : i == "cubic" ? cv::INTER_CUBIC : i == "area" ? cv::INTER_AREA
-                 : i == "lanczos" ? cv::INTER_LANCZOS4 : cv::INTER_LINEAR;
+  const int mode = i == "nearest"   ? cv::INTER_NEAREST
+                   : i == "cubic"   ? cv::INTER_CUBIC
+                   : i == "area"    ? cv::INTER_AREA
+                   : i == "lanczos" ? cv::INTER_LANCZOS4
+                                    : cv::INTER_LINEAR;
   return std::make_unique<Resize>(static_cast<int>(p.get_int("height")), static_cast<int>(p.get_int("width")), mode);
 }
 

@@ -19,19 +19,20 @@ namespace fs = std::filesystem;
 constexpr int kSide = 32;
 constexpr std::size_t kPixels = 3 * kSide * kSide;
 
-const std::vector<std::string> kCifar10Names{"airplane", "automobile", "bird", "cat", "deer",
+const std::vector<std::string> kCifar10Names{"airplane", "automobile", "bird",  "cat",  "deer",
                                              "dog",      "frog",       "horse", "ship", "truck"};
 
 struct CifarOptions {
-  std::string root;              ///< folder with the .bin files
+  std::string root;                 ///< folder with the .bin files
   std::string variant = "cifar10";  ///< cifar10 | cifar100
-  std::string labels = "fine";   ///< cifar100: fine (100 classes) | coarse (20)
+  std::string labels = "fine";      ///< cifar100: fine (100 classes) | coarse (20)
 };
 
 std::vector<std::string> read_names(const fs::path& file) {
   constexpr std::uintmax_t kMaxNamesBytes = 1 << 20;
   if (fs::file_size(file) > kMaxNamesBytes)
-    throw std::runtime_error(file.string() + ": " + std::to_string(fs::file_size(file)) + " bytes; a class-name list is one short "
+    throw std::runtime_error(file.string() + ": " + std::to_string(fs::file_size(file)) +
+                             " bytes; a class-name list is one short "
                              "name a line (at most 1 MiB)");
   std::ifstream in(file, std::ios::binary);
   std::ostringstream text;
@@ -43,15 +44,19 @@ class CifarDataset : public Dataset {
  public:
   explicit CifarDataset(CifarOptions o) : o_(std::move(o)) {
     if (!fs::is_directory(o_.root))
-      throw std::runtime_error("CIFAR folder '" + o_.root + "' not found; set data.root to the folder holding the binary version's .bin files");
+      throw std::runtime_error("CIFAR folder '" + o_.root +
+                               "' not found; set data.root to the folder holding the binary version's .bin files");
     const bool c100 = o_.variant == "cifar100";
-    const fs::path names_file = fs::path(o_.root) / (c100 ? (o_.labels == "coarse" ? "coarse_label_names.txt" : "fine_label_names.txt")
-                                                           : "batches.meta.txt");
+    const fs::path names_file =
+        fs::path(o_.root) /
+        (c100 ? (o_.labels == "coarse" ? "coarse_label_names.txt" : "fine_label_names.txt") : "batches.meta.txt");
     names_ = fs::exists(names_file) ? read_names(names_file) : std::vector<std::string>{};
     const std::size_t classes = c100 ? (o_.labels == "coarse" ? 20 : 100) : 10;
     if (names_.empty()) {
-      if (c100) for (std::size_t i = 0; i < classes; ++i) names_.push_back(std::to_string(i));
-      else names_ = kCifar10Names;
+      if (c100)
+        for (std::size_t i = 0; i < classes; ++i) names_.push_back(std::to_string(i));
+      else
+        names_ = kCifar10Names;
     }
     if (names_.size() != classes)
       throw std::runtime_error(names_file.string() + ": expected " + std::to_string(classes) + " class names, found " +
@@ -60,7 +65,8 @@ class CifarDataset : public Dataset {
       load("train", {"train.bin"});
       load("test", {"test.bin"});
     } else {
-      load("train", {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"});
+      load("train",
+           {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"});
       load("test", {"test_batch.bin"});
     }
   }
@@ -88,8 +94,9 @@ class CifarDataset : public Dataset {
     for (const auto& name : files) {
       const fs::path path = fs::path(o_.root) / name;
       if (!fs::exists(path))
-        throw std::runtime_error(path.string() + " not found; the " + o_.variant + " binary version has " +
-                                 (c100 ? "train.bin and test.bin" : "data_batch_1.bin ... data_batch_5.bin and test_batch.bin"));
+        throw std::runtime_error(
+            path.string() + " not found; the " + o_.variant + " binary version has " +
+            (c100 ? "train.bin and test.bin" : "data_batch_1.bin ... data_batch_5.bin and test_batch.bin"));
       layout.max_records = c100 && name == "train.bin" ? 50000 : 10000;
       // The size is checked against the format before anything is read.
       const std::uintmax_t size = fs::file_size(path);
@@ -111,9 +118,14 @@ const Descriptor& descriptor() {
   static const Descriptor d = [] {
     Descriptor d = make_descriptor(
         Kind::Dataset, "cifar", "1.0.0", "CIFAR-10 / CIFAR-100 binary version (32x32 RGB); train + test splits",
-        {ParamSpec("root", ParamType::String, "folder with the .bin files (and batches.meta.txt)").def(std::string("data/cifar-10-batches-bin")),
-         ParamSpec("variant", ParamType::String, "which CIFAR").def(std::string("cifar10")).one_of({"cifar10", "cifar100"}),
-         ParamSpec("labels", ParamType::String, "CIFAR-100 label set").def(std::string("fine")).one_of({"fine", "coarse"})});
+        {ParamSpec("root", ParamType::String, "folder with the .bin files (and batches.meta.txt)")
+             .def(std::string("data/cifar-10-batches-bin")),
+         ParamSpec("variant", ParamType::String, "which CIFAR")
+             .def(std::string("cifar10"))
+             .one_of({"cifar10", "cifar100"}),
+         ParamSpec("labels", ParamType::String, "CIFAR-100 label set")
+             .def(std::string("fine"))
+             .one_of({"fine", "coarse"})});
     d.presets = {{"cifar10", "CIFAR-10 binary version", {{"variant", std::string("cifar10")}}},
                  {"cifar100", "CIFAR-100 binary version", {{"variant", std::string("cifar100")}}}};
     return d;
@@ -122,7 +134,8 @@ const Descriptor& descriptor() {
 }
 
 std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
-  return std::make_unique<CifarDataset>(CifarOptions{p.get_string("root"), p.get_string("variant"), p.get_string("labels")});
+  return std::make_unique<CifarDataset>(
+      CifarOptions{p.get_string("root"), p.get_string("variant"), p.get_string("labels")});
 }
 
 }  // namespace trex_cifar

@@ -11,7 +11,8 @@ std::size_t RecordLayout::record() const { return label_bytes + kPixels; }
 
 void check_record_count(std::size_t size, const RecordLayout& layout, const std::string& name) {
   const std::size_t record = layout.record();
-  if (size == 0) throw std::runtime_error(name + ": empty file, expected records of " + std::to_string(record) + " bytes");
+  if (size == 0)
+    throw std::runtime_error(name + ": empty file, expected records of " + std::to_string(record) + " bytes");
   if (size % record != 0)
     throw std::runtime_error(name + ": record " + std::to_string(size / record) + " is truncated: expected " +
                              std::to_string(record) + " bytes, found " + std::to_string(size % record));
@@ -25,13 +26,14 @@ void parse_records(const unsigned char* bytes, std::size_t size, const RecordLay
                    trex::ByteSplit& out) {
   check_record_count(size, layout, name);
   const std::size_t record = layout.record();
-  if (layout.label_at >= layout.label_bytes) throw std::invalid_argument("cifar: label byte outside the record's labels");
+  if (layout.label_at >= layout.label_bytes)
+    throw std::invalid_argument("cifar: label byte outside the record's labels");
   for (std::size_t r = 0; r < size / record; ++r) {
     const unsigned char* rec = bytes + r * record;
     const std::size_t label = rec[layout.label_at];
     if (label >= layout.classes)
-      throw std::runtime_error(name + ": record " + std::to_string(r) + " has label " + std::to_string(label) + ", expected 0.." +
-                               std::to_string(layout.classes - 1) + " (is data.variant right?)");
+      throw std::runtime_error(name + ": record " + std::to_string(r) + " has label " + std::to_string(label) +
+                               ", expected 0.." + std::to_string(layout.classes - 1) + " (is data.variant right?)");
     out.labels.push_back(static_cast<std::int64_t>(label));
     out.pixels.insert(out.pixels.end(), rec + layout.label_bytes, rec + record);
   }

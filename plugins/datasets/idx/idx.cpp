@@ -20,7 +20,7 @@ struct IdxOptions {
 };
 
 const std::vector<std::string> kFashionNames{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+                                             "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 const std::vector<std::string> kDigitNames{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 
 std::string find_file(const std::string& root, const std::string& stem) {
@@ -59,8 +59,9 @@ class IdxDataset : public Dataset {
     IdxArray images = read_idx_file(image_path, 3, max_bytes);
     IdxArray labels = read_idx_file(label_path, 1, max_bytes);
     if (images.dims[0] != labels.dims[0])
-      throw std::runtime_error(label_path + ": expected " + std::to_string(images.dims[0]) + " labels (one per image in " +
-                               image_path + "), found " + std::to_string(labels.dims[0]));
+      throw std::runtime_error(label_path + ": expected " + std::to_string(images.dims[0]) +
+                               " labels (one per image in " + image_path + "), found " +
+                               std::to_string(labels.dims[0]));
     if ((rows_ && rows_ != images.dims[1]) || (cols_ && cols_ != images.dims[2]))
       throw std::runtime_error(image_path + ": image size differs from the train split's");
     rows_ = images.dims[1];
@@ -70,8 +71,8 @@ class IdxDataset : public Dataset {
     p.labels.reserve(labels.data.size());
     for (std::size_t i = 0; i < labels.data.size(); ++i) {
       if (labels.data[i] >= names_.size())
-        throw std::runtime_error(label_path + ": record " + std::to_string(i) + " has label " + std::to_string(labels.data[i]) +
-                                 ", expected 0.." + std::to_string(names_.size() - 1));
+        throw std::runtime_error(label_path + ": record " + std::to_string(i) + " has label " +
+                                 std::to_string(labels.data[i]) + ", expected 0.." + std::to_string(names_.size() - 1));
       p.labels.push_back(labels.data[i]);
     }
   }
@@ -87,10 +88,16 @@ const Descriptor& descriptor() {
     Descriptor d = make_descriptor(
         Kind::Dataset, "idx", "1.0.0", "MNIST / Fashion-MNIST IDX files (gzipped or not); train + test splits",
         {ParamSpec("root", ParamType::String, "folder with the four IDX files").def(IdxOptions{}.root),
-         ParamSpec("classes", ParamType::String, "class names to use").def(IdxOptions{}.classes).one_of({"fashion_mnist", "mnist"}),
-         ParamSpec("max_gb", ParamType::Float, "largest data one IDX file may hold (GiB); headers claiming more are refused")
-             .def(IdxOptions{}.max_gb).range(1e-6, 1024)});
-    d.presets = {{"fashion_mnist", "Fashion-MNIST from Debian's dataset-fashion-mnist", {{"classes", std::string("fashion_mnist")}}}};
+         ParamSpec("classes", ParamType::String, "class names to use")
+             .def(IdxOptions{}.classes)
+             .one_of({"fashion_mnist", "mnist"}),
+         ParamSpec("max_gb", ParamType::Float,
+                   "largest data one IDX file may hold (GiB); headers claiming more are refused")
+             .def(IdxOptions{}.max_gb)
+             .range(1e-6, 1024)});
+    d.presets = {{"fashion_mnist",
+                  "Fashion-MNIST from Debian's dataset-fashion-mnist",
+                  {{"classes", std::string("fashion_mnist")}}}};
     return d;
   }();
   return d;

@@ -26,23 +26,28 @@ std::size_t read_full(const ByteReader& read, unsigned char* out, std::size_t si
   return got;
 }
 
-std::string gib(std::uint64_t bytes) { return std::to_string(static_cast<double>(bytes) / (1ULL << 30)).substr(0, 6) + " GiB"; }
+std::string gib(std::uint64_t bytes) {
+  return std::to_string(static_cast<double>(bytes) / (1ULL << 30)).substr(0, 6) + " GiB";
+}
 
 }  // namespace
 
 IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t expected_rank, std::uint64_t max_bytes) {
   unsigned char head[4];
   const std::size_t got = read_full(read, head, 4);
-  if (got < 4) throw std::runtime_error(name + ": expected an IDX header of at least 4 bytes, found " + std::to_string(got));
+  if (got < 4)
+    throw std::runtime_error(name + ": expected an IDX header of at least 4 bytes, found " + std::to_string(got));
   if (head[0] != 0 || head[1] != 0 || head[2] != 0x08)
-    throw std::runtime_error(name + ": expected IDX magic 00 00 08 (unsigned bytes), found " + std::to_string(head[0]) + " " +
-                             std::to_string(head[1]) + " " + std::to_string(head[2]));
+    throw std::runtime_error(name + ": expected IDX magic 00 00 08 (unsigned bytes), found " + std::to_string(head[0]) +
+                             " " + std::to_string(head[1]) + " " + std::to_string(head[2]));
   const std::size_t rank = head[3];
   if (rank != expected_rank)
-    throw std::runtime_error(name + ": expected " + std::to_string(expected_rank) + " dimensions, found " + std::to_string(rank));
+    throw std::runtime_error(name + ": expected " + std::to_string(expected_rank) + " dimensions, found " +
+                             std::to_string(rank));
   std::vector<unsigned char> dims(4 * rank);
   if (read_full(read, dims.data(), dims.size()) < dims.size())
-    throw std::runtime_error(name + ": expected a " + std::to_string(4 + 4 * rank) + "-byte header, found a shorter file");
+    throw std::runtime_error(name + ": expected a " + std::to_string(4 + 4 * rank) +
+                             "-byte header, found a shorter file");
   IdxArray a;
   std::uint64_t count = 1;
   for (std::size_t i = 0; i < rank; ++i) {
@@ -51,8 +56,9 @@ IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t e
       throw std::runtime_error(name + ": implausible dimension " + std::to_string(a.dims.back()));
     count *= a.dims.back();
     if (count > max_bytes)
-      throw std::runtime_error(name + ": the header claims at least " + std::to_string(count) + " bytes of data (" + gib(count) +
-                               "), over the limit of " + gib(max_bytes) + "; raise data.max_gb if the file is right");
+      throw std::runtime_error(name + ": the header claims at least " + std::to_string(count) + " bytes of data (" +
+                               gib(count) + "), over the limit of " + gib(max_bytes) +
+                               "; raise data.max_gb if the file is right");
   }
   // Grow as the data really arrives: a header that lies costs nothing.
   constexpr std::size_t kChunk = 1 << 20;
@@ -63,8 +69,9 @@ IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t e
     const std::size_t n = read_full(read, a.data.data() + at, want);
     a.data.resize(at + n);
     if (n < want)
-      throw std::runtime_error(name + ": expected " + std::to_string(count) + " bytes of data after the header, found " +
-                               std::to_string(a.data.size()) + " (truncated file?)");
+      throw std::runtime_error(name + ": expected " + std::to_string(count) +
+                               " bytes of data after the header, found " + std::to_string(a.data.size()) +
+                               " (truncated file?)");
   }
   unsigned char extra;
   if (read_full(read, &extra, 1) != 0)

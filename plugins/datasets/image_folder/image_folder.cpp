@@ -50,8 +50,11 @@ class ImageFolder : public Dataset {
       for (const auto& dir : fs::directory_iterator(o_.root))
         if (dir.is_directory())
           for (const auto& f : fs::recursive_directory_iterator(dir.path()))
-            if (f.is_regular_file() && is_image(f.path())) items.emplace_back(f.path().string(), dir.path().filename().string());
-      if (items.empty()) throw std::runtime_error(o_.root + ": no images in class sub-folders (layout: folders expects root/<class>/<image>)");
+            if (f.is_regular_file() && is_image(f.path()))
+              items.emplace_back(f.path().string(), dir.path().filename().string());
+      if (items.empty())
+        throw std::runtime_error(o_.root +
+                                 ": no images in class sub-folders (layout: folders expects root/<class>/<image>)");
     } else {
       read_csv(items);
     }
@@ -70,7 +73,8 @@ class ImageFolder : public Dataset {
     }
     skipped_ = static_cast<std::int64_t>(bad.size());
     if (!bad.empty())
-      std::cerr << "trex: warning: image_folder skipped " << bad.size() << " unreadable image(s), e.g. " << bad.front() << "\n";
+      std::cerr << "trex: warning: image_folder skipped " << bad.size() << " unreadable image(s), e.g. " << bad.front()
+                << "\n";
   }
 
   std::vector<std::string> class_names() const override { return names_; }
@@ -92,13 +96,16 @@ class ImageFolder : public Dataset {
   cv::Mat decode(const std::string& path, int flags) const {
     std::ifstream in(path, std::ios::binary);
     const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (const auto size = header_size(bytes.data(), bytes.size()); size && size->pixels() > static_cast<std::uint64_t>(o_.max_pixels))
-      throw std::runtime_error(path + ": its header states " + std::to_string(size->width) + " x " + std::to_string(size->height) +
-                               " pixels, over data.max_pixels (" + std::to_string(o_.max_pixels) +
+    if (const auto size = header_size(bytes.data(), bytes.size());
+        size && size->pixels() > static_cast<std::uint64_t>(o_.max_pixels))
+      throw std::runtime_error(path + ": its header states " + std::to_string(size->width) + " x " +
+                               std::to_string(size->height) + " pixels, over data.max_pixels (" +
+                               std::to_string(o_.max_pixels) +
                                "); raise it if the image is real, or set data.on_bad_image: skip");
     cv::Mat img = cv::imdecode(bytes, flags);
     if (img.empty())
-      throw std::runtime_error(path + ": OpenCV cannot decode it (corrupt or not an image); set data.on_bad_image: skip to "
+      throw std::runtime_error(path +
+                               ": OpenCV cannot decode it (corrupt or not an image); set data.on_bad_image: skip to "
                                "leave such files out");
     return img;
   }
@@ -115,7 +122,8 @@ class ImageFolder : public Dataset {
   void read_csv(std::vector<std::pair<std::string, std::string>>& items) const {
     const fs::path csv = fs::path(o_.root) / o_.csv;
     const fs::path dir = fs::weakly_canonical(fs::path(o_.root) / o_.images);
-    if (!fs::is_regular_file(csv)) throw std::runtime_error(csv.string() + " not found; layout: csv needs data.csv under data.root");
+    if (!fs::is_regular_file(csv))
+      throw std::runtime_error(csv.string() + " not found; layout: csv needs data.csv under data.root");
     constexpr std::uintmax_t kMaxCsvBytes = std::uintmax_t{1} << 30;
     if (fs::file_size(csv) > kMaxCsvBytes)
       throw std::runtime_error(csv.string() + ": over 1 GiB; a label file is one short row per image");
@@ -127,7 +135,8 @@ class ImageFolder : public Dataset {
       const fs::path file = fs::weakly_canonical(dir / (row.id + o_.extension));
       const std::string rel = fs::relative(file, dir).string();
       if (rel.empty() || rel.rfind("..", 0) == 0 || fs::path(row.id).is_absolute())
-        throw std::runtime_error(where + ": id '" + row.id + "' points outside " + dir.string() + "; ids name files inside the image folder");
+        throw std::runtime_error(where + ": id '" + row.id + "' points outside " + dir.string() +
+                                 "; ids name files inside the image folder");
       if (!fs::exists(file)) throw std::runtime_error(where + ": image " + file.string() + " not found");
       items.emplace_back(file.string(), row.label);
     }
@@ -142,10 +151,12 @@ class ImageFolder : public Dataset {
 const Descriptor& descriptor() {
   using T = ParamType;
   static const Descriptor d = make_descriptor(
-      Kind::Dataset, "image_folder", "1.0.0", "images in class sub-folders, or a folder plus a CSV of id -> label (Kaggle)",
+      Kind::Dataset, "image_folder", "1.0.0",
+      "images in class sub-folders, or a folder plus a CSV of id -> label (Kaggle)",
       {ParamSpec("root", T::String, "the dataset folder").def(std::string("data/images")),
        ParamSpec("layout", T::String, "folders: root/<class>/<image>; csv: root/<images>/<id><extension> + root/<csv>")
-           .def(std::string("folders")).one_of({"folders", "csv"}),
+           .def(std::string("folders"))
+           .one_of({"folders", "csv"}),
        ParamSpec("images", T::String, "csv layout: image folder under root").def(std::string("train")),
        ParamSpec("csv", T::String, "csv layout: the label file under root").def(std::string("labels.csv")),
        ParamSpec("id_column", T::String, "csv layout: column of image ids").def(std::string("id")),
@@ -155,9 +166,12 @@ const Descriptor& descriptor() {
        ParamSpec("width", T::Int, "images are resized to this width").def(std::int64_t{224}).range(1, 1 << 14),
        ParamSpec("channels", T::Int, "1 (gray) or 3 (RGB)").def(std::int64_t{3}).range(1, 3),
        ParamSpec("on_bad_image", T::String, "fail on an undecodable image, or check every image once and skip bad ones")
-           .def(std::string("fail")).one_of({"fail", "skip"}),
-       ParamSpec("max_pixels", T::Int, "an image whose header states more pixels (width x height) is refused, or skipped")
-           .def(ImageFolderOptions{}.max_pixels).range(1, std::int64_t{1} << 40)});
+           .def(std::string("fail"))
+           .one_of({"fail", "skip"}),
+       ParamSpec("max_pixels", T::Int,
+                 "an image whose header states more pixels (width x height) is refused, or skipped")
+           .def(ImageFolderOptions{}.max_pixels)
+           .range(1, std::int64_t{1} << 40)});
   return d;
 }
 

@@ -44,7 +44,7 @@ std::optional<ImageSize> jpeg(const Bytes& b) {
       continue;
     }
     at += 2;
-    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue;  // no length
+    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue;          // no length
     if (marker == 0xd9 || marker == 0xda || !b.has(at, 2)) return std::nullopt;  // end, or scan data before a frame
     const std::size_t length = b.be(at, 2);
     if (length < 2) return std::nullopt;
@@ -64,7 +64,9 @@ std::optional<ImageSize> bmp(const Bytes& b) {
   if (dib == 12 && b.has(18, 4)) return ImageSize{b.le(18, 2), b.le(20, 2)};  // OS/2 core header
   if (dib < 40 || !b.has(18, 8)) return std::nullopt;
   const auto width = static_cast<std::int32_t>(b.le(18, 4)), height = static_cast<std::int32_t>(b.le(22, 4));
-  auto magnitude = [](std::int32_t v) { return v < 0 ? static_cast<std::uint64_t>(-static_cast<std::int64_t>(v)) : static_cast<std::uint64_t>(v); };
+  auto magnitude = [](std::int32_t v) {
+    return v < 0 ? static_cast<std::uint64_t>(-static_cast<std::int64_t>(v)) : static_cast<std::uint64_t>(v);
+  };
   return ImageSize{magnitude(width), magnitude(height)};
 }
 

@@ -17,7 +17,7 @@ struct LabelRow {
 
 /// The (id, label) of every non-empty row; `name` (the file) starts every error,
 /// which also names the row and the columns it needs.
-std::vector<LabelRow> parse_label_csv(const std::string& text, const std::string& id_column, const std::string& label_column,
-                                      const std::string& name);
+std::vector<LabelRow> parse_label_csv(const std::string& text, const std::string& id_column,
+                                      const std::string& label_column, const std::string& name);
 
 }  // namespace trex_image_folder

@@ -46,11 +46,11 @@ class DigitsDataset : public Dataset {
 };
 
 const Descriptor& descriptor() {
-  static const Descriptor d = make_descriptor(
-      Kind::Dataset, "opencv_digits", "1.0.0",
-      "OpenCV's digits.png: 5,000 handwritten 20x20 digits, 500 per class (train split only)",
-      {ParamSpec("path", ParamType::String, "the digits sheet")
-           .def(std::string("/usr/share/doc/opencv-doc/examples/data/digits.png"))});
+  static const Descriptor d =
+      make_descriptor(Kind::Dataset, "opencv_digits", "1.0.0",
+                      "OpenCV's digits.png: 5,000 handwritten 20x20 digits, 500 per class (train split only)",
+                      {ParamSpec("path", ParamType::String, "the digits sheet")
+                           .def(std::string("/usr/share/doc/opencv-doc/examples/data/digits.png"))});
   return d;
 }
 

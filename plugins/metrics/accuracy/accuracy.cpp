@@ -19,7 +19,8 @@ class Accuracy : public Metric {
 };
 
 const Descriptor& descriptor() {
-  static const Descriptor d = make_descriptor(Kind::Metric, "accuracy", "1.0.0", "share of examples classified correctly");
+  static const Descriptor d =
+      make_descriptor(Kind::Metric, "accuracy", "1.0.0", "share of examples classified correctly");
   return d;
 }
 

@@ -10,9 +10,9 @@ namespace trex_f1 {
 using namespace trex;
 
 struct F1Options {
-  std::string score = "f1";         ///< f1 | precision | recall
-  std::string average = "macro";    ///< micro | macro | weighted
-  std::int64_t class_index = -1;    ///< >= 0: that class alone, average ignored
+  std::string score = "f1";       ///< f1 | precision | recall
+  std::string average = "macro";  ///< micro | macro | weighted
+  std::int64_t class_index = -1;  ///< >= 0: that class alone, average ignored
 };
 
 class F1 : public Metric {
@@ -26,7 +26,8 @@ class F1 : public Metric {
     auto target = b.targets.to(at::kLong).contiguous();
     const auto* p = pred.data_ptr<std::int64_t>();
     const auto* t = target.data_ptr<std::int64_t>();
-    for (std::int64_t i = 0; i < pred.numel(); ++i) ++confusion_[static_cast<std::size_t>(t[i])][static_cast<std::size_t>(p[i])];
+    for (std::int64_t i = 0; i < pred.numel(); ++i)
+      ++confusion_[static_cast<std::size_t>(t[i])][static_cast<std::size_t>(p[i])];
   }
   double value() const override {
     const std::size_t k = confusion_.size();
@@ -37,8 +38,10 @@ class F1 : public Metric {
       for (std::size_t p = 0; p < k; ++p) {
         const double n = static_cast<double>(confusion_[t][p]);
         total += n;
-        if (t == p) tp[t] += n;
-        else fp[p] += n, fn[t] += n;
+        if (t == p)
+          tp[t] += n;
+        else
+          fp[p] += n, fn[t] += n;
       }
     auto score = [&](double tp_, double fp_, double fn_) {
       const double precision = tp_ + fp_ > 0 ? tp_ / (tp_ + fp_) : 0, recall = tp_ + fn_ > 0 ? tp_ / (tp_ + fn_) : 0;
@@ -57,7 +60,8 @@ class F1 : public Metric {
     }
     double sum = 0;
     for (std::size_t i = 0; i < k; ++i) {
-      const double weight = o_.average == "weighted" ? (total > 0 ? (tp[i] + fn[i]) / total : 0) : 1.0 / static_cast<double>(k);
+      const double weight =
+          o_.average == "weighted" ? (total > 0 ? (tp[i] + fn[i]) / total : 0) : 1.0 / static_cast<double>(k);
       sum += weight * score(tp[i], fp[i], fn[i]);
     }
     return sum;
@@ -72,13 +76,20 @@ const Descriptor& descriptor() {
   static const Descriptor d = [] {
     using T = ParamType;
     Descriptor d = make_descriptor(
-        Kind::Metric, "f1", "1.0.0", "F1, precision or recall (scikit-learn definitions; micro, macro or weighted average)",
+        Kind::Metric, "f1", "1.0.0",
+        "F1, precision or recall (scikit-learn definitions; micro, macro or weighted average)",
         {ParamSpec("score", T::String, "which score").def(std::string("f1")).one_of({"f1", "precision", "recall"}),
-         ParamSpec("average", T::String, "how classes are combined").def(std::string("macro")).one_of({"micro", "macro", "weighted"}),
-         ParamSpec("class_index", T::Int, "score of this class alone; -1: the average").def(std::int64_t{-1}).range(-1, 1 << 20)});
+         ParamSpec("average", T::String, "how classes are combined")
+             .def(std::string("macro"))
+             .one_of({"micro", "macro", "weighted"}),
+         ParamSpec("class_index", T::Int, "score of this class alone; -1: the average")
+             .def(std::int64_t{-1})
+             .range(-1, 1 << 20)});
     d.presets = {{"precision", "precision (average as set)", {{"score", std::string("precision")}}},
                  {"recall", "recall (average as set)", {{"score", std::string("recall")}}},
-                 {"weighted_f1", "F1, support-weighted average", {{"score", std::string("f1")}, {"average", std::string("weighted")}}}};
+                 {"weighted_f1",
+                  "F1, support-weighted average",
+                  {{"score", std::string("f1")}, {"average", std::string("weighted")}}}};
     return d;
   }();
   return d;

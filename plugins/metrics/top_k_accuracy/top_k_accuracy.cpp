@@ -24,8 +24,9 @@ class TopKAccuracy : public Metric {
 
 const Descriptor& descriptor() {
   static const Descriptor d = [] {
-    Descriptor d = make_descriptor(Kind::Metric, "top_k_accuracy", "1.0.0", "share of examples whose class is among the top k",
-                                   {ParamSpec("k", ParamType::Int, "how many top classes count").def(std::int64_t{5}).range(1, 1 << 20)});
+    Descriptor d = make_descriptor(
+        Kind::Metric, "top_k_accuracy", "1.0.0", "share of examples whose class is among the top k",
+        {ParamSpec("k", ParamType::Int, "how many top classes count").def(std::int64_t{5}).range(1, 1 << 20)});
     d.presets = {{"top5_accuracy", "top-5 accuracy", {{"k", std::int64_t{5}}}},
                  {"top3_accuracy", "top-3 accuracy", {{"k", std::int64_t{3}}}}};
     return d;

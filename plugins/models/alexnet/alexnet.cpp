@@ -18,8 +18,8 @@ using namespace trex;
 namespace nn = torch::nn;
 
 // Named cut points and the features index each ends at (after its ReLU / pool).
-const FeatureStages kStages = {
-    {"conv1", 1}, {"pool1", 2}, {"conv2", 4}, {"pool2", 5}, {"conv3", 7}, {"conv4", 9}, {"conv5", 11}, {"pool5", 12}};
+const FeatureStages kStages = {{"conv1", 1}, {"pool1", 2}, {"conv2", 4},  {"pool2", 5},
+                               {"conv3", 7}, {"conv4", 9}, {"conv5", 11}, {"pool5", 12}};
 
 struct AlexNetImpl : nn::Module {
   AlexNetImpl(std::int64_t in_channels, std::int64_t classes, bool replicate) : replicate(replicate) {
@@ -28,14 +28,14 @@ struct AlexNetImpl : nn::Module {
     };
     auto pool = [] { return nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2)); };
     auto relu = [] { return nn::ReLU(nn::ReLUOptions(true)); };
-    features = register_module("features", nn::Sequential(conv(replicate ? 3 : in_channels, 64, 11, 4, 2), relu(), pool(),
-                                                          conv(64, 192, 5, 1, 2), relu(), pool(), conv(192, 384, 3, 1, 1),
-                                                          relu(), conv(384, 256, 3, 1, 1), relu(), conv(256, 256, 3, 1, 1),
-                                                          relu(), pool()));
+    features = register_module(
+        "features", nn::Sequential(conv(replicate ? 3 : in_channels, 64, 11, 4, 2), relu(), pool(),
+                                   conv(64, 192, 5, 1, 2), relu(), pool(), conv(192, 384, 3, 1, 1), relu(),
+                                   conv(384, 256, 3, 1, 1), relu(), conv(256, 256, 3, 1, 1), relu(), pool()));
     avgpool = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({6, 6})));
-    classifier = register_module("classifier", nn::Sequential(nn::Dropout(0.5), nn::Linear(256 * 6 * 6, 4096), relu(),
-                                                              nn::Dropout(0.5), nn::Linear(4096, 4096), relu(),
-                                                              nn::Linear(4096, classes)));
+    classifier = register_module(
+        "classifier", nn::Sequential(nn::Dropout(0.5), nn::Linear(256 * 6 * 6, 4096), relu(), nn::Dropout(0.5),
+                                     nn::Linear(4096, 4096), relu(), nn::Linear(4096, classes)));
   }
   bool replicate;
   nn::Sequential features{nullptr}, classifier{nullptr};
@@ -45,7 +45,8 @@ TORCH_MODULE(AlexNet);
 
 class AlexNetModel : public Model {
  public:
-  AlexNetModel(std::int64_t in_channels, std::int64_t classes, bool replicate) : net_(in_channels, classes, replicate) {}
+  AlexNetModel(std::int64_t in_channels, std::int64_t classes, bool replicate)
+      : net_(in_channels, classes, replicate) {}
   std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
   torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "classifier"); }
   std::vector<std::string> stages() const override {
@@ -80,8 +81,14 @@ const Descriptor& descriptor() {
                                    "AlexNet (input >= 63x63), torchvision layout; cut points conv1 ... pool5, fc6, fc7",
                                    {channel_mode_param()});
     d.model = imagenet_model_info("classifier");
-    d.model.parity = {"alexnet", {{"pool1", "features.2"}, {"pool2", "features.5"}, {"conv5", "features.11"}, {"pool5", "features.12"},
-                                  {"avgpool", "avgpool"}, {"fc6", "classifier.2"}, {"fc7", "classifier.5"}}};
+    d.model.parity = {"alexnet",
+                      {{"pool1", "features.2"},
+                       {"pool2", "features.5"},
+                       {"conv5", "features.11"},
+                       {"pool5", "features.12"},
+                       {"avgpool", "avgpool"},
+                       {"fc6", "classifier.2"},
+                       {"fc7", "classifier.5"}}};
     return d;
   }();
   return d;

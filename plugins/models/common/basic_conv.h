@@ -21,7 +21,8 @@ struct BasicConvImpl : torch::nn::Module {
 TORCH_MODULE(BasicConv);
 
 /// A square k x k BasicConv2d.
-inline BasicConv square(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1, std::int64_t pad = 0) {
+inline BasicConv square(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1,
+                        std::int64_t pad = 0) {
   return BasicConv(in, out, std::vector<std::int64_t>{k, k}, stride, std::vector<std::int64_t>{pad, pad});
 }
 

@@ -59,11 +59,10 @@ struct GoogLeNetImpl : nn::Module {
     conv1 = register_module("conv1", square(replicate ? 3 : in_channels, 64, 7, 2, 3));
     conv2 = register_module("conv2", square(64, 64, 1));
     conv3 = register_module("conv3", square(64, 192, 3, 1, 1));
-    const std::int64_t cfg[9][7] = {{192, 64, 96, 128, 16, 32, 32},     {256, 128, 128, 192, 32, 96, 64},
-                                    {480, 192, 96, 208, 16, 48, 64},    {512, 160, 112, 224, 24, 64, 64},
-                                    {512, 128, 128, 256, 24, 64, 64},   {512, 112, 144, 288, 32, 64, 64},
-                                    {528, 256, 160, 320, 32, 128, 128}, {832, 256, 160, 320, 32, 128, 128},
-                                    {832, 384, 192, 384, 48, 128, 128}};
+    const std::int64_t cfg[9][7] = {
+        {192, 64, 96, 128, 16, 32, 32},     {256, 128, 128, 192, 32, 96, 64},   {480, 192, 96, 208, 16, 48, 64},
+        {512, 160, 112, 224, 24, 64, 64},   {512, 128, 128, 256, 24, 64, 64},   {512, 112, 144, 288, 32, 64, 64},
+        {528, 256, 160, 320, 32, 128, 128}, {832, 256, 160, 320, 32, 128, 128}, {832, 384, 192, 384, 48, 128, 128}};
     for (std::size_t i = 0; i < kBlocks.size(); ++i) {
       const auto* c = cfg[i];
       blocks.push_back(register_module(kBlocks[i], Inception(c[0], c[1], c[2], c[3], c[4], c[5], c[6])));
@@ -79,7 +78,8 @@ TORCH_MODULE(GoogLeNet);
 
 class GoogLeNetModel : public Model {
  public:
-  GoogLeNetModel(std::int64_t in_channels, std::int64_t classes, bool replicate) : net_(in_channels, classes, replicate) {}
+  GoogLeNetModel(std::int64_t in_channels, std::int64_t classes, bool replicate)
+      : net_(in_channels, classes, replicate) {}
   std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
   torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "fc"); }
   std::vector<std::string> stages() const override {
@@ -116,13 +116,18 @@ class GoogLeNetModel : public Model {
 
 const Descriptor& descriptor() {
   static const Descriptor d = [] {
-    Descriptor d = make_descriptor(Kind::Model, "googlenet", "1.0.0",
-                                   "GoogLeNet / Inception v1, torchvision layout; cut points inception3a ... inception5b",
-                                   {channel_mode_param()});
+    Descriptor d = make_descriptor(
+        Kind::Model, "googlenet", "1.0.0",
+        "GoogLeNet / Inception v1, torchvision layout; cut points inception3a ... inception5b", {channel_mode_param()});
     d.model = imagenet_model_info("fc");
-    d.model.parity = {"googlenet", {{"maxpool2", "maxpool2"}, {"inception3b", "inception3b"}, {"maxpool3", "maxpool3"},
-                                    {"inception4e", "inception4e"}, {"maxpool4", "maxpool4"}, {"inception5b", "inception5b"},
-                                    {"avgpool", "avgpool"}}};
+    d.model.parity = {"googlenet",
+                      {{"maxpool2", "maxpool2"},
+                       {"inception3b", "inception3b"},
+                       {"maxpool3", "maxpool3"},
+                       {"inception4e", "inception4e"},
+                       {"maxpool4", "maxpool4"},
+                       {"inception5b", "inception5b"},
+                       {"avgpool", "avgpool"}}};
     return d;
   }();
   return d;

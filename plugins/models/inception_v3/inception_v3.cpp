@@ -76,9 +76,7 @@ struct InceptionCImpl : BranchesImpl {
     d5 = add("branch7x7dbl_5", row(c7, 192, 7));
     bp = add("branch_pool", square(in, 192, 1));
   }
-  Tensor forward(const Tensor& x) {
-    return torch::cat({b1(x), s3(s2(s1(x))), d5(d4(d3(d2(d1(x))))), bp(avg3(x))}, 1);
-  }
+  Tensor forward(const Tensor& x) { return torch::cat({b1(x), s3(s2(s1(x))), d5(d4(d3(d2(d1(x))))), bp(avg3(x))}, 1); }
   BasicConv b1{nullptr}, s1{nullptr}, s2{nullptr}, s3{nullptr}, d1{nullptr}, d2{nullptr}, d3{nullptr}, d4{nullptr},
       d5{nullptr}, bp{nullptr};
 };
@@ -127,13 +125,14 @@ struct Inception3Impl : nn::Module {
   Inception3Impl(std::int64_t in_channels, std::int64_t classes, bool replicate, bool transform_input)
       : replicate(replicate), transform_input(transform_input) {
     stem = {register_module("Conv2d_1a_3x3", square(replicate ? 3 : in_channels, 32, 3, 2)),
-            register_module("Conv2d_2a_3x3", square(32, 32, 3)), register_module("Conv2d_2b_3x3", square(32, 64, 3, 1, 1)),
+            register_module("Conv2d_2a_3x3", square(32, 32, 3)),
+            register_module("Conv2d_2b_3x3", square(32, 64, 3, 1, 1)),
             register_module("Conv2d_3b_1x1", square(64, 80, 1)), register_module("Conv2d_4a_3x3", square(80, 192, 3))};
-    mixed = {register_module(kMixed[0], InceptionA(192, 32)), register_module(kMixed[1], InceptionA(256, 64)),
-             register_module(kMixed[2], InceptionA(288, 64)), register_module(kMixed[3], InceptionB(288)),
+    mixed = {register_module(kMixed[0], InceptionA(192, 32)),  register_module(kMixed[1], InceptionA(256, 64)),
+             register_module(kMixed[2], InceptionA(288, 64)),  register_module(kMixed[3], InceptionB(288)),
              register_module(kMixed[4], InceptionC(768, 128)), register_module(kMixed[5], InceptionC(768, 160)),
              register_module(kMixed[6], InceptionC(768, 160)), register_module(kMixed[7], InceptionC(768, 192)),
-             register_module(kMixed[8], InceptionD(768)), register_module(kMixed[9], InceptionE(1280)),
+             register_module(kMixed[8], InceptionD(768)),      register_module(kMixed[9], InceptionE(1280)),
              register_module(kMixed[10], InceptionE(2048))};
     fc = register_module("fc", nn::Linear(2048, classes));
   }
@@ -200,16 +199,25 @@ const Descriptor& descriptor() {
     using T = ParamType;
     Descriptor d = make_descriptor(
         Kind::Model, "inception_v3", "1.0.0",
-        "Inception v3 (input >= 75x75, 299x299 as trained), torchvision layout; cut points Mixed_5b ... Mixed_7c (or mixed_5b ...) = Keras mixed0 ... mixed10",
+        "Inception v3 (input >= 75x75, 299x299 as trained), torchvision layout; cut points Mixed_5b ... Mixed_7c (or "
+        "mixed_5b ...) = Keras mixed0 ... mixed10",
         {channel_mode_param(),
-         ParamSpec("transform_input", T::Bool,
-                   "map ImageNet-normalised input to [-1, 1] as Google's weights expect (torchvision sets it with weights)")
+         ParamSpec(
+             "transform_input", T::Bool,
+             "map ImageNet-normalised input to [-1, 1] as Google's weights expect (torchvision sets it with weights)")
              .def(false)});
     d.model = imagenet_model_info("fc");
     d.model.input_height = d.model.input_width = 299;
-    d.model.parity = {"inception_v3", {{"maxpool2", "maxpool2"}, {"Mixed_5b", "Mixed_5b"}, {"mixed2", "Mixed_5d"}, {"Mixed_6a", "Mixed_6a"},
-                                       {"mixed_6b", "Mixed_6b"}, {"mixed7", "Mixed_6e"}, {"Mixed_7a", "Mixed_7a"}, {"mixed10", "Mixed_7c"},
-                                       {"avgpool", "avgpool"}}};
+    d.model.parity = {"inception_v3",
+                      {{"maxpool2", "maxpool2"},
+                       {"Mixed_5b", "Mixed_5b"},
+                       {"mixed2", "Mixed_5d"},
+                       {"Mixed_6a", "Mixed_6a"},
+                       {"mixed_6b", "Mixed_6b"},
+                       {"mixed7", "Mixed_6e"},
+                       {"Mixed_7a", "Mixed_7a"},
+                       {"mixed10", "Mixed_7c"},
+                       {"avgpool", "avgpool"}}};
     return d;
   }();
   return d;
@@ -219,7 +227,8 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
   check_channel_mode("inception_v3", p.get_string("channel_mode"), ctx.channels);
   if ((ctx.height > 0 && ctx.height < 75) || (ctx.width > 0 && ctx.width < 75))
     throw std::invalid_argument("inception_v3 needs images of at least 75x75, got " + std::to_string(ctx.height) + "x" +
-                                std::to_string(ctx.width) + "; add {type: resize, size: [299, 299]} to both augment lists");
+                                std::to_string(ctx.width) +
+                                "; add {type: resize, size: [299, 299]} to both augment lists");
   return std::make_unique<InceptionModel>(ctx.channels, ctx.num_classes, p.get_string("channel_mode") == "replicate",
                                           p.get_bool("transform_input"));
 }

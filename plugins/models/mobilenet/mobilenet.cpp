@@ -48,9 +48,9 @@ TORCH_MODULE(Seq);
 
 /// torchvision's Conv2dNormActivation: Sequential(conv, bn[, activation]).
 Seq conv_bn(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride, std::int64_t groups, Act act,
-                       double eps, double momentum) {
+            double eps, double momentum) {
   Seq s(nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).groups(groups).bias(false)),
-                   trex::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps).momentum(momentum)));
+        trex::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps).momentum(momentum)));
   if (act != Act::None) s->push_back(Activation(act));
   return s;
 }
@@ -93,13 +93,15 @@ struct V3Block {
 };
 
 struct MobileNetImpl : nn::Module {
-  MobileNetImpl(const std::string& variant, std::int64_t in_channels, std::int64_t classes, bool replicate) : replicate(replicate) {
+  MobileNetImpl(const std::string& variant, std::int64_t in_channels, std::int64_t classes, bool replicate)
+      : replicate(replicate) {
     features = nn::Sequential();
     const std::int64_t first_in = replicate ? 3 : in_channels;
     if (variant == "v2") {
       features->push_back(conv_bn(first_in, 32, 3, 2, 1, Act::ReLU6, 1e-5, 0.1));
       std::int64_t in = 32;
-      const int settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+      const int settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                                  {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
       for (const auto& s : settings)
         for (int i = 0; i < s[2]; ++i) {
           const std::int64_t stride = i == 0 ? s[3] : 1, out = s[1], hidden = in * s[0];
@@ -117,16 +119,16 @@ struct MobileNetImpl : nn::Module {
     } else {
       const auto RE = Act::ReLU, HS = Act::Hardswish;
       const std::vector<V3Block> large = {
-          {16, 3, 16, 16, false, RE, 1},    {16, 3, 64, 24, false, RE, 2},    {24, 3, 72, 24, false, RE, 1},
-          {24, 5, 72, 40, true, RE, 2},     {40, 5, 120, 40, true, RE, 1},    {40, 5, 120, 40, true, RE, 1},
-          {40, 3, 240, 80, false, HS, 2},   {80, 3, 200, 80, false, HS, 1},   {80, 3, 184, 80, false, HS, 1},
-          {80, 3, 184, 80, false, HS, 1},   {80, 3, 480, 112, true, HS, 1},   {112, 3, 672, 112, true, HS, 1},
-          {112, 5, 672, 160, true, HS, 2},  {160, 5, 960, 160, true, HS, 1},  {160, 5, 960, 160, true, HS, 1}};
+          {16, 3, 16, 16, false, RE, 1},   {16, 3, 64, 24, false, RE, 2},   {24, 3, 72, 24, false, RE, 1},
+          {24, 5, 72, 40, true, RE, 2},    {40, 5, 120, 40, true, RE, 1},   {40, 5, 120, 40, true, RE, 1},
+          {40, 3, 240, 80, false, HS, 2},  {80, 3, 200, 80, false, HS, 1},  {80, 3, 184, 80, false, HS, 1},
+          {80, 3, 184, 80, false, HS, 1},  {80, 3, 480, 112, true, HS, 1},  {112, 3, 672, 112, true, HS, 1},
+          {112, 5, 672, 160, true, HS, 2}, {160, 5, 960, 160, true, HS, 1}, {160, 5, 960, 160, true, HS, 1}};
       const std::vector<V3Block> small = {
-          {16, 3, 16, 16, true, RE, 2},   {16, 3, 72, 24, false, RE, 2},  {24, 3, 88, 24, false, RE, 1},
-          {24, 5, 96, 40, true, HS, 2},   {40, 5, 240, 40, true, HS, 1},  {40, 5, 240, 40, true, HS, 1},
-          {40, 5, 120, 48, true, HS, 1},  {48, 5, 144, 48, true, HS, 1},  {48, 5, 288, 96, true, HS, 2},
-          {96, 5, 576, 96, true, HS, 1},  {96, 5, 576, 96, true, HS, 1}};
+          {16, 3, 16, 16, true, RE, 2},  {16, 3, 72, 24, false, RE, 2}, {24, 3, 88, 24, false, RE, 1},
+          {24, 5, 96, 40, true, HS, 2},  {40, 5, 240, 40, true, HS, 1}, {40, 5, 240, 40, true, HS, 1},
+          {40, 5, 120, 48, true, HS, 1}, {48, 5, 144, 48, true, HS, 1}, {48, 5, 288, 96, true, HS, 2},
+          {96, 5, 576, 96, true, HS, 1}, {96, 5, 576, 96, true, HS, 1}};
       const auto& blocks = variant == "v3_large" ? large : small;
       const double eps = 0.001, mom = 0.01;
       features->push_back(conv_bn(first_in, 16, 3, 2, 1, HS, eps, mom));
@@ -141,7 +143,8 @@ struct MobileNetImpl : nn::Module {
       }
       const std::int64_t last_in = blocks.back().out, last = 6 * last_in, hidden = variant == "v3_large" ? 1280 : 1024;
       features->push_back(conv_bn(last_in, last, 1, 1, 1, HS, eps, mom));
-      classifier = nn::Sequential(nn::Linear(last, hidden), Activation(HS), nn::Dropout(0.2), nn::Linear(hidden, classes));
+      classifier =
+          nn::Sequential(nn::Linear(last, hidden), Activation(HS), nn::Dropout(0.2), nn::Linear(hidden, classes));
     }
     register_module("features", features);
     register_module("classifier", classifier);
@@ -190,20 +193,36 @@ class MobileNetModel : public Model {
 
 const Descriptor& descriptor() {
   static const Descriptor d = [] {
-    Descriptor d = make_descriptor(
-        Kind::Model, "mobilenet", "1.0.0", "MobileNet v2 / v3 small / v3 large, torchvision layout; cut points stage1 ... stage5",
-        {ParamSpec("variant", ParamType::String, "v2, v3_small or v3_large").def(std::string("v2")).one_of({"v2", "v3_small", "v3_large"}),
-         channel_mode_param()});
+    Descriptor d =
+        make_descriptor(Kind::Model, "mobilenet", "1.0.0",
+                        "MobileNet v2 / v3 small / v3 large, torchvision layout; cut points stage1 ... stage5",
+                        {ParamSpec("variant", ParamType::String, "v2, v3_small or v3_large")
+                             .def(std::string("v2"))
+                             .one_of({"v2", "v3_small", "v3_large"}),
+                         channel_mode_param()});
     d.presets = {{"mobilenet_v2", "MobileNet v2", {{"variant", std::string("v2")}}},
                  {"mobilenet_v3_small", "MobileNet v3 small", {{"variant", std::string("v3_small")}}},
                  {"mobilenet_v3_large", "MobileNet v3 large", {{"variant", std::string("v3_large")}}}};
     d.model = imagenet_model_info("classifier");
-    d.presets[0].parity = {"mobilenet_v2", {{"stage1", "features.1"}, {"stage2", "features.3"}, {"stage3", "features.6"},
-                                            {"features.10", "features.10"}, {"stage4", "features.13"}, {"stage5", "features.18"}}};
-    d.presets[1].parity = {"mobilenet_v3_small", {{"stage1", "features.0"}, {"stage2", "features.1"}, {"stage3", "features.3"},
-                                                  {"stage4", "features.8"}, {"stage5", "features.12"}}};
-    d.presets[2].parity = {"mobilenet_v3_large", {{"stage1", "features.1"}, {"stage2", "features.3"}, {"stage3", "features.6"},
-                                                  {"stage4", "features.12"}, {"stage5", "features.16"}}};
+    d.presets[0].parity = {"mobilenet_v2",
+                           {{"stage1", "features.1"},
+                            {"stage2", "features.3"},
+                            {"stage3", "features.6"},
+                            {"features.10", "features.10"},
+                            {"stage4", "features.13"},
+                            {"stage5", "features.18"}}};
+    d.presets[1].parity = {"mobilenet_v3_small",
+                           {{"stage1", "features.0"},
+                            {"stage2", "features.1"},
+                            {"stage3", "features.3"},
+                            {"stage4", "features.8"},
+                            {"stage5", "features.12"}}};
+    d.presets[2].parity = {"mobilenet_v3_large",
+                           {{"stage1", "features.1"},
+                            {"stage2", "features.3"},
+                            {"stage3", "features.6"},
+                            {"stage4", "features.12"},
+                            {"stage5", "features.16"}}};
     return d;
   }();
   return d;

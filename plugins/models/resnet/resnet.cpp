@@ -54,7 +54,8 @@ struct BlockImpl : nn::Module {
 TORCH_MODULE(Block);
 
 struct ResNetImpl : nn::Module {
-  ResNetImpl(std::int64_t depth, std::int64_t in_channels, std::int64_t classes, bool replicate) : replicate(replicate) {
+  ResNetImpl(std::int64_t depth, std::int64_t in_channels, std::int64_t classes, bool replicate)
+      : replicate(replicate) {
     const bool bottleneck = depth >= 50;
     const std::vector<int> counts = depth == 18 ? std::vector<int>{2, 2, 2, 2} : std::vector<int>{3, 4, 6, 3};
     conv1 = register_module("conv1", conv(replicate ? 3 : in_channels, 64, 7, 2, 3));
@@ -85,7 +86,9 @@ class ResNetModel : public Model {
       : net_(depth, in_channels, classes, replicate) {}
   std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
   torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "fc"); }
-  std::vector<std::string> stages() const override { return {"stem", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"}; }
+  std::vector<std::string> stages() const override {
+    return {"stem", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"};
+  }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
     torch::Tensor x = replicate_to_rgb(input, net_->replicate);
     x = torch::max_pool2d(torch::relu(net_->bn1(net_->conv1(x))), 3, 2, 1);
@@ -106,13 +109,19 @@ const Descriptor& descriptor() {
     using T = ParamType;
     Descriptor d = make_descriptor(
         Kind::Model, "resnet", "1.0.0", "ResNet 18/34/50, torchvision layout; cut points layer1 ... layer4",
-        {ParamSpec("depth", T::Int, "18, 34 or 50").def(std::int64_t{18}).range(18, 50),
-         channel_mode_param()});
+        {ParamSpec("depth", T::Int, "18, 34 or 50").def(std::int64_t{18}).range(18, 50), channel_mode_param()});
     d.presets = {{"resnet18", "ResNet-18", {{"depth", std::int64_t{18}}}},
                  {"resnet34", "ResNet-34", {{"depth", std::int64_t{34}}}},
                  {"resnet50", "ResNet-50", {{"depth", std::int64_t{50}}}}};
     d.model = imagenet_model_info("fc");
-    for (auto& preset : d.presets) preset.parity = {preset.name, {{"stem", "maxpool"}, {"layer1", "layer1"}, {"layer2", "layer2"}, {"layer3", "layer3"}, {"layer4", "layer4"}, {"avgpool", "avgpool"}}};
+    for (auto& preset : d.presets)
+      preset.parity = {preset.name,
+                       {{"stem", "maxpool"},
+                        {"layer1", "layer1"},
+                        {"layer2", "layer2"},
+                        {"layer3", "layer3"},
+                        {"layer4", "layer4"},
+                        {"avgpool", "avgpool"}}};
     return d;
   }();
   return d;

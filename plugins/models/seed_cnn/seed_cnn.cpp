@@ -38,9 +38,11 @@ struct SeedCnnOptions {
 
 struct SeedCnnImpl : torch::nn::Module {
   explicit SeedCnnImpl(const SeedCnnOptions& o) : options(o) {
-    TORCH_CHECK(o.height() >= 4 && o.width() >= 4, "seed_cnn needs inputs of at least 4x4, got ", o.height(), "x", o.width());
+    TORCH_CHECK(o.height() >= 4 && o.width() >= 4, "seed_cnn needs inputs of at least 4x4, got ", o.height(), "x",
+                o.width());
     conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels(), o.conv1_filters(), 3)));
-    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.conv1_filters(), o.conv2_filters(), 3).padding(1)));
+    conv2 = register_module(
+        "conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.conv1_filters(), o.conv2_filters(), 3).padding(1)));
     bn = register_module("bn", trex::BatchNorm2d(o.conv2_filters()));
     drop1 = register_module("dropout1", torch::nn::Dropout(o.dropout1()));
     const std::int64_t flat = o.conv2_filters() * ((o.height() - 2) / 2) * ((o.width() - 2) / 2);
@@ -106,12 +108,18 @@ const Descriptor& descriptor() {
     Descriptor d = make_descriptor(Kind::Model, "seed_cnn", "1.0.0",
                                    "the book's small CNN from scratch (two 3x3 convs, BN, pool, dense 128)");
     d.params = {
-        ParamSpec("conv1_filters", T::Int, "filters of the first 3x3 conv (valid padding)").def(std::int64_t{16}).range(1, 4096),
-        ParamSpec("conv2_filters", T::Int, "filters of the second 3x3 conv (same padding)").def(std::int64_t{32}).range(1, 4096),
+        ParamSpec("conv1_filters", T::Int, "filters of the first 3x3 conv (valid padding)")
+            .def(std::int64_t{16})
+            .range(1, 4096),
+        ParamSpec("conv2_filters", T::Int, "filters of the second 3x3 conv (same padding)")
+            .def(std::int64_t{32})
+            .range(1, 4096),
         ParamSpec("dense_units", T::Int, "units of the hidden dense layer").def(std::int64_t{128}).range(1, 1 << 16),
         ParamSpec("dropout1", T::Float, "dropout after pooling").def(0.2).range(0, 0.99),
         ParamSpec("dropout2", T::Float, "dropout before the classifier").def(0.5).range(0, 0.99),
-        ParamSpec("l2", T::Float, "L2 factor on the second conv's kernel (Keras: l2 * sum(w^2) added to the loss)").def(0.0).at_least(0),
+        ParamSpec("l2", T::Float, "L2 factor on the second conv's kernel (Keras: l2 * sum(w^2) added to the loss)")
+            .def(0.0)
+            .at_least(0),
     };
     d.model.input_channels = 3;
     d.model.input_height = 32;

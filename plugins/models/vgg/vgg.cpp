@@ -36,9 +36,11 @@ struct VggOptions {
 
 struct VggImpl : nn::Module {
   explicit VggImpl(const VggOptions& o) : options(o) {
-    const std::vector<std::vector<int>> blocks = o.depth() == 16
-        ? std::vector<std::vector<int>>{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}}
-        : std::vector<std::vector<int>>{{64, 64}, {128, 128}, {256, 256, 256, 256}, {512, 512, 512, 512}, {512, 512, 512, 512}};
+    const std::vector<std::vector<int>> blocks =
+        o.depth() == 16
+            ? std::vector<std::vector<int>>{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}}
+            : std::vector<std::vector<int>>{
+                  {64, 64}, {128, 128}, {256, 256, 256, 256}, {512, 512, 512, 512}, {512, 512, 512, 512}};
     features = nn::Sequential();
     std::int64_t in = o.channel_mode() == "adapt" ? o.in_channels() : 3;
     for (std::size_t b = 0; b < blocks.size(); ++b) {
@@ -55,9 +57,10 @@ struct VggImpl : nn::Module {
     }
     register_module("features", features);
     avgpool = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})));
-    classifier = register_module("classifier", nn::Sequential(
-        nn::Linear(512 * 7 * 7, 4096), nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(o.dropout()),
-        nn::Linear(4096, 4096), nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(o.dropout()), nn::Linear(4096, o.classes())));
+    classifier = register_module(
+        "classifier", nn::Sequential(nn::Linear(512 * 7 * 7, 4096), nn::ReLU(nn::ReLUOptions(true)),
+                                     nn::Dropout(o.dropout()), nn::Linear(4096, 4096), nn::ReLU(nn::ReLUOptions(true)),
+                                     nn::Dropout(o.dropout()), nn::Linear(4096, o.classes())));
   }
 
   VggOptions options;
@@ -105,21 +108,35 @@ const Descriptor& descriptor() {
     Descriptor d = make_descriptor(
         Kind::Model, "vgg", "1.0.0", "VGG 16/19 (+BN), torchvision layout; Keras cut names block1_pool ... block5_pool",
         {ParamSpec("depth", T::Int, "weight layers: 16 or 19").def(std::int64_t{16}).range(16, 19),
-         ParamSpec("batch_norm", T::Bool, "batch norm after every conv").def(false),
-         channel_mode_param(),
+         ParamSpec("batch_norm", T::Bool, "batch norm after every conv").def(false), channel_mode_param(),
          ParamSpec("dropout", T::Float, "classifier dropout").def(0.5).range(0, 0.99)});
     d.presets = {{"vgg16", "VGG-16", {{"depth", std::int64_t{16}}, {"batch_norm", false}}},
                  {"vgg19", "VGG-19", {{"depth", std::int64_t{19}}, {"batch_norm", false}}},
                  {"vgg16_bn", "VGG-16 with batch norm", {{"depth", std::int64_t{16}}, {"batch_norm", true}}},
                  {"vgg19_bn", "VGG-19 with batch norm", {{"depth", std::int64_t{19}}, {"batch_norm", true}}}};
     d.model = imagenet_model_info("classifier");
-    d.presets[0].parity = {"vgg16", {{"block1_pool", "features.4"}, {"block2_conv2", "features.8"}, {"features.13", "features.13"},
-                                     {"block3_pool", "features.16"}, {"block5_pool", "features.30"}, {"avgpool", "avgpool"},
-                                     {"fc1", "classifier.1"}, {"fc2", "classifier.4"}}};
-    d.presets[1].parity = {"vgg19", {{"block1_pool", "features.4"}, {"block4_pool", "features.27"}, {"block5_conv4", "features.35"},
-                                     {"block5_pool", "features.36"}, {"fc1", "classifier.1"}}};
-    d.presets[2].parity = {"vgg16_bn", {{"block1_pool", "features.6"}, {"block2_conv2", "features.12"}, {"block3_pool", "features.23"},
-                                        {"block5_pool", "features.43"}, {"avgpool", "avgpool"}, {"fc2", "classifier.4"}}};
+    d.presets[0].parity = {"vgg16",
+                           {{"block1_pool", "features.4"},
+                            {"block2_conv2", "features.8"},
+                            {"features.13", "features.13"},
+                            {"block3_pool", "features.16"},
+                            {"block5_pool", "features.30"},
+                            {"avgpool", "avgpool"},
+                            {"fc1", "classifier.1"},
+                            {"fc2", "classifier.4"}}};
+    d.presets[1].parity = {"vgg19",
+                           {{"block1_pool", "features.4"},
+                            {"block4_pool", "features.27"},
+                            {"block5_conv4", "features.35"},
+                            {"block5_pool", "features.36"},
+                            {"fc1", "classifier.1"}}};
+    d.presets[2].parity = {"vgg16_bn",
+                           {{"block1_pool", "features.6"},
+                            {"block2_conv2", "features.12"},
+                            {"block3_pool", "features.23"},
+                            {"block5_pool", "features.43"},
+                            {"avgpool", "avgpool"},
+                            {"fc2", "classifier.4"}}};
     d.presets[3].parity = {"vgg19_bn", {{"block5_pool", "features.52"}}};
     return d;
   }();
@@ -128,12 +145,16 @@ const Descriptor& descriptor() {
 
 std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
   const auto depth = p.get_int("depth");
-  if (depth != 16 && depth != 19) throw std::invalid_argument("vgg depth must be 16 or 19, got " + std::to_string(depth));
+  if (depth != 16 && depth != 19)
+    throw std::invalid_argument("vgg depth must be 16 or 19, got " + std::to_string(depth));
   if (ctx.height < 32 || ctx.width < 32)
-    throw std::invalid_argument("vgg needs inputs of at least 32x32 (five 2x2 pools), got " + std::to_string(ctx.height) + "x" +
-                                std::to_string(ctx.width) + "; add a resize");
+    throw std::invalid_argument("vgg needs inputs of at least 32x32 (five 2x2 pools), got " +
+                                std::to_string(ctx.height) + "x" + std::to_string(ctx.width) + "; add a resize");
   VggOptions o(ctx.channels, ctx.num_classes);
-  o.depth(depth).batch_norm(p.get_bool("batch_norm")).channel_mode(p.get_string("channel_mode")).dropout(p.get_float("dropout"));
+  o.depth(depth)
+      .batch_norm(p.get_bool("batch_norm"))
+      .channel_mode(p.get_string("channel_mode"))
+      .dropout(p.get_float("dropout"));
   check_channel_mode("vgg", o.channel_mode(), ctx.channels);
   return std::make_unique<VggModel>(o);
 }

@@ -50,8 +50,10 @@ TREX_FUZZ_TARGET(dashboard) {
   for (int n = 0; start <= in.size(); ++n) {
     const auto nl = in.find('\n', start);
     const std::string line = in.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-    if (n == 0) path = line;
-    else if (const auto eq = line.find('='); eq != std::string::npos) query[line.substr(0, eq)] = line.substr(eq + 1);
+    if (n == 0)
+      path = line;
+    else if (const auto eq = line.find('='); eq != std::string::npos)
+      query[line.substr(0, eq)] = line.substr(eq + 1);
     if (nl == std::string::npos) break;
     start = nl + 1;
   }
@@ -62,5 +64,6 @@ TREX_FUZZ_TARGET(dashboard) {
   const auto rel = served.lexically_relative(root).string();
   if (rel.empty() || rel.rfind("..", 0) == 0 || served.is_relative())
     trex::fuzz::violated("served " + served.string() + " from outside " + root.string());
-  if (served.filename().string().find(".db") != std::string::npos) trex::fuzz::violated("served the database " + served.string());
+  if (served.filename().string().find(".db") != std::string::npos)
+    trex::fuzz::violated("served the database " + served.string());
 }

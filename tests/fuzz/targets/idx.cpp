@@ -18,8 +18,8 @@ TREX_FUZZ_TARGET(idx) {
       const trex_idx::IdxArray a = trex_idx::read_idx(read, "fuzz", rank, 64 << 20);
       std::uint64_t count = 1;
       for (auto d : a.dims) count *= d;
-      if (a.dims.size() != rank || a.data.size() != count) trex::fuzz::violated("an array that does not match its header");
-    } catch (const std::runtime_error&) {
-    }
+      if (a.dims.size() != rank || a.data.size() != count)
+        trex::fuzz::violated("an array that does not match its header");
+    } catch (const std::runtime_error&) {}
   }
 }

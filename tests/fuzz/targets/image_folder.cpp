@@ -7,8 +7,8 @@
 TREX_FUZZ_TARGET(image_folder) {
   (void)trex_image_folder::header_size(data, size);
   try {
-    for (const auto& row : trex_image_folder::parse_label_csv(trex::fuzz::text(data, size), "id", "breed", "labels.csv"))
+    for (const auto& row :
+         trex_image_folder::parse_label_csv(trex::fuzz::text(data, size), "id", "breed", "labels.csv"))
       if (row.label.empty()) trex::fuzz::violated("a row without its label was accepted");
-  } catch (const std::runtime_error&) {
-  }
+  } catch (const std::runtime_error&) {}
 }

@@ -41,6 +41,5 @@ TREX_FUZZ_TARGET(query) {
       }
     }
     trex::query::run_query(store().db(), q, [](trex::sql::Statement&) {});
-  } catch (const trex::query::Error&) {
-  }
+  } catch (const trex::query::Error&) {}
 }

@@ -13,11 +13,9 @@ TREX_FUZZ_TARGET(weights) {
   const std::vector<char> bytes(reinterpret_cast<const char*>(data), reinterpret_cast<const char*>(data) + size);
   try {
     trex::load_state_dict(*model, bytes, "fuzz.pth", false);
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   try {
     trex::TrainerState state;
     trex::load_checkpoint_bytes(bytes.data(), bytes.size(), "fuzz.pt", *model, nullptr, &state);
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
 }

@@ -23,7 +23,8 @@ TREX_FUZZ_TARGET(yaml) {
   const std::string emitted = trex::to_yaml(root);
   try {
     const std::string again = trex::to_yaml(trex::parse_yaml(emitted, "emitted"));
-    if (again != emitted) trex::fuzz::violated("to_yaml does not read back the same:\n" + emitted + "\n--- read back as ---\n" + again);
+    if (again != emitted)
+      trex::fuzz::violated("to_yaml does not read back the same:\n" + emitted + "\n--- read back as ---\n" + again);
   } catch (const trex::SpecError& e) {
     trex::fuzz::violated(std::string("to_yaml wrote YAML that does not parse: ") + e.what() + "\n" + emitted);
   }

@@ -19,7 +19,7 @@ struct ClassificationReport {
   double accuracy = 0;
   ClassRow macro, weighted;
   std::vector<std::vector<std::int64_t>> confusion;  ///< [true][predicted]
-  std::string table() const;                           ///< printed like sklearn's classification_report
+  std::string table() const;                         ///< printed like sklearn's classification_report
 };
 
 ClassificationReport classification_report(const std::vector<std::int64_t>& labels,

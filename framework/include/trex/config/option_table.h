@@ -18,18 +18,39 @@
 namespace trex {
 
 namespace detail {
-template <typename T> ParamType param_type();
-template <> inline ParamType param_type<bool>() { return ParamType::Bool; }
-template <> inline ParamType param_type<std::int64_t>() { return ParamType::Int; }
-template <> inline ParamType param_type<double>() { return ParamType::Float; }
-template <> inline ParamType param_type<std::string>() { return ParamType::String; }
-template <> inline ParamType param_type<std::vector<std::int64_t>>() { return ParamType::IntList; }
-template <> inline ParamType param_type<std::vector<double>>() { return ParamType::FloatList; }
+template <typename T>
+ParamType param_type();
+template <>
+inline ParamType param_type<bool>() {
+  return ParamType::Bool;
+}
+template <>
+inline ParamType param_type<std::int64_t>() {
+  return ParamType::Int;
+}
+template <>
+inline ParamType param_type<double>() {
+  return ParamType::Float;
+}
+template <>
+inline ParamType param_type<std::string>() {
+  return ParamType::String;
+}
+template <>
+inline ParamType param_type<std::vector<std::int64_t>>() {
+  return ParamType::IntList;
+}
+template <>
+inline ParamType param_type<std::vector<double>>() {
+  return ParamType::FloatList;
+}
 
 template <typename T>
 T read(const ParamMap& p, const std::string& key) {
-  if constexpr (std::is_same_v<T, double>) return p.get_float(key);  // `lr: 1` is a float
-  else return p.get<T>(key);
+  if constexpr (std::is_same_v<T, double>)
+    return p.get_float(key);  // `lr: 1` is a float
+  else
+    return p.get<T>(key);
 }
 }  // namespace detail
 

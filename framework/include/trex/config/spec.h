@@ -13,13 +13,13 @@ namespace trex {
 
 /// Host-side options every dataset accepts, next to its own keys.
 struct DataOptions {
-  std::int64_t limit = 0;            ///< images per split, 0 = all (seeded, stratified)
-  std::int64_t per_class_limit = 0;  ///< images per class and split, 0 = all
-  double val_fraction = 0.1;         ///< carved from train when the dataset has no val split
+  std::int64_t limit = 0;               ///< images per split, 0 = all (seeded, stratified)
+  std::int64_t per_class_limit = 0;     ///< images per class and split, 0 = all
+  double val_fraction = 0.1;            ///< carved from train when the dataset has no val split
   std::string val_mode = "stratified";  ///< stratified | tail (Keras validation_split)
-  double test_fraction = 0;          ///< carved first when the dataset has no test split
-  std::int64_t train_per_class = 0;  ///< labelled training images per class, taken after the held-out sets; 0 = all
-  std::int64_t split_seed = -1;      ///< seed of the split and subsets; -1 = the spec's seed
+  double test_fraction = 0;             ///< carved first when the dataset has no test split
+  std::int64_t train_per_class = 0;     ///< labelled training images per class, taken after the held-out sets; 0 = all
+  std::int64_t split_seed = -1;         ///< seed of the split and subsets; -1 = the spec's seed
 };
 
 struct AugmentStep {
@@ -46,7 +46,7 @@ struct ResolvedSpec {
   DataOptions data_options;
   std::vector<AugmentStep> augment_train;
   std::vector<AugmentStep> augment_eval;
-  ResolvedPlugin model;                   ///< the model plugin (the backbone of a composite)
+  ResolvedPlugin model;                    ///< the model plugin (the backbone of a composite)
   std::optional<CompositeSpec> composite;  ///< set for `model: {backbone: ..., head: ...}`
   std::vector<MetricStep> metrics;
   TrainOptions train;
@@ -66,8 +66,7 @@ Schema model_host_keys();
 ResolvedSpec resolve_spec(const Node& tree, const Registry& registry, const std::string& file);
 
 /// Loads a spec file with its bases, applies `overrides` and resolves it.
-ResolvedSpec load_spec(const std::string& path, const std::vector<std::string>& overrides,
-                       const Registry& registry);
+ResolvedSpec load_spec(const std::string& path, const std::vector<std::string>& overrides, const Registry& registry);
 
 /// Resolves a spec stored as YAML text (a run's record), e.g. for --resume.
 ResolvedSpec load_spec_text(const std::string& yaml, const std::string& label, const Registry& registry);

@@ -14,8 +14,8 @@
 namespace trex {
 
 struct SampleRef {
-  std::string split;   ///< the dataset's native split
-  std::size_t index;   ///< index within it
+  std::string split;  ///< the dataset's native split
+  std::size_t index;  ///< index within it
   std::int64_t label;
 };
 
@@ -28,7 +28,6 @@ struct SplitPlan {
 
 /// Builds the plan from a dataset's native splits and the host options.
 SplitPlan plan_splits(const Dataset& dataset, const DataOptions& options, std::uint64_t seed);
-
 
 /// Seeded, stratified choice of `count` positions out of `labels` (0: all).
 std::vector<std::size_t> stratified_subset(const std::vector<std::int64_t>& labels, std::size_t count,

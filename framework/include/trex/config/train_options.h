@@ -13,24 +13,24 @@ namespace trex {
 // written once, here, with a `///` line; train_options.cpp binds it to its key.
 
 struct OptimizerOptions {
-  std::string type = "adam";  ///< sgd | adam | adamw | adadelta | rmsprop
-  double lr = 1e-3;           ///< learning rate, 0..1000
-  double weight_decay = 0;    ///< L2 penalty (decoupled for adamw), >= 0
-  double momentum = 0;        ///< sgd, rmsprop: momentum factor, 0..1
-  bool nesterov = false;      ///< sgd: Nesterov momentum (needs momentum > 0)
+  std::string type = "adam";              ///< sgd | adam | adamw | adadelta | rmsprop
+  double lr = 1e-3;                       ///< learning rate, 0..1000
+  double weight_decay = 0;                ///< L2 penalty (decoupled for adamw), >= 0
+  double momentum = 0;                    ///< sgd, rmsprop: momentum factor, 0..1
+  bool nesterov = false;                  ///< sgd: Nesterov momentum (needs momentum > 0)
   std::vector<double> betas{0.9, 0.999};  ///< adam, adamw: moment decay rates
-  double eps = 1e-8;          ///< adam, adamw, rmsprop: denominator epsilon
-  double adadelta_eps = 1e-6; ///< adadelta: denominator epsilon (YAML key `eps`, torch's default)
-  double rho = 0.9;           ///< adadelta: running average decay, 0..1
-  double alpha = 0.99;        ///< rmsprop: smoothing constant, 0..1
-  double backbone_lr_mult = 1.0;  ///< param_groups.backbone: lr multiplier of a composite's backbone
-  double head_lr_mult = 1.0;      ///< param_groups.head: lr multiplier of a composite's head
+  double eps = 1e-8;                      ///< adam, adamw, rmsprop: denominator epsilon
+  double adadelta_eps = 1e-6;             ///< adadelta: denominator epsilon (YAML key `eps`, torch's default)
+  double rho = 0.9;                       ///< adadelta: running average decay, 0..1
+  double alpha = 0.99;                    ///< rmsprop: smoothing constant, 0..1
+  double backbone_lr_mult = 1.0;          ///< param_groups.backbone: lr multiplier of a composite's backbone
+  double head_lr_mult = 1.0;              ///< param_groups.head: lr multiplier of a composite's head
 };
 
 struct ScheduleOptions {
-  std::string type = "constant";  ///< constant | step | multistep | cosine | one_cycle
-  std::int64_t warmup_epochs = 0; ///< linear warm-up from 0 over these epochs
-  std::int64_t step_size = 10;    ///< step: epochs between decays
+  std::string type = "constant";         ///< constant | step | multistep | cosine | one_cycle
+  std::int64_t warmup_epochs = 0;        ///< linear warm-up from 0 over these epochs
+  std::int64_t step_size = 10;           ///< step: epochs between decays
   std::vector<std::int64_t> milestones;  ///< multistep: epochs at which lr *= gamma
   double gamma = 0.1;
   double min_lr = 0;              ///< cosine: the floor
@@ -74,18 +74,18 @@ struct TrainOptions {
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   LossOptions loss;
-  double grad_clip = 0;          ///< max global grad norm; 0 = off
-  std::int64_t accumulate = 1;   ///< batches per optimizer step
+  double grad_clip = 0;                ///< max global grad norm; 0 = off
+  std::int64_t accumulate = 1;         ///< batches per optimizer step
   std::int64_t unfreeze_at_epoch = 0;  ///< 1-based epoch at which a frozen backbone starts training; 0 = never
   EarlyStoppingOptions early_stopping;
   CheckpointOptions checkpoint;
   MixOptions mixup;
-  std::int64_t threads = 0;      ///< intra-op threads; 0 = all cores
-  std::int64_t workers = 2;      ///< data loader threads
-  std::int64_t prefetch = 4;     ///< batches queued ahead of the model
+  std::int64_t threads = 0;   ///< intra-op threads; 0 = all cores
+  std::int64_t workers = 2;   ///< data loader threads
+  std::int64_t prefetch = 4;  ///< batches queued ahead of the model
   std::string device = "cpu";
   bool channels_last = false;
-  bool bf16 = false;             ///< CPU autocast to bfloat16
+  bool bf16 = false;                   ///< CPU autocast to bfloat16
   std::string feature_cache = "auto";  ///< auto | memory | disk | off (feature_cache.h)
   double feature_cache_max_gb = 4;     ///< the most feature_cache: auto holds
   double bucket_mb = 25;               ///< data-parallel gradient bucket size

@@ -44,8 +44,8 @@ class Pipeline {
 };
 
 struct Batch {
-  at::Tensor images;   ///< [B, C, H, W] float32
-  at::Tensor targets;  ///< [B] int64
+  at::Tensor images;                   ///< [B, C, H, W] float32
+  at::Tensor targets;                  ///< [B] int64
   std::vector<std::size_t> positions;  ///< positions in the set, for per-example records
 };
 

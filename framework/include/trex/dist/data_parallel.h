@@ -50,7 +50,8 @@ class DataParallel {
   bool finish();
 
   /// This rank's part of an epoch's `order` (nullopt for one process: all of it).
-  std::optional<std::vector<std::size_t>> shard(const std::vector<std::size_t>& order, std::size_t batch, bool equal) const;
+  std::optional<std::vector<std::size_t>> shard(const std::vector<std::size_t>& order, std::size_t batch,
+                                                bool equal) const;
   /// Global batches an evaluation of `size` examples runs; every rank joins each.
   std::size_t eval_batches(std::size_t size, std::size_t batch) const;
   /// Every rank's rows of a batch, in rank order (one process: this batch).

@@ -49,7 +49,7 @@ class GradientSync {
     std::vector<std::size_t> members;  ///< indices into params_
     std::size_t ready = 0;
     bool launched = false;
-    std::vector<std::size_t> sent;     ///< the members whose gradients went out
+    std::vector<std::size_t> sent;  ///< the members whose gradients went out
     at::Tensor flat;
     std::function<void()> wait;
   };
@@ -73,6 +73,7 @@ class GradientSync {
 /// Training (`equal`) drops the ragged examples so every rank's part has the
 /// same size (DistributedSampler's drop); evaluation keeps every example, with
 /// parts of ceil(size / world).
-std::vector<std::size_t> shard_order(const std::vector<std::size_t>& order, std::size_t batch, int rank, int world, bool equal);
+std::vector<std::size_t> shard_order(const std::vector<std::size_t>& order, std::size_t batch, int rank, int world,
+                                     bool equal);
 
 }  // namespace trex

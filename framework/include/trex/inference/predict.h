@@ -18,7 +18,7 @@ struct PredictionRow {
   std::string source;       ///< file path, or "split:INDEX"
   std::int64_t label = -1;  ///< known label (dataset splits), else -1
   std::vector<RankedClass> top;
-  std::string error;        ///< why the input was skipped
+  std::string error;  ///< why the input was skipped
 };
 
 /// A run loaded for inference.

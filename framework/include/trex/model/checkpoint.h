@@ -14,11 +14,11 @@
 namespace trex {
 
 struct TrainerState {
-  std::int64_t epoch = -1;          ///< last completed epoch (0-based); -1: none
-  double best_value = 0;            ///< checkpoint monitor's best so far
+  std::int64_t epoch = -1;  ///< last completed epoch (0-based); -1: none
+  double best_value = 0;    ///< checkpoint monitor's best so far
   std::int64_t best_epoch = -1;
-  double stop_best = 0;             ///< early stopping's best so far
-  std::int64_t bad_epochs = 0;      ///< epochs without improvement
+  double stop_best = 0;         ///< early stopping's best so far
+  std::int64_t bad_epochs = 0;  ///< epochs without improvement
 };
 
 /// Where a checkpoint's frozen tensors come from instead of the checkpoint
@@ -26,11 +26,11 @@ struct TrainerState {
 /// its 528 MB: the file, its checksum when the run loaded it, and the tensors
 /// it supplies unchanged.
 struct WeightsRef {
-  std::string kind;      ///< state_dict (a torchvision-format file) | checkpoint (a trex checkpoint)
-  std::string path;      ///< absolute
-  std::string checksum;  ///< file_checksum(path)
-  bool strict = true;    ///< state_dict: load as the run did
-  std::string module;    ///< the child module it loads into, e.g. "backbone"
+  std::string kind;               ///< state_dict (a torchvision-format file) | checkpoint (a trex checkpoint)
+  std::string path;               ///< absolute
+  std::string checksum;           ///< file_checksum(path)
+  bool strict = true;             ///< state_dict: load as the run did
+  std::string module;             ///< the child module it loads into, e.g. "backbone"
   std::vector<std::string> keys;  ///< names under `module` whose values come from the file unchanged
 };
 
@@ -45,6 +45,5 @@ void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
 /// The same from a checkpoint's bytes; `label` names it in errors.
 void load_checkpoint_bytes(const char* data, std::size_t size, const std::string& label, torch::nn::Module& model,
                            torch::optim::Optimizer* optimizer = nullptr, TrainerState* state = nullptr);
-
 
 }  // namespace trex

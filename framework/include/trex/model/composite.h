@@ -11,7 +11,7 @@ class Model;
 struct ImageShape;
 
 /// Wraps a built backbone: cut, freeze, new head for `classes` outputs.
-std::shared_ptr<Model> make_composite(std::shared_ptr<Model> backbone, const CompositeSpec& spec, const ImageShape& input,
-                                      std::int64_t classes);
+std::shared_ptr<Model> make_composite(std::shared_ptr<Model> backbone, const CompositeSpec& spec,
+                                      const ImageShape& input, std::int64_t classes);
 
 }  // namespace trex

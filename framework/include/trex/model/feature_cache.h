@@ -30,7 +30,8 @@ class FeatureCache {
   /// `compute` (and written there). An exclusive lock on the key makes
   /// parallel runs compute it once; the others wait and read the file.
   /// `source` says which: memory, disk or computed.
-  const FeatureSet& get(const std::string& key, const std::function<FeatureSet()>& compute, std::string* source = nullptr);
+  const FeatureSet& get(const std::string& key, const std::function<FeatureSet()>& compute,
+                        std::string* source = nullptr);
   /// The file a key's features live in (under dir).
   std::string file_of(const std::string& key) const;
 

@@ -10,6 +10,7 @@ namespace trex {
 
 /// Builds `model` (defaults, or its preset) for `input` and `classes`, and
 /// lists "stage  [1, C, H, W]" per cut point, then the parameter count.
-std::string model_summary(const Registry& registry, const std::string& name, const ImageShape& input, std::int64_t classes);
+std::string model_summary(const Registry& registry, const std::string& name, const ImageShape& input,
+                          std::int64_t classes);
 
 }  // namespace trex

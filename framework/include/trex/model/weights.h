@@ -20,6 +20,7 @@ struct WeightsReport {
 /// names them; without, they are left at their initial values and reported.
 WeightsReport load_state_dict_file(torch::nn::Module& module, const std::string& path, bool strict);
 /// The same from the file's bytes; `path` names it in errors.
-WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>& bytes, const std::string& path, bool strict);
+WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>& bytes, const std::string& path,
+                              bool strict);
 
 }  // namespace trex

@@ -37,14 +37,27 @@ struct ParamSpec {
   std::optional<Value> default_value;  ///< none: the key is required
   std::optional<double> min;           ///< inclusive bound for numbers (each element of lists)
   std::optional<double> max;
-  std::vector<std::string> choices;    ///< allowed strings, empty: any
+  std::vector<std::string> choices;  ///< allowed strings, empty: any
   std::string doc;
 
   ParamSpec(std::string n, ParamType t, std::string d) : name(std::move(n)), type(t), doc(std::move(d)) {}
-  ParamSpec& def(Value v) { default_value = std::move(v); return *this; }
-  ParamSpec& range(double lo, double hi) { min = lo; max = hi; return *this; }
-  ParamSpec& at_least(double lo) { min = lo; return *this; }
-  ParamSpec& one_of(std::vector<std::string> c) { choices = std::move(c); return *this; }
+  ParamSpec& def(Value v) {
+    default_value = std::move(v);
+    return *this;
+  }
+  ParamSpec& range(double lo, double hi) {
+    min = lo;
+    max = hi;
+    return *this;
+  }
+  ParamSpec& at_least(double lo) {
+    min = lo;
+    return *this;
+  }
+  ParamSpec& one_of(std::vector<std::string> c) {
+    choices = std::move(c);
+    return *this;
+  }
 };
 
 using Schema = std::vector<ParamSpec>;
@@ -90,13 +103,15 @@ inline ModelInfo imagenet_model_info(std::string classifier) {
 /// `channel_mode` of models whose first conv takes RGB (torchvision backbones).
 inline ParamSpec channel_mode_param() {
   return ParamSpec("channel_mode", ParamType::String, "replicate a 1-channel input to RGB, or adapt the first conv")
-      .def(std::string("replicate")).one_of({"replicate", "adapt"});
+      .def(std::string("replicate"))
+      .one_of({"replicate", "adapt"});
 }
 
 /// `replicate` repeats a 1-channel input to RGB, so only 1 or 3 channels fit it.
 inline void check_channel_mode(const std::string& model, const std::string& mode, std::int64_t channels) {
   if (mode == "replicate" && channels != 1 && channels != 3)
-    throw std::invalid_argument(model + " channel_mode replicate takes 1- or 3-channel images; use channel_mode: adapt for " +
+    throw std::invalid_argument(model +
+                                " channel_mode replicate takes 1- or 3-channel images; use channel_mode: adapt for " +
                                 std::to_string(channels));
 }
 

@@ -12,6 +12,6 @@ inline constexpr const char* kDescriptorAlias = "trex_descriptor";
 inline constexpr const char* kFactoryAlias = "trex_factory";
 }  // namespace trex
 
-#define TREX_PLUGIN(DESCRIPTOR_FN, FACTORY_FN)            \
-  BOOST_DLL_ALIAS(DESCRIPTOR_FN, trex_descriptor)         \
+#define TREX_PLUGIN(DESCRIPTOR_FN, FACTORY_FN)    \
+  BOOST_DLL_ALIAS(DESCRIPTOR_FN, trex_descriptor) \
   BOOST_DLL_ALIAS(FACTORY_FN, trex_factory)

@@ -7,9 +7,9 @@
 namespace trex {
 
 struct MetricBatch {
-  at::Tensor logits;   ///< [batch, classes], float
-  at::Tensor targets;  ///< [batch], int64
-  double loss_sum = 0; ///< sum of per-example loss over the batch
+  at::Tensor logits;    ///< [batch, classes], float
+  at::Tensor targets;   ///< [batch], int64
+  double loss_sum = 0;  ///< sum of per-example loss over the batch
 };
 
 class Metric : public Plugin {

@@ -14,8 +14,7 @@ namespace trex {
 
 enum class ParamType { Bool, Int, Float, String, IntList, FloatList, StringList };
 
-using Value = std::variant<bool, std::int64_t, double, std::string,
-                           std::vector<std::int64_t>, std::vector<double>,
+using Value = std::variant<bool, std::int64_t, double, std::string, std::vector<std::int64_t>, std::vector<double>,
                            std::vector<std::string>>;
 
 inline const char* type_name(ParamType t) {
@@ -50,8 +49,7 @@ class ParamMap {
     auto it = values_.find(key);
     if (it == values_.end()) throw std::out_of_range("parameter '" + key + "' is not set");
     const T* v = std::get_if<T>(&it->second);
-    if (!v) throw std::invalid_argument("parameter '" + key + "' has type " +
-                                        type_name(type_of(it->second)));
+    if (!v) throw std::invalid_argument("parameter '" + key + "' has type " + type_name(type_of(it->second)));
     return *v;
   }
   std::int64_t get_int(const std::string& key) const { return get<std::int64_t>(key); }

@@ -15,10 +15,9 @@
 namespace trex {
 
 /// Normalises `input` with statistics over every rank, updating the buffers.
-using BatchNormSync =
-    std::function<torch::Tensor(const torch::Tensor& input, const torch::nn::BatchNormOptions& options, torch::Tensor& weight,
-                                torch::Tensor& bias, torch::Tensor& running_mean, torch::Tensor& running_var,
-                                torch::Tensor& num_batches_tracked)>;
+using BatchNormSync = std::function<torch::Tensor(
+    const torch::Tensor& input, const torch::nn::BatchNormOptions& options, torch::Tensor& weight, torch::Tensor& bias,
+    torch::Tensor& running_mean, torch::Tensor& running_var, torch::Tensor& num_batches_tracked)>;
 
 /// What the host looks for: a BatchNorm layer it may synchronise.
 struct SyncableNorm {
@@ -40,7 +39,8 @@ class BatchNormNdImpl : public torch::nn::Cloneable<BatchNormNdImpl<D>>, public 
     bias = this->register_parameter("bias", affine ? torch::zeros({n}) : torch::Tensor(), affine);
     running_mean = this->register_buffer("running_mean", track ? torch::zeros({n}) : torch::Tensor());
     running_var = this->register_buffer("running_var", track ? torch::ones({n}) : torch::Tensor());
-    num_batches_tracked = this->register_buffer("num_batches_tracked", track ? torch::tensor(0, torch::kLong) : torch::Tensor());
+    num_batches_tracked =
+        this->register_buffer("num_batches_tracked", track ? torch::tensor(0, torch::kLong) : torch::Tensor());
   }
 
   torch::Tensor forward(const torch::Tensor& input) {
@@ -53,14 +53,16 @@ class BatchNormNdImpl : public torch::nn::Cloneable<BatchNormNdImpl<D>>, public 
       num_batches_tracked += 1;
       if (!options.momentum()) factor = 1.0 / num_batches_tracked.template item<double>();
     }
-    return torch::batch_norm(input, weight, bias, running_mean, running_var, training || !options.track_running_stats(), factor,
-                             options.eps(), false);
+    return torch::batch_norm(input, weight, bias, running_mean, running_var, training || !options.track_running_stats(),
+                             factor, options.eps(), false);
   }
 
   void pretty_print(std::ostream& stream) const override {
     stream << "trex::BatchNorm" << D << "d(" << options.num_features() << ", eps=" << options.eps() << ", momentum=";
-    if (options.momentum()) stream << *options.momentum();
-    else stream << "None";
+    if (options.momentum())
+      stream << *options.momentum();
+    else
+      stream << "None";
     stream << ", affine=" << options.affine() << ", track_running_stats=" << options.track_running_stats() << ")";
   }
 

@@ -17,7 +17,9 @@ struct ByteSplit {
 class TrainTestBytes {
  public:
   explicit TrainTestBytes(std::string owner) : owner_(std::move(owner)) {}
-  ByteSplit& get(const std::string& split) { return const_cast<ByteSplit&>(static_cast<const TrainTestBytes&>(*this).get(split)); }
+  ByteSplit& get(const std::string& split) {
+    return const_cast<ByteSplit&>(static_cast<const TrainTestBytes&>(*this).get(split));
+  }
   const ByteSplit& get(const std::string& split) const {
     if (split == "train") return train_;
     if (split == "test") return test_;

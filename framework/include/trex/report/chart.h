@@ -27,7 +27,7 @@ struct Chart {
   std::vector<std::string> categories;  ///< Bars: one label per bar (series[0].y holds the heights)
   bool log_y = false;
   bool integer_x = false;  ///< ticks at whole numbers only (epochs)
-  int bins = 30;  ///< Histogram: series[i].x holds the samples
+  int bins = 30;           ///< Histogram: series[i].x holds the samples
   int width = 900, height = 560;
 };
 

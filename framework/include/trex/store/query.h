@@ -21,10 +21,10 @@ namespace trex::query {
 
 /// Bounds that keep every compiled query inside SQLite's own limits (its
 /// parser stack holds about 100 nested terms, its expression trees 1000 levels).
-constexpr int kMaxNesting = 32;          ///< parentheses and `not`, nested
-constexpr int kMaxComparisons = 256;     ///< comparisons in one filter
+constexpr int kMaxNesting = 32;             ///< parentheses and `not`, nested
+constexpr int kMaxComparisons = 256;        ///< comparisons in one filter
 constexpr std::size_t kMaxInValues = 1000;  ///< values in one `in (...)` list
-constexpr std::size_t kMaxFields = 64;   ///< sort keys or columns in one query
+constexpr std::size_t kMaxFields = 64;      ///< sort keys or columns in one query
 
 class Error : public std::runtime_error {
  public:

@@ -40,7 +40,9 @@ class Statement {
   }
   /// Advances; false when done.
   bool step();
-  void run() { while (step()) {} }
+  void run() {
+    while (step()) {}
+  }
   void reset();
 
   int columns() const;

@@ -14,7 +14,7 @@ namespace trex {
 
 struct SweepRecord {
   std::string id, key, name, spec_path, spec_yaml, method;
-  std::string config;  ///< the sweep block as YAML
+  std::string config;             ///< the sweep block as YAML
   std::string state = "running";  ///< running | completed | interrupted | failed
   double created = 0, updated = 0;
   std::string host;
@@ -27,8 +27,8 @@ struct TrialRecord {
   std::int64_t number = 0;  ///< config * repeats + seed position
   std::int64_t config = 0;
   std::optional<std::int64_t> seed;
-  std::string params;  ///< JSON object: dotted key -> value text
-  std::string point;   ///< JSON array: internal coordinates (the sampler's history)
+  std::string params;             ///< JSON object: dotted key -> value text
+  std::string point;              ///< JSON array: internal coordinates (the sampler's history)
   std::string state = "pending";  ///< pending | running | completed | failed | pruned | interrupted
   std::string run_id;
   std::optional<double> objective;

@@ -46,12 +46,13 @@ class Batches {
 
   /// The batches of `set` for one pass; `shuffle` marks training (the order of
   /// `epoch`); evaluation passes are cached when their pipeline draws no random numbers.
-  Pass pass(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline, bool shuffle, std::int64_t epoch,
-            std::uint64_t stream);
+  Pass pass(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline, bool shuffle,
+            std::int64_t epoch, std::uint64_t stream);
 
  private:
   std::string key(const char* name, const std::vector<SampleRef>& set, const char* augment) const;
-  FeatureSet compute(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline, std::uint64_t stream);
+  FeatureSet compute(const char* name, const std::vector<SampleRef>& set, const Pipeline& pipeline,
+                     std::uint64_t stream);
   bool fits_budget() const;
 
   const ResolvedSpec& spec_;

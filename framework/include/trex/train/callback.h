@@ -23,8 +23,8 @@ struct EpochLog {
   std::vector<MetricRow> rows;           ///< train and val metrics, stored with the 1-based epoch
   std::map<std::string, double> values;  ///< the same by key: "train_loss", "val_accuracy", ...
   double lr = 0, seconds = 0;
-  bool best = false;                     ///< set by the checkpointer: the monitored metric improved
-  bool stop = false;                     ///< set by early stopping: train no further epochs
+  bool best = false;  ///< set by the checkpointer: the monitored metric improved
+  bool stop = false;  ///< set by early stopping: train no further epochs
   std::string stop_reason;
 
   /// The value of `key`; throws naming the key and what the epoch holds.
@@ -32,8 +32,8 @@ struct EpochLog {
 };
 
 /// The log of an epoch from its train and val metrics (by name), stored with `seconds` of wall time.
-EpochLog epoch_log(std::int64_t epoch, const std::map<std::string, double>& train, const std::map<std::string, double>& val,
-                   double lr, double seconds);
+EpochLog epoch_log(std::int64_t epoch, const std::map<std::string, double>& train,
+                   const std::map<std::string, double>& val, double lr, double seconds);
 
 /// How a run ended, for on_run_end.
 struct RunEnd {

@@ -18,7 +18,8 @@ struct Prediction {
   double confidence;
 };
 
-/// Records the test results scored with `which` weights (best | last) of `epoch` (1-based); prints the report unless `quiet`.
+/// Records the test results scored with `which` weights (best | last) of `epoch` (1-based); prints the report unless
+/// `quiet`.
 void record_test(RunRecorder& recorder, const Experiment& parts, const std::map<std::string, double>& values,
                  const std::vector<Prediction>& predictions, const std::string& which, std::int64_t epoch, bool quiet);
 

@@ -12,11 +12,11 @@
 namespace trex {
 
 struct RunOptions {
-  std::string resume_id;               ///< continue this run from its last checkpoint
-  bool restart = false;                ///< with resume_id: start it again from epoch 1, dropping its stored epochs
-  bool quiet = false;                  ///< no progress output
-  std::function<bool()> should_stop;   ///< polled after every batch (SIGINT / SIGTERM)
-  std::string sweep_id;                ///< this run is trial `trial` of that sweep
+  std::string resume_id;              ///< continue this run from its last checkpoint
+  bool restart = false;               ///< with resume_id: start it again from epoch 1, dropping its stored epochs
+  bool quiet = false;                 ///< no progress output
+  std::function<bool()> should_stop;  ///< polled after every batch (SIGINT / SIGTERM)
+  std::string sweep_id;               ///< this run is trial `trial` of that sweep
   std::int64_t trial = -1;
   /// Asked after each stored epoch (1-based) with the run id; a non-empty
   /// reason stops the run as pruned.

@@ -11,7 +11,9 @@
 #include "trex/registry/diagnostics.h"
 #include "trex/registry/schema.h"
 
-namespace boost::dll { class shared_library; }
+namespace boost::dll {
+class shared_library;
+}
 
 namespace trex {
 
@@ -79,8 +81,8 @@ class Registry {
 
   /// Validates a plugin node (`{type: NAME, ...}` or a bare name) against the
   /// plugin's schema plus `host_keys`, recording problems in `diag`.
-  std::optional<ResolvedPlugin> resolve(Kind kind, const Node& node, const std::string& path,
-                                        Diagnostics& diag, const Schema& host_keys = {}) const;
+  std::optional<ResolvedPlugin> resolve(Kind kind, const Node& node, const std::string& path, Diagnostics& diag,
+                                        const Schema& host_keys = {}) const;
 
   /// Builds the object. It keeps its library loaded for as long as it lives.
   std::shared_ptr<Plugin> create(const ResolvedPlugin& resolved, const BuildContext& ctx) const;
@@ -91,7 +93,8 @@ class Registry {
   std::shared_ptr<T> create_as(const ResolvedPlugin& resolved, const BuildContext& ctx) const {
     const Kind kind = resolved.ref.record->descriptor->kind;
     if (kind != T::kKind)
-      throw PluginError("plugin '" + resolved.type + "' is a " + kind_name(kind) + " plugin, not a " + kind_name(T::kKind));
+      throw PluginError("plugin '" + resolved.type + "' is a " + kind_name(kind) + " plugin, not a " +
+                        kind_name(T::kKind));
     auto object = create(resolved, ctx);
     return std::shared_ptr<T>(object, static_cast<T*>(object.get()));
   }
