@@ -34,6 +34,19 @@ void write_confusion(const fs::path& csv, const ClassificationReport& report, co
 
 }  // namespace
 
+void append_predictions(const MetricBatch& batch, const std::vector<std::size_t>& positions,
+                        std::vector<Prediction>& out) {
+  auto [conf, pred] = batch.logits.softmax(1).max(1);
+  conf = conf.cpu();
+  pred = pred.cpu();
+  const at::Tensor labels = batch.targets.cpu();
+  auto c = conf.accessor<float, 1>();
+  auto p = pred.accessor<std::int64_t, 1>();
+  auto l = labels.accessor<std::int64_t, 1>();
+  for (std::int64_t i = 0; i < pred.size(0); ++i)
+    out.push_back({positions[static_cast<std::size_t>(i)], l[i], p[i], c[i]});
+}
+
 void record_test(RunRecorder& recorder, const Experiment& parts, const std::map<std::string, double>& values,
                  const std::vector<Prediction>& predictions, const std::string& which, std::int64_t epoch, bool quiet) {
   std::vector<MetricRow> rows;

@@ -109,17 +109,7 @@ std::map<std::string, double> Trainer::evaluate(const char* name, const std::vec
     const MetricBatch all =
         dp_.gather(logits, batch->targets, per_example, classes, t_.batch_size / dp_.world(), &batch->positions);
     eval_metrics_.add(all);
-    if (predictions) {
-      auto [conf, pred] = all.logits.softmax(1).max(1);
-      conf = conf.cpu();
-      pred = pred.cpu();
-      const at::Tensor labels = all.targets.cpu();
-      auto c = conf.accessor<float, 1>();
-      auto p = pred.accessor<std::int64_t, 1>();
-      auto l = labels.accessor<std::int64_t, 1>();
-      for (std::int64_t i = 0; i < pred.size(0); ++i)
-        predictions->push_back({batch->positions[static_cast<std::size_t>(i)], l[i], p[i], c[i]});
-    }
+    if (predictions) append_predictions(all, batch->positions, *predictions);
     if (stop_requested()) throw Interrupted();
   }
   return eval_metrics_.values();

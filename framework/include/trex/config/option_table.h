@@ -8,9 +8,11 @@
 //
 //   OptionTable<LossOptions> t;
 //   t.field("label_smoothing", &LossOptions::label_smoothing, "label smoothing").range(0, 0.999);
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "trex/plugin/descriptor.h"
@@ -18,31 +20,23 @@
 namespace trex {
 
 namespace detail {
+/// The schema type of an options-struct member.
 template <typename T>
-ParamType param_type();
-template <>
-inline ParamType param_type<bool>() {
-  return ParamType::Bool;
-}
-template <>
-inline ParamType param_type<std::int64_t>() {
-  return ParamType::Int;
-}
-template <>
-inline ParamType param_type<double>() {
-  return ParamType::Float;
-}
-template <>
-inline ParamType param_type<std::string>() {
-  return ParamType::String;
-}
-template <>
-inline ParamType param_type<std::vector<std::int64_t>>() {
-  return ParamType::IntList;
-}
-template <>
-inline ParamType param_type<std::vector<double>>() {
-  return ParamType::FloatList;
+constexpr ParamType param_type() {
+  if constexpr (std::is_same_v<T, bool>)
+    return ParamType::Bool;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return ParamType::Int;
+  else if constexpr (std::is_same_v<T, double>)
+    return ParamType::Float;
+  else if constexpr (std::is_same_v<T, std::string>)
+    return ParamType::String;
+  else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>)
+    return ParamType::IntList;
+  else {
+    static_assert(std::is_same_v<T, std::vector<double>>, "an option is bool, int64, double, string or a list");
+    return ParamType::FloatList;
+  }
 }
 
 template <typename T>

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "trex/model/experiment.h"
+#include "trex/plugin/metric.h"
 #include "trex/train/run_recorder.h"
 
 namespace trex {
@@ -17,6 +18,11 @@ struct Prediction {
   std::int64_t label, predicted;
   double confidence;
 };
+
+/// Appends one (rank-gathered) batch's predictions: the arg-max class and its
+/// softmax confidence, at `positions` (into the test set).
+void append_predictions(const MetricBatch& batch, const std::vector<std::size_t>& positions,
+                        std::vector<Prediction>& out);
 
 /// Records the test results scored with `which` weights (best | last) of `epoch` (1-based); prints the report unless
 /// `quiet`.
