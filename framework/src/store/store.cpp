@@ -226,7 +226,7 @@ void Store::record_epoch(const std::string& run_id, std::int64_t epoch, const st
       put.reset();
       put.bind_all(run_id, key, best, best_epoch, m.value, mn, mx, std::int64_t{higher}).run();
     }
-    db_->prepare("UPDATE runs SET heartbeat=? WHERE id=?").bind_all(now_seconds(), run_id).run();
+    heartbeat(run_id);
     fault_point("commit", epoch);
   });
 }

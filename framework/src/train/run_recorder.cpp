@@ -7,20 +7,22 @@ namespace fs = std::filesystem;
 
 namespace trex {
 
+void RunRecorder::claim(const std::string& id) {
+  run_id_ = id;
+  run_dir_ = store_.run_dir(run_id_);
+  lock_ = std::make_unique<FolderLock>(run_dir_, "run " + run_id_);  // one writer per run
+}
+
 void RunRecorder::create(const RunRecord& record, const std::vector<FlatParam>& params,
                          const std::optional<WeightsRef>& backbone) {
   store_.create_run(record, params);
-  run_id_ = record.id;
-  run_dir_ = store_.run_dir(run_id_);
-  lock_ = std::make_unique<FolderLock>(run_dir_, "run " + run_id_);
+  claim(record.id);
   if (backbone) store_.add_artifact(run_id_, "backbone_weights", backbone->path, backbone->checksum);
 }
 
 void RunRecorder::resume(const std::string& ref, bool restart, const ResumeFrom& from, TrainerState& state) {
   const RunRecord r = store_.run(ref);
-  run_id_ = r.id;
-  run_dir_ = store_.run_dir(run_id_);
-  lock_ = std::make_unique<FolderLock>(run_dir_, "run " + run_id_);
+  claim(r.id);
   if (r.status == "completed") throw std::runtime_error("run " + run_id_ + " is already completed; nothing to resume");
   const std::int64_t stored = store_.last_epoch(run_id_);
   if (restart) {

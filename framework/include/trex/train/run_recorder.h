@@ -52,6 +52,9 @@ class RunRecorder : public Callback {
   void on_run_end(const RunEnd& end) override;
 
  private:
+  /// Takes run `id` for this process: its folder and the folder's lock.
+  void claim(const std::string& id);
+
   Store& store_;
   std::map<std::string, bool> directions_;
   bool quiet_;
