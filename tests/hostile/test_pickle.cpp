@@ -5,6 +5,8 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <catch2/catch.hpp>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
 #include "../helpers.h"
@@ -128,8 +130,16 @@ TEST_CASE("the pickle machine refuses what LibTorch's unpickler would choke on",
 }
 
 TEST_CASE("a weights file whose tensor reaches past its stored data is refused", "[hostile][pickle]") {
-  const std::string bytes = read_file(source_dir() + "/tests/fuzz/regressions/weights/empty_storage_record.pt");
-  torch::nn::Linear model(2, 2);
-  CHECK_THROWS_WITH(load_state_dict(*model, std::vector<char>(bytes.begin(), bytes.end()), "w.pt", false),
-                    Contains("'w.pt' holds a tensor whose shape reaches past its stored data"));
+  // The fuzz target's model: its keys match the file's, so the entries are read.
+  torch::nn::Sequential model(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 2, 3)), torch::nn::Linear(2, 2));
+  const auto load = [&](const std::string& name) {
+    const std::string bytes = read_file(source_dir() + "/tests/fuzz/regressions/weights/" + name);
+    load_state_dict(*model, std::vector<char>(bytes.begin(), bytes.end()), "w.pt", false);
+  };
+  // The pickle claims 4 floats; the record is empty, then 4 bytes short of them
+  // (the element count in a pickle is only a claim: the record must hold it).
+  CHECK_THROWS_WITH(load("empty_storage_record.pt"),
+                    Contains("'w.pt': entry '1.weight' claims 16 bytes but its record data/2 holds 0"));
+  CHECK_THROWS_WITH(load("short_record.pt"),
+                    Contains("'w.pt': entry '1.weight' claims 16 bytes but its record data/2 holds 4"));
 }

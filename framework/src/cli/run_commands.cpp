@@ -8,6 +8,7 @@
 #include "command_table.h"
 #include "common.h"
 #include "launch.h"
+#include "trex/common/system.h"
 #include "trex/config/spec.h"
 #include "trex/sweep/sweep_store.h"
 #include "trex/train/provenance.h"
@@ -26,6 +27,7 @@ struct RunArgs {
   std::string trial;  ///< SWEEP_ID:NUMBER, set by `trex sweep` for its trial processes
   bool quiet = false;
   bool no_report = false;
+  bool verbose = false;
   int nproc = 1;
 };
 
@@ -60,9 +62,11 @@ void write_report(Store& store, const Registry& registry, const std::string& run
   }
 }
 
-int do_run(const RunArgs& a) {
+int do_run(const RunArgs& a, Phases& phases) {
   auto registry = make_registry(a.common);
+  phases.mark("plugins");
   Store store(store_path(a.common));
+  phases.mark("store");
   ResolvedSpec spec;
   if (a.restart && a.resume.empty()) return fail("--restart starts a stored run again: use it with --resume RUN_ID");
   if (!a.resume.empty()) {
@@ -96,15 +100,18 @@ int do_run(const RunArgs& a) {
   options.resume_id = a.resume;
   options.restart = a.restart;
   options.quiet = a.quiet;
+  options.phases = &phases;
   options.should_stop = [] { return stop_requested(); };
   options.dist = dist_env_from_environment();
   if (const char* t = std::getenv("TREX_DIST_TIMEOUT_S")) options.dist_timeout = std::chrono::seconds(std::atoi(t));
   if (!a.trial.empty()) join_sweep(a.trial, store, options);
+  phases.mark("spec");
   RunResult result = run_experiment(spec, *registry, store, options);
   if (options.dist.rank != 0)
     return result.status == "completed" || result.status == "pruned" ? 0 : 1;  // rank 0 speaks for the run
   if (result.status == "completed" && !a.no_report && a.trial.empty())
     write_report(store, *registry, result.run_id, a.quiet);
+  phases.mark("report");
   if (result.status == "completed") return 0;
   if (result.status == "pruned") {
     if (!a.quiet) std::cout << "run " << result.run_id << " pruned: " << result.error << "\n";
@@ -130,6 +137,7 @@ void add_run_commands(CLI::App& app, int& exit_code) {
                   "data-parallel workers on this machine (c10d Gloo); under srun or torchrun, "
                   "RANK/WORLD_SIZE or SLURM_PROCID/SLURM_NTASKS join workers instead")
       ->check(CLI::Range(1, 256));
+  run->add_flag("-v,--verbose", args->verbose, "print where the run's wall time went, phase by phase, at the end");
   run->add_flag("--no-report", args->no_report, "do not write the run's report (trex report RUN writes it later)");
   run->add_option("--trial", args->trial, "SWEEP_ID:NUMBER (set by trex sweep)")->group("");
   add_common(*run, args->common);
@@ -137,7 +145,10 @@ void add_run_commands(CLI::App& app, int& exit_code) {
     // glibc's mmap/munmap churn on large tensors made training erratic (issue #3).
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    exit_code = do_run(*args);
+    Phases phases;
+    phases.add("start", seconds_since_process_start());  // loading LibTorch and the rest before main
+    exit_code = do_run(*args, phases);
+    if (args->verbose) std::cout << phases.line() << "\n";
   });
 
   auto vargs = std::make_shared<RunArgs>();

@@ -5,6 +5,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <fstream>
 
 namespace trex {
@@ -17,6 +20,19 @@ std::string host_name() {
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
   return buf;
+}
+
+double seconds_since_process_start() {
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  timespec boot{};
+  if (!std::getline(stat, line) || clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return 0;
+  // Field 22, counted from the last ')' (the command name may hold spaces).
+  std::size_t at = line.rfind(')');
+  for (int field = 2; field < 22 && at != std::string::npos; ++field) at = line.find(' ', at + 1);
+  if (at == std::string::npos) return 0;
+  const double ticks = std::strtod(line.c_str() + at + 1, nullptr);
+  return std::max(0.0, boot.tv_sec + boot.tv_nsec * 1e-9 - ticks / static_cast<double>(sysconf(_SC_CLK_TCK)));
 }
 
 bool process_alive(std::int64_t pid) {

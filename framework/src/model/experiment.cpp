@@ -22,7 +22,7 @@ Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& r
   return Pipeline(std::move(out));
 }
 
-Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store) {
+Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store, Phases* phases) {
   Experiment e;
   e.dataset = registry.create_as<Dataset>(spec.data, {});
   e.class_names = e.dataset->class_names();
@@ -37,6 +37,7 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
     throw std::runtime_error("augment.train makes " + std::to_string(train.height) + "x" + std::to_string(train.width) +
                              " images but augment.eval makes " + std::to_string(e.input_shape.height) + "x" +
                              std::to_string(e.input_shape.width) + "; add the same resize/crop to both lists");
+  mark_phase(phases, "data");
   BuildContext ctx;
   ctx.channels = e.input_shape.channels;
   ctx.height = e.input_shape.height;
@@ -47,6 +48,7 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
   BuildContext model_ctx = ctx;
   if (spec.composite) model_ctx.num_classes = spec.composite->classes;  // the backbone's own head, dropped by the cut
   e.model = registry.create_as<Model>(spec.model, model_ctx);
+  mark_phase(phases, "model");
   const std::string& weights = spec.model.params.get_string("weights");
   torch::nn::Module& target = *e.model->module();
   WeightsRef ref;
@@ -68,8 +70,10 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
     ref.path = std::filesystem::absolute(ref.path).lexically_normal().string();
     e.backbone_weights = ref;
   }
+  mark_phase(phases, "weights");
   if (spec.composite) e.model = make_composite(e.model, *spec.composite, e.input_shape, ctx.num_classes);
   e.module = std::shared_ptr<torch::nn::Module>(e.model, e.model->module().get());
+  mark_phase(phases, "model");
   return e;
 }
 

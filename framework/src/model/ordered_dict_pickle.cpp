@@ -1,10 +1,7 @@
 #include "trex/model/ordered_dict_pickle.h"
 
 #include <set>
-#include <sstream>
 #include <stdexcept>
-
-#include <caffe2/serialize/inline_container.h>
 
 #include "trex/model/pickle_check.h"
 
@@ -72,30 +69,6 @@ std::string pickle_without_ordered_dict(const std::string& in) {
     i = k + 2;
   }
   return without_metadata_state(out);
-}
-
-std::vector<char> archive_without_ordered_dict(const std::vector<char>& bytes) {
-  std::istringstream in(std::string(bytes.begin(), bytes.end()));
-  caffe2::serialize::PyTorchStreamReader reader(&in);
-  std::vector<char> out;
-  {
-    caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, std::size_t n) {
-      out.insert(out.end(), static_cast<const char*>(data), static_cast<const char*>(data) + n);
-      return n;
-    });
-    for (const auto& name : reader.getAllRecords()) {
-      auto [ptr, size] = reader.getRecord(name);
-      const char* p = static_cast<const char*>(ptr.get());
-      if (name == "data.pkl") {
-        const std::string fixed = pickle_without_ordered_dict(std::string(p, size));
-        writer.writeRecord(name, fixed.data(), fixed.size());
-      } else if (name != "version" && name != ".data/version") {
-        writer.writeRecord(name, p, size);
-      }
-    }
-    writer.writeEndOfFile();
-  }
-  return out;
 }
 
 }  // namespace trex

@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include <caffe2/serialize/inline_container.h>
 
 namespace trex {
 namespace {
@@ -372,15 +371,6 @@ void check_pickle(const std::string& in) {
   }
   if (i >= in.size()) refuse("no STOP opcode at the end", in.size());
   if (i + 1 != in.size()) refuse("bytes after STOP", i + 1);
-}
-
-void check_archive_pickle(const std::vector<char>& bytes) {
-  std::istringstream in(std::string(bytes.begin(), bytes.end()));
-  caffe2::serialize::PyTorchStreamReader reader(&in);
-  if (!reader.hasRecord("data.pkl"))
-    throw std::runtime_error("the archive has no data.pkl record (not a torch.save file)");
-  auto [ptr, size] = reader.getRecord("data.pkl");
-  check_pickle(std::string(static_cast<const char*>(ptr.get()), size));
 }
 
 }  // namespace trex

@@ -1,15 +1,12 @@
 #include "trex/model/weights.h"
 
-#include "trex/model/ordered_dict_pickle.h"
-#include "trex/model/pickle_check.h"
-#include "trex/model/script_archive.h"
+#include "trex/model/state_dict_archive.h"
 
+#include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
+#include <type_traits>
 
-#include <torch/serialize.h>
 #include <torch/utils.h>
 
 namespace trex {
@@ -32,34 +29,71 @@ std::string WeightsReport::summary() const {
   std::string out = std::to_string(loaded.size()) + " tensors loaded";
   if (!adapted.empty()) out += "; adapted to the input channels: " + list(adapted);
   if (!skipped.empty()) out += "; skipped auxiliary-classifier keys: " + std::to_string(skipped.size());
+  if (!unused.empty()) out += "; not read (past the cut): " + std::to_string(unused.size());
   if (!missing.empty()) out += "; missing: " + list(missing);
   if (!unexpected.empty()) out += "; unexpected: " + list(unexpected);
   if (!mismatched.empty()) out += "; shape mismatch: " + list(mismatched);
   return out;
 }
 
-WeightsReport load_state_dict_file(torch::nn::Module& module, const std::string& path, bool strict) {
-  if (!std::filesystem::exists(path)) throw std::runtime_error("weights file '" + path + "' not found");
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return load_state_dict(module, bytes, path, strict);
-}
-
 namespace {
 
-/// The file's {name: tensor} dict, every opcode and tensor checked first.
-std::map<std::string, at::Tensor> read_state_dict(const std::vector<char>& bytes, const std::string& path) {
-  c10::IValue value;
-  try {
-    // Our walker checks every opcode and length before LibTorch's unpickler reads them.
-    check_archive_pickle(bytes);
-    try {
-      value = torch::pickle_load(bytes);
-    } catch (const std::exception&) {
-      // PyTorch's default torch.save(model.state_dict()) pickles an OrderedDict.
-      value = torch::pickle_load(archive_without_ordered_dict(bytes));
+WeightsReport fill(torch::nn::Module& module, StateDictArchive& archive, const std::string& path, bool strict,
+                   const std::vector<std::string>& left_out) {
+  std::map<std::string, at::Tensor> target;
+  for (const auto& p : module.named_parameters()) target[p.key()] = p.value();
+  for (const auto& b : module.named_buffers()) target[b.key()] = b.value();
+  WeightsReport r;
+  torch::NoGradGuard no_grad;
+  for (const auto& key : archive.names()) {
+    if (auxiliary(key)) {
+      r.skipped.push_back(key);
+      continue;
     }
-    if (value.isNone()) value = torch::pickle_load(archive_without_ordered_dict(bytes));
+    auto it = target.find(key);
+    if (it == target.end()) {
+      const bool unused = std::any_of(left_out.begin(), left_out.end(),
+                                      [&](const std::string& m) { return key.rfind(m + ".", 0) == 0; });
+      (unused ? r.unused : r.unexpected).push_back(key);
+      continue;
+    }
+    at::Tensor& dst = it->second;
+    const at::Tensor& shape = archive.shape_of(key);
+    // timm's adapt_input_conv: a 3-channel first conv loads into a 1-channel one summed over channels.
+    const bool adapt = shape.dim() == 4 && dst.dim() == 4 && shape.size(1) == 3 && dst.size(1) == 1 &&
+                       shape.size(0) == dst.size(0) && shape.size(2) == dst.size(2) && shape.size(3) == dst.size(3);
+    if (!adapt && shape.sizes() != dst.sizes()) {
+      r.mismatched.push_back(key);  // never read
+      continue;
+    }
+    const at::Tensor src = archive.read(key);
+    if (adapt) {
+      dst.copy_(src.sum(1, /*keepdim=*/true));
+      r.adapted.push_back(key);
+    } else if (archive.owns_record(key) && src.scalar_type() == dst.scalar_type() && dst.is_contiguous()) {
+      dst.set_data(src);  // the record's memory becomes the parameter's: no second copy
+    } else {
+      dst.copy_(src);
+    }
+    r.loaded.push_back(key);
+  }
+  for (const auto& [key, tensor] : target)
+    if (!archive.has(key)) r.missing.push_back(key);
+  if (strict && (!r.missing.empty() || !r.unexpected.empty() || !r.mismatched.empty()))
+    throw std::runtime_error("weights file '" + path + "' does not fit the model: " + r.summary() +
+                             " (strict: false loads what fits, e.g. a backbone with another head)");
+  return r;
+}
+
+template <typename Source>
+WeightsReport load(torch::nn::Module& module, const Source& source, const std::string& path, bool strict,
+                   const std::vector<std::string>& left_out) {
+  std::unique_ptr<StateDictArchive> archive;
+  try {
+    if constexpr (std::is_same_v<Source, std::string>)
+      archive = std::make_unique<StateDictArchive>(source);
+    else
+      archive = std::make_unique<StateDictArchive>(source, path);
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
@@ -69,57 +103,24 @@ std::map<std::string, at::Tensor> read_state_dict(const std::vector<char>& bytes
         "with tools/export_torchvision_weights.py --resave " +
         path);
   }
-  check_tensors(value, path);
-  if (!value.isGenericDict())
-    throw std::runtime_error("weights file '" + path + "' holds a " + value.tagKind() + ", not a dict of tensors");
-  std::map<std::string, at::Tensor> source;
-  for (const auto& kv : value.toGenericDict()) {
-    if (!kv.key().isString() || !kv.value().isTensor())
-      throw std::runtime_error("weights file '" + path + "': every entry must map a name to a tensor");
-    source[kv.key().toStringRef()] = kv.value().toTensor();
+  try {
+    return fill(module, *archive, path, strict, left_out);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("weights file '" + path + "': " + e.msg().substr(0, e.msg().find('\n')));
   }
-  return source;
 }
 
 }  // namespace
 
+WeightsReport load_state_dict_file(torch::nn::Module& module, const std::string& path, bool strict,
+                                   const std::vector<std::string>& left_out) {
+  if (!std::filesystem::exists(path)) throw std::runtime_error("weights file '" + path + "' not found");
+  return load(module, path, path, strict, left_out);
+}
+
 WeightsReport load_state_dict(torch::nn::Module& module, const std::vector<char>& bytes, const std::string& path,
-                              bool strict) {
-  const std::map<std::string, at::Tensor> source = read_state_dict(bytes, path);
-  std::map<std::string, at::Tensor> target;
-  for (const auto& p : module.named_parameters()) target[p.key()] = p.value();
-  for (const auto& b : module.named_buffers()) target[b.key()] = b.value();
-  WeightsReport r;
-  torch::NoGradGuard no_grad;
-  for (const auto& [key, tensor] : source) {
-    if (auxiliary(key)) {
-      r.skipped.push_back(key);
-      continue;
-    }
-    auto it = target.find(key);
-    if (it == target.end()) {
-      r.unexpected.push_back(key);
-      continue;
-    }
-    at::Tensor src = tensor;
-    if (src.dim() == 4 && it->second.dim() == 4 && src.size(1) == 3 && it->second.size(1) == 1 &&
-        src.size(0) == it->second.size(0) && src.size(2) == it->second.size(2) && src.size(3) == it->second.size(3)) {
-      src = src.sum(1, /*keepdim=*/true);  // timm's adapt_input_conv for 1-channel inputs
-      r.adapted.push_back(key);
-    }
-    if (src.sizes() != it->second.sizes()) {
-      r.mismatched.push_back(key);
-      continue;
-    }
-    it->second.copy_(src);
-    r.loaded.push_back(key);
-  }
-  for (const auto& [key, tensor] : target)
-    if (!source.count(key)) r.missing.push_back(key);
-  if (strict && (!r.missing.empty() || !r.unexpected.empty() || !r.mismatched.empty()))
-    throw std::runtime_error("weights file '" + path + "' does not fit the model: " + r.summary() +
-                             " (strict: false loads what fits, e.g. a backbone with another head)");
-  return r;
+                              bool strict, const std::vector<std::string>& left_out) {
+  return load(module, bytes, path, strict, left_out);
 }
 
 }  // namespace trex

@@ -131,6 +131,7 @@ Pass Batches::pass(const char* name, const std::vector<SampleRef>& set, const Pi
     auto [known, fresh] = keys_.try_emplace(name);
     if (fresh) known->second = key(name, set, shuffle ? "train" : "eval");
     std::string source;
+    PhaseScope timed(phases_, "features");
     const FeatureSet& cached = cache_->get(
         known->second, [&] { return compute(name, set, pipeline, stream); }, &source);
     // A disk cache's file and whether this run made it or reused it.

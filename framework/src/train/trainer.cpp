@@ -160,7 +160,9 @@ RunResult Trainer::run() {
         break;
       }
     }
+    mark_phase(options_.phases, "epochs");
     test(result);
+    mark_phase(options_.phases, "test");
     result.status = "completed";
   } catch (const Pruned& e) {
     result.status = "pruned", result.error = e.what();

@@ -20,8 +20,10 @@ void Trainer::setup() {
         " workers (each takes batch_size / world_size); make it a multiple of " + std::to_string(dp_.world()));
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(dp_.world()));
   at::set_num_threads(std::max(1, t_.threads > 0 ? static_cast<int>(t_.threads) : static_cast<int>(cores)));
-  parts_ = build_experiment(spec_, registry_, &store_);
+  Phases* phases = options_.phases;
+  parts_ = build_experiment(spec_, registry_, &store_, phases);
   if (parts_.backbone_weights) parts_.backbone_weights->checksum = file_checksum(parts_.backbone_weights->path);
+  mark_phase(phases, "checksum");
   model_ = parts_.model;
   module_ = parts_.module;
   split_ = dynamic_cast<FeatureSplit*>(model_.get());
@@ -41,7 +43,9 @@ void Trainer::setup() {
   if (t_.unfreeze_at_epoch > 0 && !spec_.composite)
     throw std::runtime_error("train.unfreeze_at_epoch needs a composite model (model: {backbone: ..., head: ...})");
   batches_ = std::make_unique<Batches>(spec_, parts_, *module_, precision_, dp_, options_.should_stop, options_.quiet);
+  batches_->set_phases(phases);
   batches_->choose_cache(!options_.sweep_id.empty(), store_.folder());
+  mark_phase(phases, "cache setup");
   dp_.attach(*module_, t_.bucket_mb, t_.sync_bn, options_.dist_timeout);
   loss_ = std::make_unique<Loss>(t_.loss, parts_.plan, parts_.class_names.size(), precision_.device);
   train_metrics_ = MetricSet(spec_, registry_);
@@ -60,8 +64,10 @@ void Trainer::setup() {
 void Trainer::open_record() {
   const auto save = [this](const std::string& path, bool with_optimizer) {
     const auto ref = frozen_weights_ref(parts_);
+    mark_phase(options_.phases, "epochs");
     save_checkpoint(path, *module_, with_optimizer ? &optimization_->optimizer() : nullptr, state_,
                     ref ? &*ref : nullptr);
+    mark_phase(options_.phases, "checkpoints");
   };
   if (dp_.writer()) {
     recorder_ = std::make_unique<RunRecorder>(store_, train_metrics_.directions(), options_.quiet);
@@ -115,6 +121,7 @@ void Trainer::open_record() {
     batches_->set_note([this](const std::string& kind, const std::string& path, const std::string& note) {
       store_.add_artifact(run_id_, kind, path, note);
     });
+  mark_phase(options_.phases, "record");
 }
 
 }  // namespace trex

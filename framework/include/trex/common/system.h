@@ -9,6 +9,9 @@ namespace trex {
 /// Unix time in seconds, with sub-second precision.
 double now_seconds();
 std::string host_name();
+/// Seconds since this process started (its start time in /proc, 10 ms
+/// steps): what loading the libraries took before main; 0 without /proc.
+double seconds_since_process_start();
 /// True while `pid` runs on this host (zombies are not running).
 bool process_alive(std::int64_t pid);
 

@@ -7,6 +7,7 @@
 
 #include <torch/nn/module.h>
 
+#include "trex/common/phases.h"
 #include "trex/model/checkpoint.h"
 #include "trex/data/loader.h"
 #include "trex/config/spec.h"
@@ -35,8 +36,10 @@ Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& r
 class Store;
 
 /// Builds every part; the model is seeded with the spec's seed and loads
-/// model.weights when set (`run:` references need `store`).
-Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store = nullptr);
+/// model.weights when set (`run:` references need `store`); marks "data",
+/// "model" and "weights" on `phases` when given.
+Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store = nullptr,
+                            Phases* phases = nullptr);
 
 /// What a checkpoint of this experiment's model may reference instead of
 /// holding: the backbone weights file and the tensors training leaves as the

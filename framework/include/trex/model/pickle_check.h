@@ -32,7 +32,5 @@ std::uint64_t read_le(const std::string& s, std::size_t at, int bytes);
 /// is referenced while it is still being built or changed after being placed
 /// (cycles and shared mutable structure, which state dicts never use).
 void check_pickle(const std::string& pickle);
-/// check_pickle on a torch.save zip archive's data.pkl.
-void check_archive_pickle(const std::vector<char>& archive);
 
 }  // namespace trex

@@ -43,6 +43,8 @@ class Batches {
   /// memory | disk | off
   const std::string& cache_used() const { return cache_used_; }
   void set_note(Note note) { note_ = std::move(note); }
+  /// Times reading or computing cached features as the phase "features".
+  void set_phases(Phases* phases) { phases_ = phases; }
 
   /// The batches of `set` for one pass; `shuffle` marks training (the order of
   /// `epoch`); evaluation passes are cached when their pipeline draws no random numbers.
@@ -70,6 +72,7 @@ class Batches {
   bool cache_train_ = false, cache_eval_ = false;
   std::map<std::string, std::string> keys_;  ///< set name -> its cache key
   Note note_;
+  Phases* phases_ = nullptr;
 };
 
 }  // namespace trex

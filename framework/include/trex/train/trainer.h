@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "trex/common/phases.h"
 #include "trex/dist/dist.h"
 #include "trex/config/spec.h"
 #include "trex/store/store.h"
@@ -24,6 +25,7 @@ struct RunOptions {
   DistEnv dist;  ///< this process's rank in a data-parallel run (world 1: alone)
   /// How long a collective waits for the other ranks before the run fails.
   std::chrono::milliseconds dist_timeout{std::chrono::minutes(5)};
+  Phases* phases = nullptr;  ///< when set, the run marks its phases on it (trex run --verbose)
 };
 
 struct RunResult {
