@@ -18,14 +18,14 @@ using Catch::Matchers::Contains;
 namespace {
 
 std::shared_ptr<Model> build(const std::string& type, std::int64_t channels, std::int64_t size, std::int64_t classes,
-                             const std::string& channel_mode = "replicate") {
+                             const std::string& channel_mode = "replicate", const std::string& cut = "") {
   Node n = Node::map();
   n.set("type", Node::scalar(type));
   n.set("channel_mode", Node::scalar(channel_mode));
   Diagnostics diag;
   auto r = built_plugins().resolve(Kind::Model, n, "model", diag);
   REQUIRE(r);
-  return built_plugins().create_as<Model>(*r, {channels, size, size, classes, 0});
+  return built_plugins().create_as<Model>(*r, {channels, size, size, classes, 0, cut});
 }
 
 c10::IValue load_pickle(const std::string& path) {
@@ -168,6 +168,59 @@ TEST_CASE("weight import reports missing, unexpected and mismatched keys by name
                 .exit_code == 0);
     CHECK(load_pickle(d.file("plain.pt")).toGenericDict().size() == 2);
   }
+}
+
+TEST_CASE("a backbone cut at a stage builds nothing past it; a whole weights file loads into it", "[backbones]") {
+  INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
+  REQUIRE(python_has("torchvision"));
+  struct Case {
+    const char* type;
+    const char* cut;
+    const char* past;  ///< a stage past the cut
+    std::vector<std::string> left_out;
+    const char* torchvision_filter;  ///< Python: the names torchvision's model keeps before the cut
+  };
+  const std::vector<Case> cases = {
+      {"resnet18", "layer2", "layer4", {"layer3", "layer4", "fc"}, "not n.startswith(('layer3', 'layer4', 'fc'))"},
+      {"vgg16", "block3_pool", "block4_conv1", {}, "n.startswith('features.') and int(n.split('.')[1]) <= 16"},
+      {"alexnet", "pool5", "fc6", {"classifier"}, "n.startswith('features.')"}};
+  for (const auto& c : cases) {
+    INFO(c.type << " cut at " << c.cut);
+    auto m = build(c.type, 3, 64, 1000, "replicate", c.cut);
+    std::int64_t n = 0;
+    for (const auto& p : m->module()->parameters()) n += p.numel();
+    const auto py = run_command("/usr/bin/python3 -c \"import torchvision; m = torchvision.models." +
+                                std::string(c.type == std::string("resnet18") ? "resnet18" : c.type) +
+                                "(); print(sum(p.numel() for n, p in m.named_parameters() if " + c.torchvision_filter +
+                                "))\"");
+    REQUIRE(py.exit_code == 0);
+    CHECK(n == std::stoll(py.output));
+    if (!c.left_out.empty()) CHECK(m->left_out() == c.left_out);
+    CHECK_NOTHROW(m->forward_until(torch::zeros({1, 3, 64, 64}), c.cut));
+    CHECK_THROWS_WITH(m->forward_until(torch::zeros({1, 3, 64, 64}), c.past),
+                      Contains("built up to its cut '" + std::string(c.cut) + "'") && Contains(c.past));
+  }
+  // VGG16's slots past block3_pool are named by torchvision's indices, so a weights file's keys match.
+  const auto vgg = build("vgg16", 3, 64, 1000, "replicate", "block3_pool")->left_out();
+  CHECK(vgg.front() == "features.17");
+  CHECK(vgg.back() == "classifier");
+  // A whole resnet18 file, strict: the keys past the cut are unused (never read), not unexpected;
+  // the cut model's output at the cut equals the whole model's on the same weights.
+  TempDir d;
+  REQUIRE(run_command("/usr/bin/python3 " + source_dir() + "/tools/export_torchvision_weights.py resnet18 " +
+                      d.file("r18.pt") + " --seed 3")
+              .exit_code == 0);
+  auto cut = build("resnet18", 3, 64, 1000, "replicate", "layer2");
+  auto whole = build("resnet18", 3, 64, 1000);
+  const auto r = load_state_dict_file(*cut->module(), d.file("r18.pt"), true, cut->left_out());
+  CHECK(r.loaded.size() == 60);  // stem, layer1 and layer2: 30 parameters, 30 BN buffers
+  CHECK(r.unused.size() == 122 - 60);
+  CHECK(r.unexpected.empty());
+  load_state_dict_file(*whole->module(), d.file("r18.pt"), true);
+  cut->module()->eval(), whole->module()->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = torch::randn({2, 3, 64, 64});
+  CHECK(torch::equal(cut->forward_until(x, "layer2"), whole->forward_until(x, "layer2")));
 }
 
 TEST_CASE("a .pth saved the PyTorch way (an OrderedDict) loads like a plain dict", "[backbones]") {

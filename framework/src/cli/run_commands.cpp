@@ -10,6 +10,7 @@
 #include "launch.h"
 #include "trex/common/system.h"
 #include "trex/config/spec.h"
+#include "trex/store/file_checksums.h"
 #include "trex/sweep/sweep_store.h"
 #include "trex/train/provenance.h"
 #include "trex/train/trainer.h"
@@ -66,6 +67,8 @@ int do_run(const RunArgs& a, Phases& phases) {
   auto registry = make_registry(a.common);
   phases.mark("plugins");
   Store store(store_path(a.common));
+  StoreChecksums checksums(store);  // weights files are hashed once per version, not once per run
+  UseChecksumMemo use_checksums(&checksums);
   phases.mark("store");
   ResolvedSpec spec;
   if (a.restart && a.resume.empty()) return fail("--restart starts a stored run again: use it with --resume RUN_ID");

@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
+#include "trex/store/file_checksums.h"
 #include "command_table.h"
 #include "common.h"
 #include "trex/data/image_tensor.h"
@@ -42,6 +43,8 @@ int do_predict(const PredictArgs& a) {
   at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   auto registry = make_registry(a.common);
   Store store(store_path(a.common), !a.evaluate);
+  StoreChecksums checksums(store, !a.evaluate);  // a frozen backbone's weights file is not hashed again
+  UseChecksumMemo use_checksums(&checksums);
   TrainedRun run(store, *registry, a.run);
   const auto start = std::chrono::steady_clock::now();
   auto rows = a.split.empty() ? run.predict_files(collect_images(a.inputs), a.top, a.batch_size)
@@ -99,6 +102,8 @@ int do_activations(const CommonOptions& common, const std::string& ref, const st
                    const std::string& layer, std::string out_dir, bool list) {
   auto registry = make_registry(common);
   Store store(store_path(common), true);
+  StoreChecksums checksums(store, true);
+  UseChecksumMemo use_checksums(&checksums);
   TrainedRun run(store, *registry, ref);
   auto& parts = run.parts();
   const ImageShape s = parts.input_shape;
@@ -132,6 +137,8 @@ int do_activations(const CommonOptions& common, const std::string& ref, const st
 int do_export(const CommonOptions& common, const std::string& ref, const std::string& format, const std::string& out) {
   auto registry = make_registry(common);
   Store store(store_path(common), true);
+  StoreChecksums checksums(store, true);
+  UseChecksumMemo use_checksums(&checksums);
   TrainedRun run(store, *registry, ref);
   if (!fs::path(out).parent_path().empty()) fs::create_directories(fs::path(out).parent_path());
   if (format == "torchscript")

@@ -1,12 +1,14 @@
 #include "trex/model/checkpoint.h"
 
 #include "trex/common/fault.h"
+#include "trex/common/file_checksums.h"
 #include "trex/model/script_archive.h"
 #include "trex/model/weights.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -73,21 +75,36 @@ WeightsRef read_ref(torch::serialize::InputArchive& archive, const c10::IValue& 
   return ref;
 }
 
+/// True when the model already holds what `ref` would load (load_checkpoint's `in_place`).
+bool already_loaded(const WeightsRef& ref, const WeightsRef* in_place) {
+  if (!in_place || in_place->kind != ref.kind || in_place->path != ref.path || in_place->module != ref.module ||
+      in_place->checksum.empty() || in_place->checksum != ref.checksum)
+    return false;
+  const std::set<std::string> held(in_place->keys.begin(), in_place->keys.end());
+  return std::all_of(ref.keys.begin(), ref.keys.end(), [&](const std::string& k) { return held.count(k) > 0; });
+}
+
 /// Loads a referenced weights file into `model`'s child, refusing a file that changed.
 void load_ref(const std::string& checkpoint, torch::nn::Module& model, const WeightsRef& ref) {
   const std::string from = "checkpoint '" + checkpoint + "' keeps only the trained tensors; its frozen " + ref.module +
                            " comes from '" + ref.path + "' (" + ref.checksum + ")";
   if (!std::filesystem::exists(ref.path)) throw std::runtime_error(from + ", which is missing: restore that file");
-  if (file_checksum(ref.path) != ref.checksum)
+  if (remembered_file_checksum(ref.path) != ref.checksum)
     throw std::runtime_error(from + ", which has changed since: restore the original file (its checksum must match)");
   std::shared_ptr<torch::nn::Module> child;
   for (const auto& c : model.named_children())
     if (c.key() == ref.module) child = c.value();
   if (!child) throw std::runtime_error(from + ", but the model it is loaded into has no '" + ref.module + "'");
-  if (ref.kind == "checkpoint")
+  if (ref.kind == "checkpoint") {
     load_checkpoint(ref.path, *child, nullptr, nullptr);
-  else
-    load_state_dict_file(*child, ref.path, ref.strict);
+    return;
+  }
+  // What the checkpoint needs from the file is its list of keys; the rest of
+  // the file (say, a classifier past the cut) is not read.
+  const WeightsReport r = load_state_dict_file(*child, ref.path, /*strict=*/false);
+  const std::set<std::string> loaded(r.loaded.begin(), r.loaded.end());
+  for (const auto& key : ref.keys)
+    if (!loaded.count(key)) throw std::runtime_error(from + ", which no longer supplies '" + key + "'");
 }
 
 }  // namespace
@@ -128,7 +145,7 @@ namespace {
 
 /// Reads a loaded archive into the model (and optimizer and state); `path` names it in errors.
 void read_checkpoint(torch::serialize::InputArchive& archive, const std::string& path, torch::nn::Module& model,
-                     torch::optim::Optimizer* optimizer, TrainerState* state) {
+                     torch::optim::Optimizer* optimizer, TrainerState* state, const WeightsRef* in_place) {
   for (const auto& key : archive.keys()) {  // every tensor inside its stored data before any is used
     c10::IValue value;
     if (archive.try_read(key, value)) check_tensors(value, path);
@@ -138,7 +155,7 @@ void read_checkpoint(torch::serialize::InputArchive& archive, const std::string&
   if (archive.try_read("weights_ref", meta)) {
     if (!meta.isGenericDict()) throw std::runtime_error("checkpoint '" + path + "': weights_ref is not a dict");
     const WeightsRef ref = read_ref(archive, meta, path);
-    load_ref(path, model, ref);
+    if (!already_loaded(ref, in_place)) load_ref(path, model, ref);
     std::set<std::string> referenced;
     for (const auto& k : ref.keys) referenced.insert(ref.module + "." + k);
     c10::IValue own_value;
@@ -184,7 +201,7 @@ void read_checkpoint(torch::serialize::InputArchive& archive, const std::string&
 }  // namespace
 
 void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     TrainerState* state) {
+                     TrainerState* state, const WeightsRef* in_place) {
   if (!std::filesystem::exists(path)) throw std::runtime_error("checkpoint '" + path + "' does not exist");
   torch::serialize::InputArchive archive;
   try {
@@ -193,7 +210,7 @@ void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
       check_script_archive(reader, path);
     }
     archive.load_from(path);
-    read_checkpoint(archive, path, model, optimizer, state);
+    read_checkpoint(archive, path, model, optimizer, state, in_place);
   } catch (const c10::Error& e) {
     throw std::runtime_error("checkpoint '" + path + "' cannot be read: " + e.msg());
   }
@@ -209,7 +226,7 @@ void load_checkpoint_bytes(const char* data, std::size_t size, const std::string
       check_script_archive(reader, label);
     }
     archive.load_from(data, size);
-    read_checkpoint(archive, label, model, optimizer, state);
+    read_checkpoint(archive, label, model, optimizer, state, nullptr);
   } catch (const c10::Error& e) {
     throw std::runtime_error("checkpoint '" + label + "' cannot be read: " + e.msg());
   }

@@ -6,6 +6,7 @@
 
 #include <torch/utils.h>
 
+#include "trex/common/rng.h"
 #include "trex/model/checkpoint.h"
 #include "trex/model/composite.h"
 #include "trex/model/feature_split.h"
@@ -46,7 +47,10 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
   ctx.seed = spec.seed;
   torch::manual_seed(spec.seed);
   BuildContext model_ctx = ctx;
-  if (spec.composite) model_ctx.num_classes = spec.composite->classes;  // the backbone's own head, dropped by the cut
+  if (spec.composite) {
+    model_ctx.num_classes = spec.composite->classes;  // the backbone's own head, dropped by the cut
+    model_ctx.cut = spec.composite->cut;              // nothing past it is built, initialised or loaded
+  }
   e.model = registry.create_as<Model>(spec.model, model_ctx);
   mark_phase(phases, "model");
   const std::string& weights = spec.model.params.get_string("weights");
@@ -64,14 +68,18 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
     ref.kind = "state_dict";
     ref.path = weights;
     ref.strict = spec.model.params.get_bool("strict");
-    ref.keys = load_state_dict_file(target, weights, ref.strict).loaded;
+    ref.keys = load_state_dict_file(target, weights, ref.strict, e.model->left_out()).loaded;
   }
   if (spec.composite && !ref.path.empty()) {
     ref.path = std::filesystem::absolute(ref.path).lexically_normal().string();
     e.backbone_weights = ref;
   }
   mark_phase(phases, "weights");
-  if (spec.composite) e.model = make_composite(e.model, *spec.composite, e.input_shape, ctx.num_classes);
+  if (spec.composite) {
+    // The head's own stream: its initial weights do not depend on how much of the backbone was built.
+    torch::manual_seed(mix_seed(spec.seed, 0x4ead));
+    e.model = make_composite(e.model, *spec.composite, e.input_shape, ctx.num_classes);
+  }
   e.module = std::shared_ptr<torch::nn::Module>(e.model, e.model->module().get());
   mark_phase(phases, "model");
   return e;

@@ -138,6 +138,20 @@ CREATE INDEX runs_sweep ON runs(sweep_id, trial);
 CREATE INDEX runs_start ON runs(start_time);
 CREATE INDEX summaries_key_last ON summaries(key, last);
 )sql",
+      // 5: checksums of big files (weights) by version, per host: a file is hashed once
+      R"sql(
+CREATE TABLE file_checksums(
+  path TEXT NOT NULL,
+  host TEXT NOT NULL,
+  device INTEGER NOT NULL,
+  inode INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  ctime_ns INTEGER NOT NULL,
+  checksum TEXT NOT NULL,
+  PRIMARY KEY(path, host)
+) WITHOUT ROWID;
+)sql",
   };
   return migrations;
 }

@@ -121,7 +121,8 @@ void Trainer::test(RunResult& result) {
     std::int64_t epoch = state_.epoch;
     if (which == "best") {
       TrainerState best_state;
-      load_checkpoint(checkpointer_->path("best"), *module_, nullptr, &best_state);
+      const auto frozen = frozen_weights_ref(parts_);  // what cannot have changed is not read again
+      load_checkpoint(checkpointer_->path("best"), *module_, nullptr, &best_state, frozen ? &*frozen : nullptr);
       epoch = best_state.epoch;
     }
     std::vector<Prediction> predictions;

@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 
 #include "trainer_impl.h"
+#include "trex/common/file_checksums.h"
 #include "trex/train/provenance.h"
 
 namespace fs = std::filesystem;
@@ -22,7 +23,7 @@ void Trainer::setup() {
   at::set_num_threads(std::max(1, t_.threads > 0 ? static_cast<int>(t_.threads) : static_cast<int>(cores)));
   Phases* phases = options_.phases;
   parts_ = build_experiment(spec_, registry_, &store_, phases);
-  if (parts_.backbone_weights) parts_.backbone_weights->checksum = file_checksum(parts_.backbone_weights->path);
+  if (parts_.backbone_weights) parts_.backbone_weights->checksum = remembered_file_checksum(parts_.backbone_weights->path);
   mark_phase(phases, "checksum");
   model_ = parts_.model;
   module_ = parts_.module;
@@ -82,9 +83,13 @@ void Trainer::open_record() {
   };
   // The optimizer's groups must be those of the checkpoint's time: unfreeze first if it had.
   const auto load_last = [this] {
-    load_checkpoint(checkpointer_->path("last"), *module_, nullptr, &state_);
+    // The weights file was just loaded and hashed: a checkpoint that references the same version reuses it.
+    const auto frozen = frozen_weights_ref(parts_);
+    load_checkpoint(checkpointer_->path("last"), *module_, nullptr, &state_, frozen ? &*frozen : nullptr);
     optimization_->maybe_unfreeze(state_.epoch);
-    load_checkpoint(checkpointer_->path("last"), *module_, &optimization_->optimizer(), &state_);
+    const auto still = frozen_weights_ref(parts_);
+    load_checkpoint(checkpointer_->path("last"), *module_, &optimization_->optimizer(), &state_,
+                    still ? &*still : nullptr);
   };
   const bool resume = !options_.resume_id.empty();
   if (!dp_.writer()) {

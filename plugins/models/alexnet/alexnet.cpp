@@ -11,6 +11,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/cut.h"
 #include "trex/plugin_kit/torchvision.h"
 
 namespace trex_alexnet {
@@ -22,7 +23,8 @@ const FeatureStages kStages = {{"conv1", 1}, {"pool1", 2}, {"conv2", 4},  {"pool
                                {"conv3", 7}, {"conv4", 9}, {"conv5", 11}, {"pool5", 12}};
 
 struct AlexNetImpl : nn::Module {
-  AlexNetImpl(std::int64_t in_channels, std::int64_t classes, bool replicate) : replicate(replicate) {
+  AlexNetImpl(std::int64_t in_channels, std::int64_t classes, bool replicate, const std::string& cut)
+      : replicate(replicate), plan(all_stages(), cut) {
     auto conv = [](std::int64_t i, std::int64_t o, std::int64_t k, std::int64_t s, std::int64_t p) {
       return nn::Conv2d(nn::Conv2dOptions(i, o, k).stride(s).padding(p));
     };
@@ -33,11 +35,23 @@ struct AlexNetImpl : nn::Module {
                                    conv(64, 192, 5, 1, 2), relu(), pool(), conv(192, 384, 3, 1, 1), relu(),
                                    conv(384, 256, 3, 1, 1), relu(), conv(256, 256, 3, 1, 1), relu(), pool()));
     avgpool = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({6, 6})));
+    if (!plan.needs("fc6")) {  // the classifier (58 M of 61 M parameters) lies past the cut
+      left_out.push_back("classifier");
+      return;
+    }
     classifier = register_module(
         "classifier", nn::Sequential(nn::Dropout(0.5), nn::Linear(256 * 6 * 6, 4096), relu(), nn::Dropout(0.5),
                                      nn::Linear(4096, 4096), relu(), nn::Linear(4096, classes)));
   }
+  static std::vector<std::string> all_stages() {
+    std::vector<std::string> s;
+    for (const auto& [name, index] : kStages) s.push_back(name);
+    s.insert(s.end(), {"avgpool", "fc6", "fc7", "classifier"});
+    return s;
+  }
   bool replicate;
+  StagePlan plan;
+  std::vector<std::string> left_out;
   nn::Sequential features{nullptr}, classifier{nullptr};
   nn::AdaptiveAvgPool2d avgpool{nullptr};
 };
@@ -45,17 +59,14 @@ TORCH_MODULE(AlexNet);
 
 class AlexNetModel : public Model {
  public:
-  AlexNetModel(std::int64_t in_channels, std::int64_t classes, bool replicate)
-      : net_(in_channels, classes, replicate) {}
+  AlexNetModel(std::int64_t in_channels, std::int64_t classes, bool replicate, const std::string& cut)
+      : net_(in_channels, classes, replicate, cut) {}
   std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
   torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "classifier"); }
-  std::vector<std::string> stages() const override {
-    std::vector<std::string> s;
-    for (const auto& [name, index] : kStages) s.push_back(name);
-    s.insert(s.end(), {"avgpool", "fc6", "fc7", "classifier"});
-    return s;
-  }
+  std::vector<std::string> stages() const override { return AlexNetImpl::all_stages(); }
+  std::vector<std::string> left_out() const override { return net_->left_out; }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
+    net_->plan.check(stage, "alexnet");
     torch::Tensor x = replicate_to_rgb(input, net_->replicate);
     if (forward_features_until(*net_->features, x, stage, kStages)) return x;
     x = net_->avgpool(x);
@@ -98,7 +109,8 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
   check_channel_mode("alexnet", p.get_string("channel_mode"), ctx.channels);
   if ((ctx.height > 0 && ctx.height < 63) || (ctx.width > 0 && ctx.width < 63))
     throw std::invalid_argument("alexnet needs images of at least 63x63; add a resize to both augment lists");
-  return std::make_unique<AlexNetModel>(ctx.channels, ctx.num_classes, p.get_string("channel_mode") == "replicate");
+  return std::make_unique<AlexNetModel>(ctx.channels, ctx.num_classes, p.get_string("channel_mode") == "replicate",
+                                        ctx.cut);
 }
 
 }  // namespace trex_alexnet

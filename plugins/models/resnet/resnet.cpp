@@ -9,6 +9,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/cut.h"
 #include "trex/plugin_kit/torchvision.h"
 #include "trex/plugin_kit/batch_norm.h"
 
@@ -53,15 +54,21 @@ struct BlockImpl : nn::Module {
 };
 TORCH_MODULE(Block);
 
+const std::vector<std::string> kStages = {"stem", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"};
+
 struct ResNetImpl : nn::Module {
-  ResNetImpl(std::int64_t depth, std::int64_t in_channels, std::int64_t classes, bool replicate)
-      : replicate(replicate) {
+  ResNetImpl(std::int64_t depth, std::int64_t in_channels, std::int64_t classes, bool replicate, const std::string& cut)
+      : replicate(replicate), plan(kStages, cut) {
     const bool bottleneck = depth >= 50;
     const std::vector<int> counts = depth == 18 ? std::vector<int>{2, 2, 2, 2} : std::vector<int>{3, 4, 6, 3};
     conv1 = register_module("conv1", conv(replicate ? 3 : in_channels, 64, 7, 2, 3));
     bn1 = register_module("bn1", trex::BatchNorm2d(64));
     std::int64_t in = 64;
     for (int l = 0; l < 4; ++l) {
+      if (!plan.needs("layer" + std::to_string(l + 1))) {  // past the cut: never built
+        left_out.push_back("layer" + std::to_string(l + 1));
+        continue;
+      }
       nn::Sequential layer;
       const std::int64_t planes = 64 << l;
       for (int b = 0; b < counts[static_cast<std::size_t>(l)]; ++b) {
@@ -70,9 +77,14 @@ struct ResNetImpl : nn::Module {
       }
       layers.push_back(register_module("layer" + std::to_string(l + 1), layer));
     }
-    fc = register_module("fc", nn::Linear(in, classes));
+    if (plan.needs("fc"))
+      fc = register_module("fc", nn::Linear(in, classes));
+    else
+      left_out.push_back("fc");
   }
   bool replicate;
+  StagePlan plan;
+  std::vector<std::string> left_out;
   nn::Conv2d conv1{nullptr};
   trex::BatchNorm2d bn1{nullptr};
   std::vector<nn::Sequential> layers;
@@ -82,14 +94,15 @@ TORCH_MODULE(ResNet);
 
 class ResNetModel : public Model {
  public:
-  ResNetModel(std::int64_t depth, std::int64_t in_channels, std::int64_t classes, bool replicate)
-      : net_(depth, in_channels, classes, replicate) {}
+  ResNetModel(std::int64_t depth, std::int64_t in_channels, std::int64_t classes, bool replicate,
+              const std::string& cut)
+      : net_(depth, in_channels, classes, replicate, cut) {}
   std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
   torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "fc"); }
-  std::vector<std::string> stages() const override {
-    return {"stem", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"};
-  }
+  std::vector<std::string> stages() const override { return kStages; }
+  std::vector<std::string> left_out() const override { return net_->left_out; }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
+    net_->plan.check(stage, "resnet");
     torch::Tensor x = replicate_to_rgb(input, net_->replicate);
     x = torch::max_pool2d(torch::relu(net_->bn1(net_->conv1(x))), 3, 2, 1);
     if (stage == "stem") return x;
@@ -133,7 +146,7 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
     throw std::invalid_argument("resnet depth must be 18, 34 or 50, got " + std::to_string(depth));
   check_channel_mode("resnet", p.get_string("channel_mode"), ctx.channels);
   const bool replicate = p.get_string("channel_mode") == "replicate";
-  return std::make_unique<ResNetModel>(depth, ctx.channels, ctx.num_classes, replicate);
+  return std::make_unique<ResNetModel>(depth, ctx.channels, ctx.num_classes, replicate, ctx.cut);
 }
 
 }  // namespace trex_resnet

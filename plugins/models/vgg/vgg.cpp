@@ -12,6 +12,7 @@
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/cut.h"
 #include "trex/plugin_kit/torchvision.h"
 #include "trex/plugin_kit/batch_norm.h"
 
@@ -35,55 +36,81 @@ struct VggOptions {
 };
 
 struct VggImpl : nn::Module {
-  explicit VggImpl(const VggOptions& o) : options(o) {
+  VggImpl(const VggOptions& o, const std::string& cut) : options(o) {
     const std::vector<std::vector<int>> blocks =
         o.depth() == 16
             ? std::vector<std::vector<int>>{{64, 64}, {128, 128}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}}
             : std::vector<std::vector<int>>{
                   {64, 64}, {128, 128}, {256, 256, 256, 256}, {512, 512, 512, 512}, {512, 512, 512, 512}};
-    features = nn::Sequential();
-    std::int64_t in = o.channel_mode() == "adapt" ? o.in_channels() : 3;
     for (std::size_t b = 0; b < blocks.size(); ++b) {
-      for (std::size_t c = 0; c < blocks[b].size(); ++c) {
-        features->push_back(nn::Conv2d(nn::Conv2dOptions(in, blocks[b][c], 3).padding(1)));
-        if (o.batch_norm()) features->push_back(trex::BatchNorm2d(blocks[b][c]));
-        features->push_back(nn::ReLU(nn::ReLUOptions(true)));
-        stages.push_back({"block" + std::to_string(b + 1) + "_conv" + std::to_string(c + 1),
-                          static_cast<std::int64_t>(features->size()) - 1});
-        in = blocks[b][c];
-      }
-      features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)));
-      stages.push_back({"block" + std::to_string(b + 1) + "_pool", static_cast<std::int64_t>(features->size()) - 1});
+      for (std::size_t c = 0; c < blocks[b].size(); ++c)
+        all_stages.push_back("block" + std::to_string(b + 1) + "_conv" + std::to_string(c + 1));
+      all_stages.push_back("block" + std::to_string(b + 1) + "_pool");
     }
-    register_module("features", features);
-    avgpool = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})));
+    all_stages.insert(all_stages.end(), {"avgpool", "flatten", "fc1", "fc2", "classifier"});
+    plan = StagePlan(all_stages, cut);
+    build_features(blocks);
+    if (plan.needs("avgpool"))
+      avgpool = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({7, 7})));
+    if (!plan.needs("fc1")) {  // the classifier holds 124 M of VGG16's 138 M parameters
+      left_out.push_back("classifier");
+      return;
+    }
     classifier = register_module(
         "classifier", nn::Sequential(nn::Linear(512 * 7 * 7, 4096), nn::ReLU(nn::ReLUOptions(true)),
-                                     nn::Dropout(o.dropout()), nn::Linear(4096, 4096), nn::ReLU(nn::ReLUOptions(true)),
-                                     nn::Dropout(o.dropout()), nn::Linear(4096, o.classes())));
+                                     nn::Dropout(options.dropout()), nn::Linear(4096, 4096),
+                                     nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(options.dropout()),
+                                     nn::Linear(4096, options.classes())));
+  }
+
+  // torchvision's indices stay: a stage past the cut leaves its slots out (features.N of a weights file).
+  void build_features(const std::vector<std::vector<int>>& blocks) {
+    features = nn::Sequential();
+    std::int64_t in = options.channel_mode() == "adapt" ? options.in_channels() : 3, slot = 0;
+    const auto add = [&](const std::string& stage, std::vector<nn::AnyModule> modules) {
+      const bool build = plan.needs(stage);
+      for (auto& m : modules) {
+        if (build) features->push_back(std::move(m));
+        else left_out.push_back("features." + std::to_string(slot));
+        ++slot;
+      }
+      if (build) stages.push_back({stage, static_cast<std::int64_t>(features->size()) - 1});
+    };
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      for (std::size_t c = 0; c < blocks[b].size(); ++c) {
+        std::vector<nn::AnyModule> conv{nn::AnyModule(nn::Conv2d(nn::Conv2dOptions(in, blocks[b][c], 3).padding(1)))};
+        if (options.batch_norm()) conv.emplace_back(trex::BatchNorm2d(blocks[b][c]));
+        conv.emplace_back(nn::ReLU(nn::ReLUOptions(true)));
+        add("block" + std::to_string(b + 1) + "_conv" + std::to_string(c + 1), std::move(conv));
+        in = blocks[b][c];
+      }
+      add("block" + std::to_string(b + 1) + "_pool", {nn::AnyModule(nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)))});
+    }
+    register_module("features", features);
   }
 
   VggOptions options;
   nn::Sequential features{nullptr}, classifier{nullptr};
   nn::AdaptiveAvgPool2d avgpool{nullptr};
-  FeatureStages stages;  ///< Keras names, each with the features index it ends at
+  FeatureStages stages;  ///< Keras names, each with the features index it ends at (those built)
+  std::vector<std::string> all_stages;
+  StagePlan plan{{}, ""};
+  std::vector<std::string> left_out;  ///< module paths past the cut
 };
 TORCH_MODULE(Vgg);
 
 class VggModel : public Model {
  public:
-  explicit VggModel(const VggOptions& o) : net_(o) {}
+  VggModel(const VggOptions& o, const std::string& cut) : net_(o, cut) {}
   std::shared_ptr<torch::nn::Module> module() override { return net_.ptr(); }
   torch::Tensor forward(const torch::Tensor& x) override { return forward_until(x, "classifier"); }
-  std::vector<std::string> stages() const override {
-    std::vector<std::string> out;
-    for (const auto& s : net_->stages) out.push_back(s.first);
-    for (const char* s : {"avgpool", "flatten", "fc1", "fc2", "classifier"}) out.push_back(s);
-    return out;
-  }
+  std::vector<std::string> stages() const override { return net_->all_stages; }
+  std::vector<std::string> left_out() const override { return net_->left_out; }
   torch::Tensor forward_until(const torch::Tensor& input, const std::string& stage) override {
+    net_->plan.check(stage, "vgg");
     torch::Tensor x = replicate_to_rgb(input, net_->options.channel_mode() == "replicate");
     if (forward_features_until(*net_->features, x, stage, net_->stages)) return x;
+    if (!net_->avgpool) throw std::runtime_error("vgg was built up to '" + net_->plan.cut() + "'; no stage " + stage);
     x = net_->avgpool(x);
     if (stage == "avgpool") return x;
     x = x.flatten(1);
@@ -156,7 +183,7 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext& ctx) {
       .channel_mode(p.get_string("channel_mode"))
       .dropout(p.get_float("dropout"));
   check_channel_mode("vgg", o.channel_mode(), ctx.channels);
-  return std::make_unique<VggModel>(o);
+  return std::make_unique<VggModel>(o, ctx.cut);
 }
 
 }  // namespace trex_vgg

@@ -39,9 +39,12 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
                      const TrainerState& state, const WeightsRef* ref = nullptr);
 /// Loads into `model` (and `optimizer` and `state` when given). A checkpoint
 /// that references weights loads them from the referenced file, after
-/// checking that its checksum is still the recorded one.
+/// checking that its checksum is still the recorded one — unless `in_place`
+/// says the model already holds them: the same file, the same checksum (a
+/// changed file has another), and every referenced tensor among those that
+/// have not changed since (a run's test phase, a resume).
 void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     TrainerState* state);
+                     TrainerState* state, const WeightsRef* in_place = nullptr);
 /// The same from a checkpoint's bytes; `label` names it in errors.
 void load_checkpoint_bytes(const char* data, std::size_t size, const std::string& label, torch::nn::Module& model,
                            torch::optim::Optimizer* optimizer = nullptr, TrainerState* state = nullptr);

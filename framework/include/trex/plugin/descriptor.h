@@ -13,7 +13,8 @@
 
 #ifndef TREX_ABI_VERSION
 /// Bumped whenever Descriptor, Plugin or a kind's interface changes layout.
-#define TREX_ABI_VERSION 4  // 2: Dataset::skipped_images; 3: Descriptor::deterministic; 4: Parity
+#define TREX_ABI_VERSION 5  // 2: Dataset::skipped_images; 3: Descriptor::deterministic; 4: Parity;
+                            // 5: BuildContext::cut, Model::left_out
 #endif
 
 namespace trex {
@@ -157,6 +158,10 @@ struct BuildContext {
   std::int64_t width = 0;
   std::int64_t num_classes = 0;
   std::uint64_t seed = 0;
+  /// Models: the last stage the host will run (a composite backbone's cut);
+  /// empty: all of them. A model may leave out the modules that only later
+  /// stages use, and names them in Model::left_out.
+  std::string cut;
 };
 
 /// Base of every plugin object; the host casts by the descriptor's kind.

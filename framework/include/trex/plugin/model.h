@@ -22,6 +22,9 @@ class Model : public Plugin {
   /// A regularisation term added to the loss (e.g. a Keras-style L2 on one
   /// layer); undefined when there is none.
   virtual torch::Tensor regularization() { return {}; }
+  /// Module paths ("classifier", "features.17") not built because they lie
+  /// past BuildContext::cut: a weights file's keys under them are not read.
+  virtual std::vector<std::string> left_out() const { return {}; }
 };
 
 }  // namespace trex

@@ -68,7 +68,7 @@ struct ArtifactRow {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   /// TREX_STORE, else results/trex.db under the current directory.
   static std::string default_path();
 

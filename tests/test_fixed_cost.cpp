@@ -1,0 +1,120 @@
+// What a run pays before and after its epochs (issue #18): phase times,
+// checksums remembered per file version, and a checkpoint that does not read
+// its frozen weights file again when the model already holds them.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <thread>
+
+#include <torch/nn/modules/linear.h>
+
+#include "helpers.h"
+#include "trex/common/file_checksums.h"
+#include "trex/common/hash.h"
+#include "trex/common/phases.h"
+#include "trex/model/checkpoint.h"
+#include "trex/model/weights.h"
+#include "trex/store/file_checksums.h"
+// Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
+#include <catch2/catch.hpp>
+
+using namespace trex;
+using namespace trex::test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+/// A memo that knows one (path, stamp) and counts what it is asked.
+struct OneEntryMemo : ChecksumMemo {
+  std::string path, sum;
+  FileStamp stamp;
+  int kept = 0;
+  std::optional<std::string> find(const std::string& p, const FileStamp& s) override {
+    return p == path && s == stamp ? std::optional<std::string>(sum) : std::nullopt;
+  }
+  void keep(const std::string&, const FileStamp&, const std::string&) override { ++kept; }
+};
+
+struct Net : torch::nn::Module {
+  Net() {
+    backbone = register_module("backbone", torch::nn::Linear(2, 2));
+    head = register_module("head", torch::nn::Linear(2, 2));
+  }
+  torch::nn::Linear backbone{nullptr}, head{nullptr};
+};
+
+}  // namespace
+
+TEST_CASE("phases add up, and a part measured apart is taken out of the phase around it", "[cache]") {
+  Phases p;
+  p.add("start", 0.5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  p.take("features", 0.02);
+  p.mark("epochs");
+  p.mark("epochs");
+  CHECK(p.seconds("start") == 0.5);
+  CHECK(p.seconds("features") == 0.02);
+  CHECK(p.seconds("epochs") >= 0.009);
+  CHECK(p.seconds("epochs") < 0.5);
+  CHECK(p.total() == Approx(p.seconds("start") + p.seconds("features") + p.seconds("epochs")));
+  CHECK_THAT(p.line(), Contains("phases: start 0.50 s, features 0.02 s, epochs"));
+}
+
+TEST_CASE("a file's checksum is remembered by its stamp and recomputed when the file changes", "[cache][store]") {
+  TempDir d;
+  const std::string path = d.file("w.pt");
+  write_file(path, "first version");
+  OneEntryMemo memo;
+  memo.path = path;
+  memo.stamp = *FileStamp::of(path);
+  memo.sum = "fnv1a64:remembered";
+  {
+    UseChecksumMemo use(&memo);
+    CHECK(remembered_file_checksum(path) == "fnv1a64:remembered");  // not read
+    CHECK(memo.kept == 0);
+    // The same size, and mtime set back to what it was: ctime still moves.
+    write_file(path, "other version");
+    timespec times[2] = {{memo.stamp.mtime_ns / 1000000000, memo.stamp.mtime_ns % 1000000000},
+                         {memo.stamp.mtime_ns / 1000000000, memo.stamp.mtime_ns % 1000000000}};
+    REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+    CHECK(FileStamp::of(path)->mtime_ns == memo.stamp.mtime_ns);
+    CHECK(remembered_file_checksum(path) == file_checksum(path));
+    CHECK(memo.kept == 1);
+  }
+  // The store's memo: kept per path and host, found again with the same stamp only.
+  Store store(d.file("s.db"));
+  StoreChecksums checksums(store);
+  const FileStamp stamp = *FileStamp::of(path);
+  CHECK_FALSE(checksums.find(path, stamp));
+  checksums.keep(path, stamp, "fnv1a64:0123");
+  CHECK(checksums.find(path, stamp) == std::optional<std::string>("fnv1a64:0123"));
+  FileStamp moved = stamp;
+  moved.inode += 1;
+  CHECK_FALSE(checksums.find(path, moved));
+  StoreChecksums read_only(store, true);
+  read_only.keep(path, stamp, "fnv1a64:4567");
+  CHECK(checksums.find(path, stamp) == std::optional<std::string>("fnv1a64:0123"));
+}
+
+TEST_CASE("a checkpoint does not read its frozen weights file again when the model holds that version",
+          "[cache][checkpoint]") {
+  TempDir d;
+  REQUIRE(run_command("/usr/bin/python3 -c \"import torch; torch.save({'weight': torch.full((2, 2), 3.0), "
+                      "'bias': torch.ones(2)}, '" +
+                      d.file("w.pt") + "')\"")
+              .exit_code == 0);
+  auto net = std::make_shared<Net>();
+  WeightsRef ref{"state_dict", d.file("w.pt"), remembered_file_checksum(d.file("w.pt")), true, "backbone", {}};
+  ref.keys = load_state_dict_file(*net->backbone, d.file("w.pt"), true).loaded;
+  REQUIRE(ref.keys.size() == 2);
+  TrainerState state;
+  save_checkpoint(d.file("c.pt"), *net, nullptr, state, &ref);
+  fs::rename(d.file("w.pt"), d.file("away.pt"));  // any read of it would now fail
+  auto again = std::make_shared<Net>();
+  CHECK_THROWS_WITH(load_checkpoint(d.file("c.pt"), *again, nullptr, nullptr), Contains("which is missing"));
+  load_checkpoint(d.file("c.pt"), *net, nullptr, nullptr, &ref);  // the model holds them: not read
+  CHECK(torch::equal(net->backbone->weight, torch::full({2, 2}, 3.0)));
+  WeightsRef other = ref;
+  other.checksum = "fnv1a64:another-version";
+  CHECK_THROWS_WITH(load_checkpoint(d.file("c.pt"), *net, nullptr, nullptr, &other), Contains("which is missing"));
+}
