@@ -12,6 +12,7 @@
 #include "trex/common/file_checksums.h"
 #include "trex/common/hash.h"
 #include "trex/common/phases.h"
+#include "trex/common/system.h"
 #include "trex/model/checkpoint.h"
 #include "trex/model/weights.h"
 #include "trex/store/file_checksums.h"
@@ -117,4 +118,10 @@ TEST_CASE("a checkpoint does not read its frozen weights file again when the mod
   WeightsRef other = ref;
   other.checksum = "fnv1a64:another-version";
   CHECK_THROWS_WITH(load_checkpoint(d.file("c.pt"), *net, nullptr, nullptr, &other), Contains("which is missing"));
+}
+
+TEST_CASE("the engine asks glibc for huge pages unless the user's tunables say otherwise", "[cache]") {
+  CHECK(tunables_with_hugepages("") == "glibc.malloc.hugetlb=1");
+  CHECK(tunables_with_hugepages("glibc.malloc.arena_max=2") == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1");
+  CHECK(tunables_with_hugepages("glibc.malloc.hugetlb=0") == "glibc.malloc.hugetlb=0");
 }

@@ -3,11 +3,13 @@
 // queries start in milliseconds; the other commands are forwarded to trex-torch.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 
 #include "app_main.h"
+#include "trex/common/system.h"
 #include "command_table.h"
 #include "commands.h"
 
@@ -18,6 +20,12 @@ namespace {
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   const std::string engine = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "trex-torch";
   argv[0] = const_cast<char*>("trex");
+  // Huge pages for malloc (common/system.h says why); TREX_HUGEPAGES=0 opts out.
+  const char* opt = std::getenv("TREX_HUGEPAGES");
+  if (!opt || std::strcmp(opt, "0") != 0) {
+    const char* tunables = std::getenv("GLIBC_TUNABLES");
+    ::setenv("GLIBC_TUNABLES", trex::tunables_with_hugepages(tunables ? tunables : "").c_str(), 1);
+  }
   ::execv(engine.c_str(), argv);
   std::cerr << "trex: cannot start " << engine << ": " << std::strerror(errno)
             << " (it is installed beside trex; rebuild with tools/build.sh)\n";

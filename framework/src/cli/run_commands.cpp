@@ -54,9 +54,10 @@ void join_sweep(const std::string& trial, Store& store, RunOptions& options) {
 }
 
 // A report is a view of what is stored: failing to draw it does not fail the run.
-void write_report(Store& store, const Registry& registry, const std::string& run_id, bool quiet) {
+void write_report(Store& store, const Registry& registry, const RunResult& run, bool quiet) {
+  const std::string& run_id = run.run_id;
   try {
-    const auto r = report::write_run_report(store, registry, run_id);
+    const auto r = report::write_run_report(store, registry, run_id, "", run.dataset);
     if (!quiet) std::cout << "report: " << r.html << "\n";
   } catch (const std::exception& e) {
     spdlog::warn("run {} completed, but its report failed: {} (retry with `trex report {}`)", run_id, e.what(), run_id);
@@ -113,7 +114,7 @@ int do_run(const RunArgs& a, Phases& phases) {
   if (options.dist.rank != 0)
     return result.status == "completed" || result.status == "pruned" ? 0 : 1;  // rank 0 speaks for the run
   if (result.status == "completed" && !a.no_report && a.trial.empty())
-    write_report(store, *registry, result.run_id, a.quiet);
+    write_report(store, *registry, result, a.quiet);
   phases.mark("report");
   if (result.status == "completed") return 0;
   if (result.status == "pruned") {
@@ -151,6 +152,7 @@ void add_run_commands(CLI::App& app, int& exit_code) {
     Phases phases;
     phases.add("start", seconds_since_process_start());  // loading LibTorch and the rest before main
     exit_code = do_run(*args, phases);
+    phases.mark("close");  // the store, the plugins, the run's tensors
     if (args->verbose) std::cout << phases.line() << "\n";
   });
 

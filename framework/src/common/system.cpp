@@ -35,6 +35,11 @@ double seconds_since_process_start() {
   return std::max(0.0, boot.tv_sec + boot.tv_nsec * 1e-9 - ticks / static_cast<double>(sysconf(_SC_CLK_TCK)));
 }
 
+std::string tunables_with_hugepages(const std::string& current) {
+  if (current.find("glibc.malloc.hugetlb") != std::string::npos) return current;
+  return current.empty() ? "glibc.malloc.hugetlb=1" : current + ":glibc.malloc.hugetlb=1";
+}
+
 bool process_alive(std::int64_t pid) {
   if (pid <= 0) return false;
   if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;

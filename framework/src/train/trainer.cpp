@@ -141,6 +141,7 @@ RunResult Trainer::run() {
   setup();  // failures here leave no record: nothing has started
   open_record();
   RunResult result{run_id_, "", "", run_dir_};
+  result.dataset = parts_.dataset;
   if (!options_.quiet)
     std::cout << "run " << run_id_ << "  " << spec_.name << "  train " << parts_.plan.train.size() << " / val "
               << parts_.plan.val.size() << " / test " << parts_.plan.test.size() << " images, "

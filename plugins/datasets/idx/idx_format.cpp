@@ -1,11 +1,14 @@
 #include "idx_format.h"
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace trex_idx {
@@ -32,7 +35,8 @@ std::string gib(std::uint64_t bytes) {
 
 }  // namespace
 
-IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t expected_rank, std::uint64_t max_bytes) {
+IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t expected_rank, std::uint64_t max_bytes,
+                  std::uint64_t available) {
   unsigned char head[4];
   const std::size_t got = read_full(read, head, 4);
   if (got < 4)
@@ -60,7 +64,9 @@ IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t e
                                gib(count) + "), over the limit of " + gib(max_bytes) +
                                "; raise data.max_gb if the file is right");
   }
-  // Grow as the data really arrives: a header that lies costs nothing.
+  // Grow as the data really arrives: a header that lies costs nothing (fresh
+  // pages are dear: one allocation when the real size is known).
+  a.data.reserve(static_cast<std::size_t>(std::min(count, available)));
   constexpr std::size_t kChunk = 1 << 20;
   while (a.data.size() < count) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, count - a.data.size()));
@@ -80,7 +86,54 @@ IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t e
   return a;
 }
 
+namespace {
+
+/// A single-member gzip file inflated in one call by libdeflate (about 3x
+/// zlib's speed: Fashion-MNIST's train images in ~0.1 s), or nullopt when it
+/// is not one (plain, several members, a size field that lies): then zlib
+/// streams it, with its checks and messages.
+struct Inflated {
+  std::unique_ptr<unsigned char[]> data;  ///< not zero-filled first: every byte is written
+  std::size_t size;
+};
+
+std::optional<Inflated> inflate_whole(const std::string& path, std::uint64_t max_bytes) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return std::nullopt;
+  const auto size = static_cast<std::uint64_t>(in.tellg());
+  if (size < 18 || size > max_bytes) return std::nullopt;
+  std::vector<unsigned char> packed(size);
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(packed.data()), static_cast<std::streamsize>(size))) return std::nullopt;
+  if (packed[0] != 0x1f || packed[1] != 0x8b) return std::nullopt;
+  // ISIZE (the trailer's last 4 bytes) is only a claim: bounded here, and libdeflate refuses more output.
+  const std::uint64_t claimed = std::uint64_t(packed[size - 4]) | std::uint64_t(packed[size - 3]) << 8 |
+                                std::uint64_t(packed[size - 2]) << 16 | std::uint64_t(packed[size - 1]) << 24;
+  if (claimed > max_bytes + 64) return std::nullopt;
+  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(libdeflate_alloc_decompressor(),
+                                                                                  libdeflate_free_decompressor);
+  if (!d) return std::nullopt;
+  Inflated out{std::unique_ptr<unsigned char[]>(new unsigned char[claimed]), static_cast<std::size_t>(claimed)};
+  std::size_t used = 0, made = 0;
+  const auto r =
+      libdeflate_gzip_decompress_ex(d.get(), packed.data(), packed.size(), out.data.get(), out.size, &used, &made);
+  if (r != LIBDEFLATE_SUCCESS || used != packed.size() || made != out.size) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
 IdxArray read_idx_file(const std::string& path, std::size_t expected_rank, std::uint64_t max_bytes) {
+  if (auto bytes = inflate_whole(path, max_bytes)) {
+    std::size_t at = 0;
+    const ByteReader read = [&](unsigned char* out, std::size_t size) {
+      const std::size_t n = std::min(size, bytes->size - at);
+      std::memcpy(out, bytes->data.get() + at, n);
+      at += n;
+      return n;
+    };
+    return read_idx(read, path, expected_rank, max_bytes, bytes->size);
+  }
   // zlib reads plain files through unchanged.
   std::unique_ptr<gzFile_s, int (*)(gzFile)> f(gzopen(path.c_str(), "rb"), gzclose);
   if (!f) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));

@@ -22,7 +22,10 @@ using ByteReader = std::function<std::size_t(unsigned char* buffer, std::size_t 
 /// Reads one IDX array of `expected_rank` dimensions from `read`; `name`
 /// prefixes every error. Data over `max_bytes`, or more or fewer bytes than
 /// the header says, is an error that says what was expected and found.
-IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t expected_rank, std::uint64_t max_bytes);
+/// `available`, when the input's real size is known (it is in memory), lets
+/// the data go into one allocation of at most that size.
+IdxArray read_idx(const ByteReader& read, const std::string& name, std::size_t expected_rank, std::uint64_t max_bytes,
+                  std::uint64_t available = 0);
 
 /// read_idx over a file, gzipped or not.
 IdxArray read_idx_file(const std::string& path, std::size_t expected_rank, std::uint64_t max_bytes);

@@ -12,6 +12,12 @@ std::string host_name();
 /// Seconds since this process started (its start time in /proc, 10 ms
 /// steps): what loading the libraries took before main; 0 without /proc.
 double seconds_since_process_start();
+/// GLIBC_TUNABLES for the engine (trex-torch): `current` with
+/// glibc.malloc.hugetlb=1 added, so malloc backs big blocks (tensors, decoded
+/// datasets) with transparent huge pages. A first touch of a fresh 4 KiB page
+/// costs ~10 us on this pool's VMs; page faults were a third of a transfer
+/// run's start-up. A `current` that sets hugetlb itself is left as it is.
+std::string tunables_with_hugepages(const std::string& current);
 /// True while `pid` runs on this host (zombies are not running).
 bool process_alive(std::int64_t pid);
 

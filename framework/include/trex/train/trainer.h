@@ -8,6 +8,7 @@
 #include "trex/common/phases.h"
 #include "trex/dist/dist.h"
 #include "trex/config/spec.h"
+#include "trex/plugin/dataset.h"
 #include "trex/store/store.h"
 
 namespace trex {
@@ -34,6 +35,7 @@ struct RunResult {
   std::string error;
   std::string run_dir;
   double test_accuracy = -1;  ///< when the run has a test set and an accuracy metric
+  std::shared_ptr<const Dataset> dataset;  ///< the run's dataset, for its report (not read again)
 };
 
 /// Trains `spec` and records it in `store`. Errors after the run record exists
