@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <thread>
 
 #include <torch/nn/modules/linear.h>
@@ -16,6 +17,7 @@
 #include "trex/model/checkpoint.h"
 #include "trex/model/weights.h"
 #include "trex/store/file_checksums.h"
+#include "trex/store/store.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 
@@ -124,4 +126,26 @@ TEST_CASE("the engine asks glibc for huge pages unless the user's tunables say o
   CHECK(tunables_with_hugepages("") == "glibc.malloc.hugetlb=1");
   CHECK(tunables_with_hugepages("glibc.malloc.arena_max=2") == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1");
   CHECK(tunables_with_hugepages("glibc.malloc.hugetlb=0") == "glibc.malloc.hugetlb=0");
+}
+
+TEST_CASE("a run records the machine, precision and allocator environment that produced it", "[cache][e2e]") {
+  TempDir d;
+  write_file(d.file("t.yaml"),
+             "name: machine\ndata: {type: fashion_mnist, limit: 200}\nmodel: {type: seed_cnn}\n"
+             "augment: {train: [normalize], eval: [normalize]}\ntrain: {epochs: 1, batch_size: 50}\n");
+  const auto r = run_command(trex_binary() + " run " + d.file("t.yaml") + " -q -v --no-report --store " + d.file("s.db"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("phases: start") && Contains("data") && Contains("epochs") && Contains("(total"));
+  Store s(d.file("s.db"), true);
+  const std::string id = s.runs().back().id;
+  std::map<std::string, std::string> params;
+  for (const auto& p : s.params(id)) params[p.key] = p.value;
+  CHECK(params["machine.cpu"] != "");
+  CHECK(params["machine.precision"] == "fp32");
+  CHECK(params["machine.memory_format"] == "contiguous");
+  CHECK(params["machine.blas"] == "openblas");
+  CHECK_THAT(params["machine.env.GLIBC_TUNABLES"], Contains("glibc.malloc.hugetlb=1"));  // set by the front end
+  const auto show = run_command(trex_binary() + " show " + id + " --store " + d.file("s.db"));
+  CHECK_THAT(show.output, Contains("# machine") && Contains("cpu_flags"));
 }

@@ -21,6 +21,10 @@ int do_show(const CommonOptions& common, const std::string& ref) {
       r.id, r.name, r.experiment, r.status, r.error.empty() ? "" : " (" + r.error + ")", format_time(r.start_time),
       format_duration((r.end_time > 0 ? r.end_time : r.heartbeat) - r.start_time), r.host, r.pid, r.seed,
       r.trex_version, r.torch_version, r.opencv_version, r.git_commit.empty() ? "(unknown)" : r.git_commit);
+  std::string machine;  // where the numbers came from (machine.* parameters)
+  for (const auto& p : store.params(r.id))
+    if (p.key.rfind("machine.", 0) == 0) machine += fmt::format("  {:<22} {}\n", p.key.substr(8), p.value);
+  if (!machine.empty()) std::cout << "\n# machine\n" << machine;
   std::cout << "\n# resolved spec\n" << r.spec_yaml << "\n";
 
   // Per-epoch table: one row per epoch, one column per metric key.

@@ -8,6 +8,8 @@
 namespace trex {
 namespace {
 
+// Derived facts are not the knobs a comparison is about; machine.* facts are
+// (they say which CPU, BLAS and precision produced the numbers).
 bool derived(const std::string& key) {
   return key.rfind("data.class_sizes.", 0) == 0 || key.rfind("data.sizes.", 0) == 0 ||
          key.rfind("model.params.", 0) == 0;

@@ -111,8 +111,10 @@ void Trainer::open_record() {
     recorder_->resume(options_.resume_id, options_.restart, {checkpointer_->path("last"), load_last, drop}, state_);
   } else {
     const RunRecord r = new_run_record(spec_, parts_, options_);
-    recorder_->create(r, run_params(spec_, parts_, *module_, batches_->cache_used(), dp_.world()),
-                      parts_.backbone_weights);
+    auto params = run_params(spec_, parts_, *module_, batches_->cache_used(), dp_.world());
+    for (auto& p : machine_params(precision_.bf16, precision_.channels_last, precision_.device.str()))
+      params.push_back(std::move(p));
+    recorder_->create(r, params, parts_.backbone_weights);
     resume_dir((fs::path(recorder_->run_dir()) / "checkpoints").string());
   }
   if (recorder_) run_id_ = recorder_->run_id(), run_dir_ = recorder_->run_dir();

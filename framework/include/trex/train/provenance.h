@@ -25,4 +25,11 @@ std::vector<FlatParam> run_params(const ResolvedSpec& spec, const Experiment& pa
 /// Which BLAS LibTorch's matrix products use here; "reference" is ~20x slow.
 std::string active_blas();
 
+/// The machine a run's numbers come from, as machine.* parameters (so
+/// `trex compare` shows where runs differ): CPU model and the flags that
+/// decide speed (avx2, avx512f, avx512_bf16, amx), cores, LibTorch's threads,
+/// the BLAS loaded, the precision and memory format used, and the thread and
+/// allocator environment (OMP_*, MKL_*, OPENBLAS_*, GLIBC_TUNABLES) when set.
+std::vector<FlatParam> machine_params(bool bf16, bool channels_last, const std::string& device);
+
 }  // namespace trex
