@@ -1,6 +1,7 @@
 // Building a run's parts from its spec and opening (or reopening) its record:
 // everything the loop in trainer.cpp needs before its first epoch.
 #include <filesystem>
+#include <iostream>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -23,12 +24,16 @@ void Trainer::setup() {
   at::set_num_threads(std::max(1, t_.threads > 0 ? static_cast<int>(t_.threads) : static_cast<int>(cores)));
   Phases* phases = options_.phases;
   parts_ = build_experiment(spec_, registry_, &store_, phases);
-  if (parts_.backbone_weights) parts_.backbone_weights->checksum = remembered_file_checksum(parts_.backbone_weights->path);
+  if (parts_.backbone_weights)
+    parts_.backbone_weights->checksum = remembered_file_checksum(parts_.backbone_weights->path);
   mark_phase(phases, "checksum");
   model_ = parts_.model;
   module_ = parts_.module;
   split_ = dynamic_cast<FeatureSplit*>(model_.get());
-  precision_ = {torch::kCPU, t_.channels_last, t_.bf16};
+  std::string why;
+  precision_ = choose_precision(t_, cpu_flags(), &why);
+  if (!options_.quiet && t_.precision == "auto")
+    std::cout << "precision: " << precision_.describe() << " (" << why << ")\n";
   if (t_.device == "cuda") {
     if (!torch::cuda::is_available())
       throw std::runtime_error(
@@ -37,7 +42,7 @@ void Trainer::setup() {
     precision_.device = torch::Device(torch::kCUDA);
     module_->to(precision_.device);
   }
-  if (t_.channels_last)
+  if (precision_.channels_last)
     for (auto& p : module_->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
   optimization_ = std::make_unique<Optimization>(t_, *module_, spec_.composite.has_value());
@@ -100,8 +105,15 @@ void Trainer::open_record() {
                    .string();
     resume_dir(resume ? (fs::path(store_.run_dir(store_.run(options_.resume_id).id, false)) / "checkpoints").string()
                       : (fs::path(run_dir_) / "checkpoints").string());
-    if (resume && !options_.restart && fs::exists(checkpointer_->path("last"))) load_last();
+    const bool continues = resume && !options_.restart && fs::exists(checkpointer_->path("last"));
+    if (continues) load_last();
+    const std::string stored_best = checkpointer_->path("best");
     resume_dir((fs::path(run_dir_) / "checkpoints").string());
+    // Rank 0's best (the same weights as ours, step for step) comes along: a
+    // best epoch from before the resume must be the one every rank tests.
+    fs::create_directories(fs::path(run_dir_) / "checkpoints");
+    if (continues && fs::exists(stored_best))
+      fs::copy_file(stored_best, checkpointer_->path("best"), fs::copy_options::overwrite_existing);
   } else if (resume) {
     resume_dir((fs::path(store_.run_dir(store_.run(options_.resume_id).id, false)) / "checkpoints").string());
     const auto drop = [this] {
