@@ -189,10 +189,10 @@ TEST_CASE("a backbone cut at a stage builds nothing past it; a whole weights fil
     auto m = build(c.type, 3, 64, 1000, "replicate", c.cut);
     std::int64_t n = 0;
     for (const auto& p : m->module()->parameters()) n += p.numel();
-    const auto py = run_command("/usr/bin/python3 -c \"import torchvision; m = torchvision.models." +
-                                std::string(c.type == std::string("resnet18") ? "resnet18" : c.type) +
-                                "(); print(sum(p.numel() for n, p in m.named_parameters() if " + c.torchvision_filter +
-                                "))\"");
+    const auto py =
+        run_command("/usr/bin/python3 -c \"import torchvision; m = torchvision.models." +
+                    std::string(c.type == std::string("resnet18") ? "resnet18" : c.type) +
+                    "(); print(sum(p.numel() for n, p in m.named_parameters() if " + c.torchvision_filter + "))\"");
     REQUIRE(py.exit_code == 0);
     CHECK(n == std::stoll(py.output));
     if (!c.left_out.empty()) CHECK(m->left_out() == c.left_out);

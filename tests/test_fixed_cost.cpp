@@ -133,7 +133,8 @@ TEST_CASE("a run records the machine, precision and allocator environment that p
   write_file(d.file("t.yaml"),
              "name: machine\ndata: {type: fashion_mnist, limit: 200}\nmodel: {type: seed_cnn}\n"
              "augment: {train: [normalize], eval: [normalize]}\ntrain: {epochs: 1, batch_size: 50}\n");
-  const auto r = run_command(trex_binary() + " run " + d.file("t.yaml") + " -q -v --no-report --store " + d.file("s.db"));
+  const auto r =
+      run_command(trex_binary() + " run " + d.file("t.yaml") + " -q -v --no-report --store " + d.file("s.db"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("phases: start") && Contains("data") && Contains("epochs") && Contains("(total"));

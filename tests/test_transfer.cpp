@@ -73,7 +73,8 @@ TEST_CASE("a frozen backbone's parameters and BN buffers are bit-identical after
     // Built up to the cut: layer3, layer4 and fc are left out, neither built nor read.
     std::size_t before_cut = 0;
     for (const auto& kv : source)
-      before_cut += kv.first.rfind("layer3.", 0) != 0 && kv.first.rfind("layer4.", 0) != 0 && kv.first.rfind("fc.", 0) != 0;
+      before_cut +=
+          kv.first.rfind("layer3.", 0) != 0 && kv.first.rfind("layer4.", 0) != 0 && kv.first.rfind("fc.", 0) != 0;
     REQUIRE(trained.size() == before_cut);
     std::size_t changed = 0;
     for (const auto& [key, tensor] : trained) {

@@ -113,8 +113,7 @@ int do_run(const RunArgs& a, Phases& phases) {
   RunResult result = run_experiment(spec, *registry, store, options);
   if (options.dist.rank != 0)
     return result.status == "completed" || result.status == "pruned" ? 0 : 1;  // rank 0 speaks for the run
-  if (result.status == "completed" && !a.no_report && a.trial.empty())
-    write_report(store, *registry, result, a.quiet);
+  if (result.status == "completed" && !a.no_report && a.trial.empty()) write_report(store, *registry, result, a.quiet);
   phases.mark("report");
   if (result.status == "completed") return 0;
   if (result.status == "pruned") {

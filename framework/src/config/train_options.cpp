@@ -24,7 +24,11 @@ const OptionTable<TrainOptions>& top_table() {
     t.field("prefetch", &TrainOptions::prefetch, "batches decoded ahead of the model").range(1, 1024);
     t.field("device", &TrainOptions::device, "where to train").one_of({"cpu", "cuda"});
     t.field("channels_last", &TrainOptions::channels_last, "NHWC memory format for the model and batches");
-    t.field("bf16", &TrainOptions::bf16, "CPU autocast to bfloat16 in forward");
+    t.field("bf16", &TrainOptions::bf16, "CPU autocast to bfloat16 in forward (the same as precision: bf16)");
+    t.field("precision", &TrainOptions::precision,
+            "fp32; bf16 (CPU autocast); auto: bf16 autocast + channels_last where the CPU runs bf16 natively "
+            "(avx512_bf16 or AMX), fp32 elsewhere")
+        .one_of({"auto", "fp32", "bf16"});
     t.field(
          "feature_cache", &TrainOptions::feature_cache,
          "frozen-backbone features computed once: auto (memory; on disk in sweeps, shared by trials), memory, disk, or "

@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <unordered_map>
 
-
 namespace trex {
 namespace {
 

@@ -74,8 +74,7 @@ void StateDictArchive::parse() {
   }
   if (value.isNone()) value = unpickle(pickle_without_ordered_dict(pickle), reader_->version());
   check_tensors(value, label_);  // every view inside the storage the pickle claims
-  if (!value.isGenericDict())
-    throw std::runtime_error("it holds a " + value.tagKind() + ", not a dict of tensors");
+  if (!value.isGenericDict()) throw std::runtime_error("it holds a " + value.tagKind() + ", not a dict of tensors");
   for (const auto& kv : value.toGenericDict()) {
     if (!kv.key().isString() || !kv.value().isTensor())
       throw std::runtime_error("every entry must map a name to a tensor");
@@ -103,8 +102,8 @@ bool StateDictArchive::owns_record(const std::string& name) const {
   const at::Tensor& t = shapes_.at(name);
   const auto it = record_of_.find(name);
   return it != record_of_.end() && entries_per_record_.at(it->second) == 1 && t.storage_offset() == 0 &&
-         t.is_contiguous() && t.numel() * static_cast<std::int64_t>(t.element_size()) ==
-                                  static_cast<std::int64_t>(t.storage().nbytes());
+         t.is_contiguous() &&
+         t.numel() * static_cast<std::int64_t>(t.element_size()) == static_cast<std::int64_t>(t.storage().nbytes());
 }
 
 at::Storage StateDictArchive::storage(const std::string& record) {
@@ -129,7 +128,8 @@ at::Tensor StateDictArchive::read(const std::string& name) {
   if (shape.storage().nbytes() > s.nbytes())
     throw std::runtime_error("weights file '" + label_ + "': entry '" + name + "' claims " +
                              std::to_string(shape.storage().nbytes()) + " bytes but its record data/" + it->second +
-                             " holds " + std::to_string(s.nbytes()) + "; the file is damaged or was not written by "
+                             " holds " + std::to_string(s.nbytes()) +
+                             "; the file is damaged or was not written by "
                              "torch.save");
   at::Tensor t = at::empty({0}, shape.options()).set_(s, shape.storage_offset(), shape.sizes(), shape.strides());
   if (!tensor_in_bounds(t))

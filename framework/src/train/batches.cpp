@@ -94,8 +94,8 @@ std::string Batches::key(const char* name, const std::vector<SampleRef>& set, co
   std::string samples;
   for (const auto& ref : set) samples += ref.split + ":" + std::to_string(ref.index) + ",";
   k << "\nset " << name << " " << set.size() << " " << text_hash(samples) << "\ninput " << parts_.input_shape.channels
-    << "x" << parts_.input_shape.height << "x" << parts_.input_shape.width << " bf16 " << t_.bf16 << " channels_last "
-    << t_.channels_last << "\n";
+    << "x" << parts_.input_shape.height << "x" << parts_.input_shape.width << " bf16 " << precision_.bf16
+    << " channels_last " << precision_.channels_last << "\n";
   return k.str();
 }
 

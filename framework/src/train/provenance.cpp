@@ -103,16 +103,15 @@ std::pair<std::string, std::string> cpu_model_and_flags() {
 
 std::vector<FlatParam> machine_params(bool bf16, bool channels_last, const std::string& device) {
   const auto [model, flags] = cpu_model_and_flags();
-  std::vector<FlatParam> out = {
-      {"machine.cpu", model, "string"},
-      {"machine.cpu_flags", flags, "string"},
-      {"machine.cores", std::to_string(std::thread::hardware_concurrency()), "int"},
-      {"machine.threads", std::to_string(at::get_num_threads()), "int"},
-      {"machine.blas", active_blas(), "string"},
-      {"machine.torch", TORCH_VERSION, "string"},
-      {"machine.device", device, "string"},
-      {"machine.precision", bf16 ? "bf16 autocast" : "fp32", "string"},
-      {"machine.memory_format", channels_last ? "channels_last" : "contiguous", "string"}};
+  std::vector<FlatParam> out = {{"machine.cpu", model, "string"},
+                                {"machine.cpu_flags", flags, "string"},
+                                {"machine.cores", std::to_string(std::thread::hardware_concurrency()), "int"},
+                                {"machine.threads", std::to_string(at::get_num_threads()), "int"},
+                                {"machine.blas", active_blas(), "string"},
+                                {"machine.torch", TORCH_VERSION, "string"},
+                                {"machine.device", device, "string"},
+                                {"machine.precision", bf16 ? "bf16 autocast" : "fp32", "string"},
+                                {"machine.memory_format", channels_last ? "channels_last" : "contiguous", "string"}};
   for (const char* var : {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
                           "OPENBLAS_L2_SIZE", "GLIBC_TUNABLES"})
     if (const char* v = std::getenv(var)) out.push_back({std::string("machine.env.") + var, v, "string"});

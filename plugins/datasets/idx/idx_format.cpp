@@ -111,7 +111,7 @@ std::optional<Inflated> inflate_whole(const std::string& path, std::uint64_t max
                                 std::uint64_t(packed[size - 2]) << 16 | std::uint64_t(packed[size - 1]) << 24;
   if (claimed > max_bytes + 64) return std::nullopt;
   std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> d(libdeflate_alloc_decompressor(),
-                                                                                  libdeflate_free_decompressor);
+                                                                                 libdeflate_free_decompressor);
   if (!d) return std::nullopt;
   Inflated out{std::unique_ptr<unsigned char[]>(new unsigned char[claimed]), static_cast<std::size_t>(claimed)};
   std::size_t used = 0, made = 0;

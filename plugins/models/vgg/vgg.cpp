@@ -56,11 +56,11 @@ struct VggImpl : nn::Module {
       left_out.push_back("classifier");
       return;
     }
-    classifier = register_module(
-        "classifier", nn::Sequential(nn::Linear(512 * 7 * 7, 4096), nn::ReLU(nn::ReLUOptions(true)),
-                                     nn::Dropout(options.dropout()), nn::Linear(4096, 4096),
-                                     nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(options.dropout()),
-                                     nn::Linear(4096, options.classes())));
+    classifier =
+        register_module("classifier", nn::Sequential(nn::Linear(512 * 7 * 7, 4096), nn::ReLU(nn::ReLUOptions(true)),
+                                                     nn::Dropout(options.dropout()), nn::Linear(4096, 4096),
+                                                     nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(options.dropout()),
+                                                     nn::Linear(4096, options.classes())));
   }
 
   // torchvision's indices stay: a stage past the cut leaves its slots out (features.N of a weights file).
@@ -70,8 +70,10 @@ struct VggImpl : nn::Module {
     const auto add = [&](const std::string& stage, std::vector<nn::AnyModule> modules) {
       const bool build = plan.needs(stage);
       for (auto& m : modules) {
-        if (build) features->push_back(std::move(m));
-        else left_out.push_back("features." + std::to_string(slot));
+        if (build)
+          features->push_back(std::move(m));
+        else
+          left_out.push_back("features." + std::to_string(slot));
         ++slot;
       }
       if (build) stages.push_back({stage, static_cast<std::int64_t>(features->size()) - 1});

@@ -14,8 +14,7 @@ struct FileStamp {
   std::uint64_t device = 0, inode = 0;
   std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
   bool operator==(const FileStamp& o) const {
-    return device == o.device && inode == o.inode && size == o.size && mtime_ns == o.mtime_ns &&
-           ctime_ns == o.ctime_ns;
+    return device == o.device && inode == o.inode && size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns;
   }
   /// The stamp of `path` (following links); nullopt when it cannot be read.
   static std::optional<FileStamp> of(const std::string& path);

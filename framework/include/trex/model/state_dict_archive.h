@@ -43,10 +43,10 @@ class StateDictArchive {
   std::string label_;
   std::unique_ptr<std::istream> bytes_;  ///< for the in-memory form
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader_;
-  std::map<std::string, at::Tensor> shapes_;            ///< name -> tensor over a placeholder storage
-  std::map<std::string, std::string> record_of_;        ///< name -> record key under data/
+  std::map<std::string, at::Tensor> shapes_;      ///< name -> tensor over a placeholder storage
+  std::map<std::string, std::string> record_of_;  ///< name -> record key under data/
   std::map<std::string, int> entries_per_record_;
-  std::map<std::string, at::Storage> storages_;         ///< records read so far
+  std::map<std::string, at::Storage> storages_;  ///< records read so far
 };
 
 }  // namespace trex

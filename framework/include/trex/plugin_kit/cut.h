@@ -26,8 +26,7 @@ class StagePlan {
   /// For forward_until: refuses a stage that was not built.
   void check(const std::string& stage, const std::string& model) const {
     if (!needs(stage))
-      throw std::runtime_error(model + " was built up to its cut '" + cut_ + "'; stage '" + stage +
-                               "' lies past it");
+      throw std::runtime_error(model + " was built up to its cut '" + cut_ + "'; stage '" + stage + "' lies past it");
   }
   const std::string& cut() const { return cut_; }
 

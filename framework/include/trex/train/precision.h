@@ -1,6 +1,8 @@
 #pragma once
 // Where and how the model computes — the device, the memory format and bf16
 // autocast on the CPU — the same for training, evaluation and feature caching.
+#include <string>
+
 #include <ATen/autocast_mode.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -24,6 +26,18 @@ struct Precision {
     if (bf16) at::autocast::clear_cache();
     return y;
   }
+  /// "bf16 autocast, channels_last" and the like: what a run prints and records.
+  std::string describe() const;
 };
+
+struct TrainOptions;
+
+/// What train.precision (and the bf16 alias) ask for on a CPU with these
+/// /proc/cpuinfo flags: auto takes bf16 autocast + channels_last only where
+/// bf16 runs natively (avx512_bf16 or amx_bf16; emulated, it was 10x slower
+/// than fp32 on this pool's machines) and fp32 elsewhere. `why` says which.
+Precision choose_precision(const TrainOptions& t, const std::string& cpu_flags, std::string* why = nullptr);
+/// This CPU's flags line from /proc/cpuinfo ("" without one).
+std::string cpu_flags();
 
 }  // namespace trex

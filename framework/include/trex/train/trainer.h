@@ -34,7 +34,7 @@ struct RunResult {
   std::string status;  ///< completed | failed | interrupted | pruned
   std::string error;
   std::string run_dir;
-  double test_accuracy = -1;  ///< when the run has a test set and an accuracy metric
+  double test_accuracy = -1;               ///< when the run has a test set and an accuracy metric
   std::shared_ptr<const Dataset> dataset;  ///< the run's dataset, for its report (not read again)
 };
 
