@@ -6,16 +6,12 @@
 #include "trex/config/train_options.h"
 
 namespace trex {
-namespace {
-
 bool has_flag(const std::string& flags, const std::string& flag) {
   std::istringstream words(flags);
   for (std::string w; words >> w;)
     if (w == flag) return true;
   return false;
 }
-
-}  // namespace
 
 std::string Precision::describe() const {
   return std::string(bf16 ? "bf16 autocast" : "fp32") + (channels_last ? ", channels_last" : "") +

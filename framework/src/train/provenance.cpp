@@ -5,9 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
-#include <set>
-#include <sstream>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -80,38 +77,37 @@ std::vector<FlatParam> run_params(const ResolvedSpec& spec, const Experiment& pa
 
 namespace {
 
-/// /proc/cpuinfo's "model name" and the speed-deciding flags it lists.
-std::pair<std::string, std::string> cpu_model_and_flags() {
+/// /proc/cpuinfo's "model name".
+std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
-  std::string line, model, flags;
-  while (std::getline(in, line) && (model.empty() || flags.empty())) {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
-    if (key == "model name" && model.empty()) model = line.substr(line.find_first_not_of(' ', colon + 1));
-    if (key != "flags" || !flags.empty()) continue;
-    std::istringstream words(line.substr(colon + 1));
-    std::set<std::string> have{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
-    for (const char* f : {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile"})
-      if (have.count(f)) flags += (flags.empty() ? "" : " ") + std::string(f);
-    if (flags.empty()) flags = "none of avx2, avx512, amx";
-  }
-  return {model.empty() ? "unknown" : model, flags};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      return line.substr(line.find_first_not_of(' ', line.find(':') + 1));
+  return "unknown";
+}
+
+/// The flags of this CPU that decide speed (cpu_flags() lists them all).
+std::string speed_flags() {
+  const std::string all = cpu_flags();
+  std::string out;
+  for (const char* f : {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile"})
+    if (has_flag(all, f)) out += (out.empty() ? "" : " ") + std::string(f);
+  return out.empty() ? "none of avx2, avx512, amx" : out;
 }
 
 }  // namespace
 
-std::vector<FlatParam> machine_params(bool bf16, bool channels_last, const std::string& device) {
-  const auto [model, flags] = cpu_model_and_flags();
-  std::vector<FlatParam> out = {{"machine.cpu", model, "string"},
-                                {"machine.cpu_flags", flags, "string"},
-                                {"machine.cores", std::to_string(std::thread::hardware_concurrency()), "int"},
-                                {"machine.threads", std::to_string(at::get_num_threads()), "int"},
-                                {"machine.blas", active_blas(), "string"},
-                                {"machine.torch", TORCH_VERSION, "string"},
-                                {"machine.device", device, "string"},
-                                {"machine.precision", bf16 ? "bf16 autocast" : "fp32", "string"},
-                                {"machine.memory_format", channels_last ? "channels_last" : "contiguous", "string"}};
+std::vector<FlatParam> machine_params(const Precision& precision) {
+  std::vector<FlatParam> out = {
+      {"machine.cpu", cpu_model(), "string"},
+      {"machine.cpu_flags", speed_flags(), "string"},
+      {"machine.cores", std::to_string(std::thread::hardware_concurrency()), "int"},
+      {"machine.threads", std::to_string(at::get_num_threads()), "int"},
+      {"machine.blas", active_blas(), "string"},
+      {"machine.torch", TORCH_VERSION, "string"},
+      {"machine.device", precision.device.str(), "string"},
+      {"machine.precision", precision.bf16 ? "bf16 autocast" : "fp32", "string"},
+      {"machine.memory_format", precision.channels_last ? "channels_last" : "contiguous", "string"}};
   for (const char* var : {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
                           "OPENBLAS_L2_SIZE", "GLIBC_TUNABLES"})
     if (const char* v = std::getenv(var)) out.push_back({std::string("machine.env.") + var, v, "string"});

@@ -124,8 +124,7 @@ void Trainer::open_record() {
   } else {
     const RunRecord r = new_run_record(spec_, parts_, options_);
     auto params = run_params(spec_, parts_, *module_, batches_->cache_used(), dp_.world());
-    for (auto& p : machine_params(precision_.bf16, precision_.channels_last, precision_.device.str()))
-      params.push_back(std::move(p));
+    for (auto& p : machine_params(precision_)) params.push_back(std::move(p));
     recorder_->create(r, params, parts_.backbone_weights);
     resume_dir((fs::path(recorder_->run_dir()) / "checkpoints").string());
   }

@@ -39,5 +39,7 @@ struct TrainOptions;
 Precision choose_precision(const TrainOptions& t, const std::string& cpu_flags, std::string* why = nullptr);
 /// This CPU's flags line from /proc/cpuinfo ("" without one).
 std::string cpu_flags();
+/// True when `flag` is a whole word of a flags line.
+bool has_flag(const std::string& flags, const std::string& flag);
 
 }  // namespace trex

@@ -10,6 +10,7 @@
 #include "trex/config/spec.h"
 #include "trex/model/experiment.h"
 #include "trex/store/store.h"
+#include "trex/train/precision.h"
 
 namespace trex {
 
@@ -30,6 +31,6 @@ std::string active_blas();
 /// decide speed (avx2, avx512f, avx512_bf16, amx), cores, LibTorch's threads,
 /// the BLAS loaded, the precision and memory format used, and the thread and
 /// allocator environment (OMP_*, MKL_*, OPENBLAS_*, GLIBC_TUNABLES) when set.
-std::vector<FlatParam> machine_params(bool bf16, bool channels_last, const std::string& device);
+std::vector<FlatParam> machine_params(const Precision& precision);
 
 }  // namespace trex
