@@ -17,15 +17,21 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+std::shared_ptr<Model> build_node(const Node& n, std::int64_t channels, std::int64_t size, std::int64_t classes,
+                                  const std::string& cut = "") {
+  Diagnostics diag;
+  auto r = built_plugins().resolve(Kind::Model, n, "model", diag);
+  CHECK_NOTHROW(diag.throw_if_any());
+  REQUIRE(r);
+  return built_plugins().create_as<Model>(*r, {channels, size, size, classes, 0, cut});
+}
+
 std::shared_ptr<Model> build(const std::string& type, std::int64_t channels, std::int64_t size, std::int64_t classes,
                              const std::string& channel_mode = "replicate", const std::string& cut = "") {
   Node n = Node::map();
   n.set("type", Node::scalar(type));
   n.set("channel_mode", Node::scalar(channel_mode));
-  Diagnostics diag;
-  auto r = built_plugins().resolve(Kind::Model, n, "model", diag);
-  REQUIRE(r);
-  return built_plugins().create_as<Model>(*r, {channels, size, size, classes, 0, cut});
+  return build_node(n, channels, size, classes, cut);
 }
 
 c10::IValue load_pickle(const std::string& path) {
@@ -254,4 +260,124 @@ TEST_CASE("a .pth saved the PyTorch way (an OrderedDict) loads like a plain dict
   CHECK_THROWS_WITH(load_state_dict_file(*a->module(), d.file("legacy.pth"), true),
                     Catch::Matchers::Contains("legacy.pth' is not a state dict trex can read") &&
                         Catch::Matchers::Contains("--resave"));
+}
+
+// --- resnet_cifar: He et al.'s small-image ResNets against a torch.nn twin written from the paper ----------
+
+namespace {
+
+struct CifarNet {
+  std::vector<std::int64_t> widths, blocks;
+  std::string shortcut;
+  std::int64_t channels, classes;
+  std::string json() const {
+    return nlohmann::json{
+        {"widths", widths}, {"blocks", blocks}, {"shortcut", shortcut}, {"channels", channels}, {"classes", classes}}
+        .dump();
+  }
+  Node node(bool zero_init = false) const {
+    Node n = Node::map();
+    n.set("type", Node::scalar("resnet_cifar"));
+    n.set("widths", Node::from_value(widths));
+    n.set("blocks", Node::from_value(blocks));
+    n.set("shortcut", Node::scalar(shortcut));
+    n.set("zero_init_residual", Node::scalar(zero_init ? "true" : "false"));
+    return n;
+  }
+};
+
+std::string cifar_reference(const std::string& args) {
+  const auto py = run_command("/usr/bin/python3 " + source_dir() + "/tests/parity/resnet_cifar_reference.py " + args);
+  INFO(py.output);
+  REQUIRE(py.exit_code == 0);
+  return py.output;
+}
+
+std::int64_t parameter_count(Model& m) {
+  std::int64_t n = 0;
+  for (const auto& p : m.module()->parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("resnet_cifar: the paper's parameter counts, equal to the torch.nn twin's", "[backbones]") {
+  INFO("the reference is Debian's python3-torch; tools/setup.sh installs it");
+  REQUIRE(python_has("torch"));
+  // He et al., table 6: ResNet-20 0.27 M, ResNet-56 0.85 M (CIFAR-10, option A shortcuts).
+  for (const auto& [depth, lo, hi] : std::vector<std::tuple<std::int64_t, double, double>>{
+           {20, 0.265e6, 0.275e6}, {32, 0.46e6, 0.47e6}, {56, 0.845e6, 0.855e6}}) {
+    INFO("resnet" << depth);
+    const std::int64_t n = (depth - 2) / 6;
+    Node preset = Node::map();
+    preset.set("type", Node::scalar("resnet" + std::to_string(depth)));
+    auto m = build_node(preset, 3, 32, 10);
+    const auto count = parameter_count(*m);
+    CHECK(count ==
+          std::stoll(cifar_reference("count '" + CifarNet{{16, 32, 64}, {n, n, n}, "pad", 3, 10}.json() + "'")));
+    CHECK(static_cast<double>(count) >= lo);
+    CHECK(static_cast<double>(count) <= hi);
+  }
+  const CifarNet wide{{32, 64, 128}, {2, 1, 1}, "projection", 1, 10};
+  CHECK(parameter_count(*build_node(wide.node(), 1, 28, 10)) ==
+        std::stoll(cifar_reference("count '" + wide.json() + "'")));
+}
+
+TEST_CASE("resnet_cifar equals its torch.nn twin on the same weights at every cut point", "[backbones][parity]") {
+  INFO("the reference is Debian's python3-torch; tools/setup.sh installs it");
+  REQUIRE(python_has("torch"));
+  for (const auto& [net, size] : std::vector<std::pair<CifarNet, std::int64_t>>{
+           {{{16, 32, 64}, {3, 3, 3}, "pad", 3, 10}, 32},          // ResNet-20
+           {{{32, 64, 128}, {1, 2, 1}, "projection", 1, 7}, 28},   // odd sizes after the strides: 28, 14, 7
+           {{{8, 16, 32, 48}, {1, 1, 1, 1}, "pad", 1, 5}, 28}}) {  // an odd channel increase: 32 -> 48 pads 8 and 8
+    INFO(net.json() << " at " << size << " px");
+    TempDir d;
+    cifar_reference("outputs '" + net.json() + "' " + std::to_string(size) + " " + d.str());
+    auto model = build_node(net.node(), net.channels, size, net.classes);
+    model->module()->eval();
+    const auto report = load_state_dict_file(*model->module(), d.file("weights.pt"), true);
+    CHECK(report.missing.empty());
+    CHECK(report.unexpected.empty());
+    const at::Tensor x = load_pickle(d.file("input.pt")).toTensor();
+    auto outputs = load_pickle(d.file("outputs.pt")).toGenericDict();
+    CHECK(outputs.size() == net.widths.size() + 3);  // stem, each layer, avgpool, logits
+    torch::NoGradGuard no_grad;
+    for (const auto& kv : outputs) {
+      const std::string cut = kv.key().toStringRef();
+      INFO("cut " << cut);
+      const at::Tensor want = kv.value().toTensor();
+      const at::Tensor got = cut == "logits" ? model->forward(x) : model->forward_until(x, cut);
+      REQUIRE(got.sizes() == want.sizes());
+      CHECK(relative_error(got, want) <= 1e-5);
+    }
+  }
+}
+
+TEST_CASE("resnet_cifar: zero-init residuals, cuts, and bad shapes named", "[backbones]") {
+  const CifarNet net{{16, 32}, {2, 2}, "projection", 1, 10};
+  auto zero = build_node(net.node(true), 1, 28, 10);
+  std::int64_t zeroed = 0;
+  for (const auto& p : zero->module()->named_parameters())
+    if (p.key().find(".bn2.weight") != std::string::npos) {
+      CHECK(p.value().abs().sum().item<double>() == 0);
+      ++zeroed;
+    }
+  CHECK(zeroed == 4);
+  // Every block starts as the identity: the output of layer1 is its input (already non-negative after the stem).
+  zero->module()->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = torch::randn({2, 1, 28, 28});
+  CHECK(torch::allclose(zero->forward_until(x, "layer1"), zero->forward_until(x, "stem")));
+
+  auto cut = build_node(net.node(), 1, 28, 10, "layer1");
+  CHECK(cut->left_out() == std::vector<std::string>{"layer2", "fc"});
+  CHECK(cut->stages() == std::vector<std::string>{"stem", "layer1", "layer2", "avgpool", "fc"});
+  CHECK_THROWS_WITH(cut->forward_until(x, "layer2"), Contains("built up to its cut 'layer1'"));
+
+  Node bad = net.node();
+  bad.set("blocks", Node::from_value(std::vector<std::int64_t>{2}));
+  CHECK_THROWS_WITH(build_node(bad, 1, 28, 10), Contains("blocks has 1 entries but widths has 2"));
+  bad.set("blocks", Node::from_value(std::vector<std::int64_t>{}));
+  bad.set("depth", Node::scalar("21"));
+  CHECK_THROWS_WITH(build_node(bad, 1, 28, 10), Contains("depth must be 6n+2"));
 }
