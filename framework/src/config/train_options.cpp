@@ -64,6 +64,12 @@ const OptionTable<OptimizerOptions>& optimizer_table() {
     t.field("alpha", &O::alpha, "smoothing constant").range(0, 1).when({"rmsprop"});
     t.field("eps", &O::eps, "denominator epsilon").at_least(0).when({"rmsprop"});
     t.field("momentum", &O::momentum, "momentum factor").range(0, 1).when({"rmsprop"});
+    t.field(
+         "norm_decay_mult", &O::norm_decay_mult,
+         "weight decay multiplier of normalisation layers' parameters (0: no decay on BatchNorm, as timm/MMPretrain)")
+        .range(0, 1e3);
+    t.field("bias_decay_mult", &O::bias_decay_mult, "weight decay multiplier of the other layers' biases")
+        .range(0, 1e3);
     return t;
   }();
   return t;
@@ -95,6 +101,11 @@ const OptionTable<ScheduleOptions>& schedule_table() {
     t.field("pct_start", &S::pct_start, "share of steps spent rising").range(0, 1).when({"one_cycle"});
     t.field("div_factor", &S::div_factor, "start lr = lr / div_factor").at_least(1).when({"one_cycle"});
     t.field("final_div_factor", &S::final_div_factor, "end lr = start lr / this").at_least(1).when({"one_cycle"});
+    // Off by default, unlike torch's OneCycleLR, so one_cycle specs written before it train as they did.
+    t.field("cycle_momentum", &S::cycle_momentum, "momentum (adam: beta1) cycles max -> base -> max against the lr")
+        .when({"one_cycle"});
+    t.field("base_momentum", &S::base_momentum, "momentum at the lr's peak").range(0, 1).when({"one_cycle"});
+    t.field("max_momentum", &S::max_momentum, "momentum at the start and the end").range(0, 1).when({"one_cycle"});
     return t;
   }();
   return t;
@@ -134,6 +145,27 @@ const OptionTable<MixOptions>& mixup_table() {
     t.field("prob", &MixOptions::prob, "share of batches that are mixed").range(0, 1);
     t.field("switch_prob", &MixOptions::switch_prob, "with both on: share of mixed batches that use cutmix")
         .range(0, 1);
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<EmaOptions>& ema_table() {
+  static const OptionTable<EmaOptions> t = [] {
+    OptionTable<EmaOptions> t;
+    t.field("decay", &EmaOptions::decay, "share of the average kept at each step").range(0, 1);
+    t.field("warmup", &EmaOptions::warmup, "decay = min(decay, (1 + n) / (10 + n)) after n steps");
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<TtaOptions>& tta_table() {
+  static const OptionTable<TtaOptions> t = [] {
+    OptionTable<TtaOptions> t;
+    t.field("flip", &TtaOptions::flip, "add each view's left-right mirror");
+    t.field("translate", &TtaOptions::translate, "pixels of the up-left and down-right shifted views; 0: none")
+        .range(0, 64);
     return t;
   }();
   return t;
@@ -203,6 +235,19 @@ void read_optimizer(const Node& body, const std::string& path, Diagnostics& diag
     diag.add(n ? n->origin() : where, join_path(path, "optimizer.nesterov"), "nesterov needs momentum > 0");
 }
 
+void read_schedule(const Node& body, const std::string& path, Diagnostics& diag, Node& resolved, const Origin& where,
+                   TrainOptions& o) {
+  const Node* n = body.find("schedule");
+  Node out;
+  const std::string type = type_of_section(n, o.schedule.type);
+  schedule_table().fill(o.schedule,
+                        section(n, schedule_table().schema(type), join_path(path, "schedule"), diag, out, where), type);
+  resolved.set("schedule", out);
+  if (o.schedule.cycle_momentum && o.optimizer.type == "adadelta")
+    diag.add(n ? n->origin() : where, join_path(path, "schedule.cycle_momentum"),
+             "adadelta has no momentum to cycle; use sgd, adam, adamw or rmsprop, or set cycle_momentum: false");
+}
+
 // class_weights is either a word or a list: a list is taken out before the schema check.
 void read_loss(const Node& body, const std::string& path, Diagnostics& diag, Node& resolved, const Origin& where,
                LossOptions& loss) {
@@ -229,21 +274,22 @@ void read_loss(const Node& body, const std::string& path, Diagnostics& diag, Nod
   resolved.set("loss", out);
 }
 
-// early_stopping: absent, null or false is off; true or a map is on.
-void read_early_stopping(const Node& body, const std::string& path, Diagnostics& diag, Node& resolved,
-                         const Origin& where, EarlyStoppingOptions& e) {
-  const Node* n = body.find("early_stopping");
+// A section that can be switched: absent, null or false is off; true (its
+// defaults) or a map is on. early_stopping, ema, tta.
+template <typename S>
+void read_switch(const Node& body, const char* key, const OptionTable<S>& table, const std::string& path,
+                 Diagnostics& diag, Node& resolved, const Origin& where, S& into) {
+  const Node* n = body.find(key);
   if (!n || n->is_null() || (n->as_bool() && !*n->as_bool())) {
-    resolved.set("early_stopping", Node::scalar("false", false, where));
+    resolved.set(key, Node::scalar("false", false, where));
     return;
   }
   const Node empty = Node::map(n->origin());
   Node out;
-  const ParamMap q = section(n->as_bool() ? &empty : n, early_stopping_table().schema(),
-                             join_path(path, "early_stopping"), diag, out, where);
-  e.enabled = true;
-  early_stopping_table().fill(e, q);
-  resolved.set("early_stopping", out);
+  const ParamMap q = section(n->as_bool() ? &empty : n, table.schema(), join_path(path, key), diag, out, where);
+  into.enabled = true;
+  table.fill(into, q);
+  resolved.set(key, out);
 }
 
 }  // namespace
@@ -256,19 +302,15 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
     diag.add(body.origin(), path, "expected a map of training options");
     body = Node::map(where);
   }
-  const std::vector<std::string> nested{"optimizer", "schedule", "loss", "early_stopping", "checkpoint", "mixup"};
+  const std::vector<std::string> nested{"optimizer",  "schedule", "loss", "early_stopping",
+                                        "checkpoint", "mixup",    "ema",  "tta"};
   top_table().fill(o, section(&body, top_table().schema(), path, diag, resolved, where, nested));
   read_optimizer(body, path, diag, resolved, where, o.optimizer);
-  {
-    const Node* n = body.find("schedule");
-    Node out;
-    const std::string type = type_of_section(n, o.schedule.type);
-    schedule_table().fill(
-        o.schedule, section(n, schedule_table().schema(type), join_path(path, "schedule"), diag, out, where), type);
-    resolved.set("schedule", out);
-  }
+  read_schedule(body, path, diag, resolved, where, o);
   read_loss(body, path, diag, resolved, where, o.loss);
-  read_early_stopping(body, path, diag, resolved, where, o.early_stopping);
+  read_switch(body, "early_stopping", early_stopping_table(), path, diag, resolved, where, o.early_stopping);
+  read_switch(body, "ema", ema_table(), path, diag, resolved, where, o.ema);
+  read_switch(body, "tta", tta_table(), path, diag, resolved, where, o.tta);
   read_section(body, "checkpoint", checkpoint_table(), path, diag, resolved, where, o.checkpoint);
   read_section(body, "mixup", mixup_table(), path, diag, resolved, where, o.mixup);
   return o;

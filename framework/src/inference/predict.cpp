@@ -10,6 +10,7 @@
 #include <torch/utils.h>
 
 #include "trex/model/checkpoint.h"
+#include "trex/model/test_time_augmentation.h"
 
 namespace fs = std::filesystem;
 
@@ -60,7 +61,8 @@ cv::Mat TrainedRun::load_image(const std::string& path) const {
 
 at::Tensor TrainedRun::logits(const at::Tensor& batch) {
   torch::NoGradGuard no_grad;
-  return parts_.model->forward(batch);
+  // The run's test-time augmentation (train.tta), as its validation and test scored.
+  return tta_logits(spec_.train.tta, batch, [this](const at::Tensor& x) { return parts_.model->forward(x); });
 }
 
 std::vector<PredictionRow> TrainedRun::rank(const at::Tensor& logits, int top_k) const {

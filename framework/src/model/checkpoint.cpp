@@ -110,7 +110,7 @@ void load_ref(const std::string& checkpoint, torch::nn::Module& model, const Wei
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                     const TrainerState& state, const WeightsRef* ref) {
+                     const TrainerState& state, const WeightsRef* ref, const TensorMap* extra) {
   torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
   if (ref) {
     std::set<std::string> referenced;
@@ -133,6 +133,11 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
   archive.write("best_epoch", scalar(static_cast<double>(state.best_epoch)));
   archive.write("stop_best", scalar(state.stop_best));
   archive.write("bad_epochs", scalar(static_cast<double>(state.bad_epochs)));
+  if (extra) {
+    c10::Dict<std::string, at::Tensor> dict;
+    for (const auto& [name, tensor] : *extra) dict.insert(name, tensor);
+    archive.write("extra_tensors", c10::IValue(dict));
+  }
   const std::string tmp = path + ".tmp";
   archive.save_to(tmp);
   fault_point("checkpoint", state.epoch + 1);
@@ -143,9 +148,23 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
 
 namespace {
 
+/// The tensors a checkpoint keeps beside the model (save_checkpoint's `extra`); none when it has none.
+void read_extra(torch::serialize::InputArchive& archive, const std::string& path, TensorMap& extra) {
+  extra.clear();
+  c10::IValue value;
+  if (!archive.try_read("extra_tensors", value)) return;
+  if (!value.isGenericDict()) throw std::runtime_error("checkpoint '" + path + "': extra_tensors is not a dict");
+  for (const auto& kv : value.toGenericDict()) {
+    if (!kv.key().isString() || !kv.value().isTensor())
+      throw std::runtime_error("checkpoint '" + path + "': extra_tensors holds an entry that is not a named tensor");
+    extra[kv.key().toStringRef()] = kv.value().toTensor();
+  }
+}
+
 /// Reads a loaded archive into the model (and optimizer and state); `path` names it in errors.
 void read_checkpoint(torch::serialize::InputArchive& archive, const std::string& path, torch::nn::Module& model,
-                     torch::optim::Optimizer* optimizer, TrainerState* state, const WeightsRef* in_place) {
+                     torch::optim::Optimizer* optimizer, TrainerState* state, const WeightsRef* in_place,
+                     TensorMap* extra) {
   for (const auto& key : archive.keys()) {  // every tensor inside its stored data before any is used
     c10::IValue value;
     if (archive.try_read(key, value)) check_tensors(value, path);
@@ -196,12 +215,13 @@ void read_checkpoint(torch::serialize::InputArchive& archive, const std::string&
     state->stop_best = get("stop_best");
     state->bad_epochs = static_cast<std::int64_t>(get("bad_epochs"));
   }
+  if (extra) read_extra(archive, path, *extra);
 }
 
 }  // namespace
 
 void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     TrainerState* state, const WeightsRef* in_place) {
+                     TrainerState* state, const WeightsRef* in_place, TensorMap* extra) {
   if (!std::filesystem::exists(path)) throw std::runtime_error("checkpoint '" + path + "' does not exist");
   torch::serialize::InputArchive archive;
   try {
@@ -210,7 +230,7 @@ void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
       check_script_archive(reader, path);
     }
     archive.load_from(path);
-    read_checkpoint(archive, path, model, optimizer, state, in_place);
+    read_checkpoint(archive, path, model, optimizer, state, in_place, extra);
   } catch (const c10::Error& e) {
     throw std::runtime_error("checkpoint '" + path + "' cannot be read: " + e.msg());
   }
@@ -226,7 +246,7 @@ void load_checkpoint_bytes(const char* data, std::size_t size, const std::string
       check_script_archive(reader, label);
     }
     archive.load_from(data, size);
-    read_checkpoint(archive, label, model, optimizer, state, nullptr);
+    read_checkpoint(archive, label, model, optimizer, state, nullptr, nullptr);
   } catch (const c10::Error& e) {
     throw std::runtime_error("checkpoint '" + label + "' cannot be read: " + e.msg());
   }

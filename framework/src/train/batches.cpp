@@ -54,7 +54,7 @@ void Batches::choose_cache(bool in_sweep, const std::string& store_folder) {
   cache_used_ = mode;
   store_folder_ = store_folder;
   cache_train_ = true;
-  cache_eval_ = parts_.eval_pipeline.random_step().empty();
+  cache_eval_ = parts_.eval_pipeline.random_step().empty() && !t_.tta.enabled;  // TTA views need images
   cache_ = std::make_unique<FeatureCache>(mode == "disk" ? (fs::path(store_folder) / "feature_cache").string() : "");
 }
 

@@ -9,6 +9,7 @@
 #include "trainer_impl.h"
 #include "trex/common/fault.h"
 #include "trex/common/rng.h"
+#include "trex/model/test_time_augmentation.h"
 #include "trex/train/lr_schedule.h"
 
 namespace fs = std::filesystem;
@@ -49,6 +50,8 @@ std::map<std::string, double> Trainer::train_one_epoch(std::int64_t epoch) {
 void Trainer::step(Batch& batch, std::size_t b, std::size_t n, std::int64_t epoch, bool features) {
   lr_ = lr_at(t_.optimizer, t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs);
   optimization_->set_lr(lr_);
+  if (const auto m = momentum_at(t_.schedule, epoch, static_cast<double>(b) / static_cast<double>(n), t_.epochs))
+    optimization_->set_momentum(*m);
   dp_.before_step();
   batch.targets = batch.targets.to(precision_.device);
   at::Tensor per_example, logits;
@@ -80,6 +83,7 @@ void Trainer::step(Batch& batch, std::size_t b, std::size_t n, std::int64_t epoc
     if (t_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(module_->parameters(), t_.grad_clip);
     optimization_->optimizer().step();
     optimization_->optimizer().zero_grad();
+    if (ema_) ema_->update();
   }
   const std::int64_t classes = static_cast<std::int64_t>(parts_.class_names.size());
   train_metrics_.add(
@@ -104,7 +108,10 @@ std::map<std::string, double> Trainer::evaluate(const char* name, const std::vec
     if (!batch) batch = Batch{at::empty({0, 0}), at::empty({0}, at::kLong), {}};
     batch->targets = batch->targets.to(precision_.device);
     const bool empty = batch->targets.size(0) == 0;
-    at::Tensor logits = empty ? at::empty({0, classes}) : logits_of(batch->images, pass.features());
+    at::Tensor logits =
+        empty             ? at::empty({0, classes})
+        : pass.features() ? logits_of(batch->images, true)
+                          : tta_logits(t_.tta, batch->images, [&](const at::Tensor& x) { return logits_of(x, false); });
     at::Tensor per_example = empty ? at::empty({0}) : loss_->per_example(logits, batch->targets);
     const MetricBatch all =
         dp_.gather(logits, batch->targets, per_example, classes, t_.batch_size / dp_.world(), &batch->positions);
@@ -119,6 +126,7 @@ void Trainer::test(RunResult& result) {
   if (!parts_.plan.test.empty()) {
     const std::string which = checkpointer_->test_weights(fs::exists(checkpointer_->path("best")));
     std::int64_t epoch = state_.epoch;
+    EmaScope averaged(which == "best" ? nullptr : ema_.get());  // best.pt holds the average already
     if (which == "best") {
       TrainerState best_state;
       const auto frozen = frozen_weights_ref(parts_);  // what cannot have changed is not read again
@@ -149,9 +157,11 @@ RunResult Trainer::run() {
   try {
     callbacks_.run_begin();
     dp_.start();  // every rank starts from rank 0's weights
+    if (ema_ && state_.epoch < 0) ema_->start_from_model();
     for (std::int64_t epoch = state_.epoch + 1; epoch < t_.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
       const auto train = train_one_epoch(epoch);
+      EmaScope averaged(ema_.get());  // validation and the checkpoints see the average, training the weights
       const auto val =
           parts_.plan.val.empty() ? std::map<std::string, double>{} : evaluate("val", parts_.plan.val, kValStream);
       EpochLog log = epoch_log(epoch, train, val, lr_,

@@ -19,6 +19,7 @@
 #include "trex/train/run_recorder.h"
 #include "trex/train/test_report.h"
 #include "trex/train/trainer.h"
+#include "trex/train/weight_ema.h"
 
 namespace trex {
 
@@ -59,6 +60,7 @@ class Trainer {
   FeatureSplit* split_ = nullptr;
   Precision precision_;
   std::unique_ptr<Optimization> optimization_;
+  std::unique_ptr<WeightEma> ema_;  ///< train.ema; null: off
   std::unique_ptr<Loss> loss_;
   std::unique_ptr<Batches> batches_;
   MetricSet train_metrics_, eval_metrics_;

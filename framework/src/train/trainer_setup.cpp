@@ -46,6 +46,7 @@ void Trainer::setup() {
     for (auto& p : module_->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
   optimization_ = std::make_unique<Optimization>(t_, *module_, spec_.composite.has_value());
+  if (t_.ema.enabled) ema_ = std::make_unique<WeightEma>(t_.ema, *module_, t_.unfreeze_at_epoch > 0);
   if (t_.unfreeze_at_epoch > 0 && !spec_.composite)
     throw std::runtime_error("train.unfreeze_at_epoch needs a composite model (model: {backbone: ..., head: ...})");
   batches_ = std::make_unique<Batches>(spec_, parts_, *module_, precision_, dp_, options_.should_stop, options_.quiet);
@@ -71,8 +72,9 @@ void Trainer::open_record() {
   const auto save = [this](const std::string& path, bool with_optimizer) {
     const auto ref = frozen_weights_ref(parts_);
     mark_phase(options_.phases, "epochs");
+    const auto ema = ema_ ? std::optional<TensorMap>(ema_->checkpoint_extra()) : std::nullopt;
     save_checkpoint(path, *module_, with_optimizer ? &optimization_->optimizer() : nullptr, state_,
-                    ref ? &*ref : nullptr);
+                    ref ? &*ref : nullptr, ema ? &*ema : nullptr);
     mark_phase(options_.phases, "checkpoints");
   };
   if (dp_.writer()) {
@@ -93,8 +95,10 @@ void Trainer::open_record() {
     load_checkpoint(checkpointer_->path("last"), *module_, nullptr, &state_, frozen ? &*frozen : nullptr);
     optimization_->maybe_unfreeze(state_.epoch);
     const auto still = frozen_weights_ref(parts_);
+    TensorMap extra;
     load_checkpoint(checkpointer_->path("last"), *module_, &optimization_->optimizer(), &state_,
-                    still ? &*still : nullptr);
+                    still ? &*still : nullptr, &extra);
+    if (ema_) ema_->restore(extra, checkpointer_->path("last"));  // the model held the average: train on the weights
   };
   const bool resume = !options_.resume_id.empty();
   if (!dp_.writer()) {

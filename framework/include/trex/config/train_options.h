@@ -25,6 +25,8 @@ struct OptimizerOptions {
   double alpha = 0.99;                    ///< rmsprop: smoothing constant, 0..1
   double backbone_lr_mult = 1.0;          ///< param_groups.backbone: lr multiplier of a composite's backbone
   double head_lr_mult = 1.0;              ///< param_groups.head: lr multiplier of a composite's head
+  double norm_decay_mult = 1.0;           ///< weight decay multiplier of normalisation layers' weights and biases
+  double bias_decay_mult = 1.0;           ///< weight decay multiplier of the other layers' biases
 };
 
 struct ScheduleOptions {
@@ -37,6 +39,9 @@ struct ScheduleOptions {
   double pct_start = 0.3;         ///< one_cycle: share of steps spent rising
   double div_factor = 25;         ///< one_cycle: start lr = lr / div_factor
   double final_div_factor = 1e4;  ///< one_cycle: end lr = start lr / final_div_factor
+  bool cycle_momentum = false;    ///< one_cycle: momentum (adam: beta1) moves against the lr, as torch's OneCycleLR
+  double base_momentum = 0.85;    ///< one_cycle: momentum at the lr's peak
+  double max_momentum = 0.95;     ///< one_cycle: momentum at the start and the end
 };
 
 struct LossOptions {
@@ -62,6 +67,23 @@ struct MixOptions {
   bool enabled() const { return mixup_alpha > 0 || cutmix_alpha > 0; }
 };
 
+/// Weight EMA (timm's ModelEma): after every optimizer step the average moves
+/// toward the weights; validation, the checkpoints and the test use the average
+/// (parameters and BatchNorm statistics alike). Absent or false: off.
+struct EmaOptions {
+  bool enabled = false;
+  double decay = 0.999;  ///< the average keeps this share each step
+  bool warmup = true;    ///< decay = min(decay, (1 + n) / (10 + n)) after n steps, so early weights fade fast
+};
+
+/// Test-time augmentation for validation, test and `trex predict`: the logits
+/// averaged over the image and its transformed views. Absent or false: off.
+struct TtaOptions {
+  bool enabled = false;
+  bool flip = true;            ///< add the left-right mirror of every view
+  std::int64_t translate = 0;  ///< > 0: add views shifted by this many pixels up-left and down-right (reflect padding)
+};
+
 struct CheckpointOptions {
   std::string monitor = "val_accuracy";
   std::string mode = "auto";
@@ -80,6 +102,8 @@ struct TrainOptions {
   EarlyStoppingOptions early_stopping;
   CheckpointOptions checkpoint;
   MixOptions mixup;
+  EmaOptions ema;
+  TtaOptions tta;
   std::int64_t threads = 0;   ///< intra-op threads; 0 = all cores
   std::int64_t workers = 2;   ///< data loader threads
   std::int64_t prefetch = 4;  ///< batches queued ahead of the model

@@ -3,6 +3,7 @@
 // buffers (keys = module paths), the optimizer state and the trainer's
 // counters. Written to a temp file, synced and renamed, so a kill at any
 // moment leaves the previous checkpoint intact.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,13 @@ struct WeightsRef {
   std::vector<std::string> keys;  ///< names under `module` whose values come from the file unchanged
 };
 
-/// With `ref`, the tensors it names are left out and `ref` is written instead.
+/// Named tensors a checkpoint keeps beside the model (a weight EMA's other copy).
+using TensorMap = std::map<std::string, at::Tensor>;
+
+/// With `ref`, the tensors it names are left out and `ref` is written instead;
+/// `extra` is kept beside the model and read back by load_checkpoint's `extra`.
 void save_checkpoint(const std::string& path, torch::nn::Module& model, const torch::optim::Optimizer* optimizer,
-                     const TrainerState& state, const WeightsRef* ref = nullptr);
+                     const TrainerState& state, const WeightsRef* ref = nullptr, const TensorMap* extra = nullptr);
 /// Loads into `model` (and `optimizer` and `state` when given). A checkpoint
 /// that references weights loads them from the referenced file, after
 /// checking that its checksum is still the recorded one — unless `in_place`
@@ -44,7 +49,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, const to
 /// changed file has another), and every referenced tensor among those that
 /// have not changed since (a run's test phase, a resume).
 void load_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
-                     TrainerState* state, const WeightsRef* in_place = nullptr);
+                     TrainerState* state, const WeightsRef* in_place = nullptr, TensorMap* extra = nullptr);
 /// The same from a checkpoint's bytes; `label` names it in errors.
 void load_checkpoint_bytes(const char* data, std::size_t size, const std::string& label, torch::nn::Module& model,
                            torch::optim::Optimizer* optimizer = nullptr, TrainerState* state = nullptr);
