@@ -10,6 +10,8 @@
 #include <torch/nn/modules/linear.h>
 
 #include "helpers.h"
+#include "trex/config/train_options.h"
+#include "trex/model/precision.h"
 #include "trex/common/file_checksums.h"
 #include "trex/common/hash.h"
 #include "trex/common/phases.h"
@@ -143,8 +145,10 @@ TEST_CASE("a run records the machine, precision and allocator environment that p
   std::map<std::string, std::string> params;
   for (const auto& p : s.params(id)) params[p.key] = p.value;
   CHECK(params["machine.cpu"] != "");
-  CHECK(params["machine.precision"] == "fp32");
-  CHECK(params["machine.memory_format"] == "contiguous");
+  // The default precision is auto: bf16 autocast + channels_last where this CPU runs bf16 natively.
+  const Precision expected = choose_precision(TrainOptions{}, cpu_flags());
+  CHECK(params["machine.precision"] == (expected.bf16 ? "bf16 autocast" : "fp32"));
+  CHECK(params["machine.memory_format"] == (expected.channels_last ? "channels_last" : "contiguous"));
   CHECK(params["machine.blas"] == "openblas");
   CHECK_THAT(params["machine.env.GLIBC_TUNABLES"], Contains("glibc.malloc.hugetlb=1"));  // set by the front end
   const auto show = run_command(trex_binary() + " show " + id + " --store " + d.file("s.db"));

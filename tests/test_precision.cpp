@@ -2,7 +2,7 @@
 // CPU runs bf16 natively; bf16: true stays an alias of precision: bf16.
 #include "helpers.h"
 #include "trex/config/train_options.h"
-#include "trex/train/precision.h"
+#include "trex/model/precision.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 

@@ -24,6 +24,15 @@ TrainedRun::TrainedRun(const Store& store, const Registry& registry, const std::
   parts_ = build_experiment(spec_, registry, &store);
   load_checkpoint(checkpoint_, *parts_.module, nullptr, nullptr);
   parts_.module->eval();
+  // The precision the run scored its test set with (machine.precision), so predictions match the stored ones;
+  // runs recorded before it was recorded choose as their spec says on this machine.
+  precision_ = choose_precision(spec_.train, cpu_flags());
+  for (const auto& p : store.params(record_.id))
+    if (p.key == "machine.precision")
+      precision_.bf16 = p.value == "bf16 autocast";
+    else if (p.key == "machine.memory_format")
+      precision_.channels_last = p.value == "channels_last";
+  precision_.apply_to(*parts_.module);
 }
 
 std::string TrainedRun::checkpoint_name() const { return fs::path(checkpoint_).stem().string(); }
@@ -62,7 +71,9 @@ cv::Mat TrainedRun::load_image(const std::string& path) const {
 at::Tensor TrainedRun::logits(const at::Tensor& batch) {
   torch::NoGradGuard no_grad;
   // The run's test-time augmentation (train.tta), as its validation and test scored.
-  return tta_logits(spec_.train.tta, batch, [this](const at::Tensor& x) { return parts_.model->forward(x); });
+  return tta_logits(spec_.train.tta, batch, [this](const at::Tensor& x) {
+    return precision_.run(x, [this](const at::Tensor& y) { return parts_.model->forward(y).to(at::kFloat); });
+  });
 }
 
 std::vector<PredictionRow> TrainedRun::rank(const at::Tensor& logits, int top_k) const {

@@ -13,7 +13,7 @@
 #include "trex/train/losses.h"
 #include "trex/train/metric_set.h"
 #include "trex/train/optimization.h"
-#include "trex/train/precision.h"
+#include "trex/model/precision.h"
 #include "trex/train/progress.h"
 #include "trex/train/pruning.h"
 #include "trex/train/run_recorder.h"

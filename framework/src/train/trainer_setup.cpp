@@ -42,9 +42,7 @@ void Trainer::setup() {
     precision_.device = torch::Device(torch::kCUDA);
     module_->to(precision_.device);
   }
-  if (precision_.channels_last)
-    for (auto& p : module_->parameters())
-      if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  precision_.apply_to(*module_);
   optimization_ = std::make_unique<Optimization>(t_, *module_, spec_.composite.has_value());
   if (t_.ema.enabled) ema_ = std::make_unique<WeightEma>(t_.ema, *module_, t_.unfreeze_at_epoch > 0);
   if (t_.unfreeze_at_epoch > 0 && !spec_.composite)

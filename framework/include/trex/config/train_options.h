@@ -110,7 +110,7 @@ struct TrainOptions {
   std::string device = "cpu";
   bool channels_last = false;
   bool bf16 = false;                   ///< CPU autocast to bfloat16 (precision: bf16)
-  std::string precision = "fp32";      ///< auto | fp32 | bf16 (train/precision.h: choose_precision)
+  std::string precision = "auto";      ///< auto | fp32 | bf16 (train/precision.h: choose_precision)
   std::string feature_cache = "auto";  ///< auto | memory | disk | off (feature_cache.h)
   double feature_cache_max_gb = 4;     ///< the most feature_cache: auto holds
   double bucket_mb = 25;               ///< data-parallel gradient bucket size

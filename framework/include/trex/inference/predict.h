@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "trex/model/experiment.h"
+#include "trex/model/precision.h"
 #include "trex/store/store.h"
 
 namespace trex {
@@ -50,6 +51,7 @@ class TrainedRun {
   ResolvedSpec spec_;
   Experiment parts_;
   std::string checkpoint_;
+  Precision precision_;  ///< the run's: bf16 autocast where it trained and tested with it
 };
 
 /// Image files among `inputs`: files as given, folders searched recursively

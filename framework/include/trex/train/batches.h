@@ -14,7 +14,7 @@
 #include "trex/model/experiment.h"
 #include "trex/model/feature_cache.h"
 #include "trex/model/feature_split.h"
-#include "trex/train/precision.h"
+#include "trex/model/precision.h"
 
 namespace trex {
 

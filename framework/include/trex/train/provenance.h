@@ -10,7 +10,7 @@
 #include "trex/config/spec.h"
 #include "trex/model/experiment.h"
 #include "trex/store/store.h"
-#include "trex/train/precision.h"
+#include "trex/model/precision.h"
 
 namespace trex {
 

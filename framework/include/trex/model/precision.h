@@ -6,6 +6,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+#include <torch/nn/module.h>
 
 namespace trex {
 
@@ -28,6 +29,8 @@ struct Precision {
   }
   /// "bf16 autocast, channels_last" and the like: what a run prints and records.
   std::string describe() const;
+  /// Puts `module`'s 4-D parameters in the memory format (channels_last: NHWC).
+  void apply_to(torch::nn::Module& module) const;
 };
 
 struct TrainOptions;

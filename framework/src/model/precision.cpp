@@ -1,4 +1,4 @@
-#include "trex/train/precision.h"
+#include "trex/model/precision.h"
 
 #include <fstream>
 #include <sstream>
@@ -23,6 +23,12 @@ std::string cpu_flags() {
   for (std::string line; std::getline(in, line);)
     if (line.rfind("flags", 0) == 0 && line.find(':') != std::string::npos) return line.substr(line.find(':') + 1);
   return "";
+}
+
+void Precision::apply_to(torch::nn::Module& module) const {
+  if (!channels_last) return;
+  for (auto& p : module.parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
 }
 
 Precision choose_precision(const TrainOptions& t, const std::string& flags, std::string* why) {
