@@ -163,6 +163,10 @@ TEST_CASE("a TorchScript export matches trex's forward in C++ and in Python", "[
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(read_file(f.dir.file("export/model.json")), Contains("\"Ankle boot\"") && Contains("\"height\": 28"));
+  CHECK_THAT(read_file(f.dir.file("export/model.json")),
+             Contains("\"run_precision\": \"" + run.run_precision().describe()));
+  // The export computes in fp32 whatever precision the run trained in; compare like with like.
+  run.use_precision(Precision{});
   torch::manual_seed(1);
   auto batch = torch::randn({5, 1, 28, 28});
   auto expected = run.logits(batch);

@@ -28,6 +28,8 @@ torch::jit::Module mirror(const torch::nn::Module& m, const std::string& qualnam
 }  // namespace
 
 void export_torchscript(TrainedRun& run, const std::string& path) {
+  // Traced in fp32 and NCHW: autocast is not recorded in a trace, and any consumer can run fp32.
+  run.use_precision(Precision{});
   auto& parts = run.parts();
   parts.module->eval();
   torch::NoGradGuard no_grad;
@@ -80,8 +82,10 @@ std::string export_metadata(TrainedRun& run, const std::string& format) {
       {"mean", mean},
       {"std", std},
       {"class_names", run.parts().class_names},
+      {"run_precision", run.run_precision().describe()},
       {"eval_preprocessing", steps},
-      {"note", "forward() takes images after eval_preprocessing; 8-bit pixels go through it first"}};
+      {"note", "forward() takes images after eval_preprocessing; 8-bit pixels go through it first" +
+                   std::string(format == "torchscript" ? "; it computes in float32, whatever run_precision was" : "")}};
   return json_text(j, 2) + "\n";
 }
 

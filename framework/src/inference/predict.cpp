@@ -26,12 +26,17 @@ TrainedRun::TrainedRun(const Store& store, const Registry& registry, const std::
   parts_.module->eval();
   // The precision the run scored its test set with (machine.precision), so predictions match the stored ones;
   // runs recorded before it was recorded choose as their spec says on this machine.
-  precision_ = choose_precision(spec_.train, cpu_flags());
+  run_precision_ = choose_precision(spec_.train, cpu_flags());
   for (const auto& p : store.params(record_.id))
     if (p.key == "machine.precision")
-      precision_.bf16 = p.value == "bf16 autocast";
+      run_precision_.bf16 = p.value == "bf16 autocast";
     else if (p.key == "machine.memory_format")
-      precision_.channels_last = p.value == "channels_last";
+      run_precision_.channels_last = p.value == "channels_last";
+  use_precision(run_precision_);
+}
+
+void TrainedRun::use_precision(const Precision& p) {
+  precision_ = p;
   precision_.apply_to(*parts_.module);
 }
 

@@ -26,9 +26,9 @@ std::string cpu_flags() {
 }
 
 void Precision::apply_to(torch::nn::Module& module) const {
-  if (!channels_last) return;
+  const auto format = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
   for (auto& p : module.parameters())
-    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    if (p.dim() == 4 && !p.is_contiguous(format)) p.set_data(p.data().contiguous(format));
 }
 
 Precision choose_precision(const TrainOptions& t, const std::string& flags, std::string* why) {

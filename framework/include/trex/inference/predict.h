@@ -43,6 +43,12 @@ class TrainedRun {
 
   /// Logits for a batch already preprocessed ([B, C, H, W]), eval mode, no grad.
   at::Tensor logits(const at::Tensor& batch);
+  /// What logits() computes in: the run's precision unless use_precision() changed it.
+  const Precision& precision() const { return precision_; }
+  /// The precision the run trained and scored its test set with (its machine.precision).
+  const Precision& run_precision() const { return run_precision_; }
+  /// Computes in `p` from here on (export traces in fp32 and NCHW, what any consumer can run).
+  void use_precision(const Precision& p);
 
  private:
   std::vector<PredictionRow> rank(const at::Tensor& logits, int top_k) const;
@@ -51,7 +57,8 @@ class TrainedRun {
   ResolvedSpec spec_;
   Experiment parts_;
   std::string checkpoint_;
-  Precision precision_;  ///< the run's: bf16 autocast where it trained and tested with it
+  Precision run_precision_;  ///< bf16 autocast where the run trained and tested with it
+  Precision precision_;      ///< what logits() uses: run_precision_ unless use_precision() said otherwise
 };
 
 /// Image files among `inputs`: files as given, folders searched recursively

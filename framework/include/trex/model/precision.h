@@ -29,7 +29,7 @@ struct Precision {
   }
   /// "bf16 autocast, channels_last" and the like: what a run prints and records.
   std::string describe() const;
-  /// Puts `module`'s 4-D parameters in the memory format (channels_last: NHWC).
+  /// Puts `module`'s 4-D parameters in the memory format (channels_last: NHWC; else NCHW).
   void apply_to(torch::nn::Module& module) const;
 };
 
