@@ -1,0 +1,177 @@
+"""The PyTorch-Python twin of experiments/fashion_mnist/fast.yaml, written with torch and torchvision only
+(Debian's /usr/bin/python3), for tools/bench/time_to_accuracy.sh:
+
+  fashion_mnist_fast.py [--seed S] [--epochs E] [--threads T] [--precision bf16|fp32] [--root DIR]
+
+Same semantics as the trex recipe: a 10% stratified validation split held out of train; RandomCrop(28,
+padding=2) + RandomHorizontalFlip + Normalize through a DataLoader; He et al.'s small-image ResNet with widths
+32/64/128, one basic block per stage, projection shortcuts, zero-initialised last BN of each block; SGD with
+Nesterov momentum, peak lr 0.8, weight decay 1e-4 on conv/linear weights only (not on BatchNorm or biases);
+OneCycleLR with pct_start 0.4 and momentum cycling, stepped per batch; label smoothing 0.1; an EMA of the weights and BN
+statistics (decay 0.99 with the (1+n)/(10+n) warm-up); validation and test on the average with flip TTA;
+the checkpoint with the best validation accuracy scores the test set once. bf16 autocast + channels-last
+where asked (trex's precision: auto picks them on CPUs with avx512_bf16).
+
+Prints one line per epoch ("epoch E minutes M val_accuracy A") and at the end
+"test_accuracy A minutes M", minutes counted from the process start (imports included).
+"""
+import argparse
+import copy
+import gzip
+import os
+import sys
+import time
+
+START = time.perf_counter()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from torchvision import transforms  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "parity"))
+import resnet_cifar_reference as reference  # noqa: E402
+
+MEAN, STD = 0.2860, 0.3530
+
+
+def minutes():
+    return (time.perf_counter() - START) / 60
+
+
+def read_idx(path, header):
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
+
+
+def load(root, split):
+    images = read_idx(f"{root}/{split}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
+    labels = read_idx(f"{root}/{split}-labels-idx1-ubyte.gz", 8).astype(np.int64)
+    return images, labels
+
+
+def stratified_split(labels, fraction, seed):
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        val.extend(idx[: int(round(fraction * len(idx)))])
+    mask = np.zeros(len(labels), bool)
+    mask[val] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+class Images(Dataset):
+    """As torchvision.datasets.FashionMNIST: a PIL image per item, then the transforms."""
+
+    def __init__(self, images, labels, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i], mode="L")), int(self.labels[i])
+
+
+def resnet():
+    """trex's resnet_cifar with fast.yaml's widths and blocks: the torch.nn twin its parity tests hold it
+    equal to (tests/parity/resnet_cifar_reference.py), with the plugin's initialisation."""
+    model = reference.build({"widths": [32, 64, 128], "blocks": [1, 1, 1], "shortcut": "projection", "channels": 1,
+                             "classes": 10})
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if isinstance(m, reference.Block):
+            nn.init.zeros_(m.bn2.weight)  # zero_init_residual: each block starts as the identity
+    return model
+
+
+class Ema:
+    """Exponential moving average of the parameters and BN statistics, (1+n)/(10+n) warm-up."""
+
+    def __init__(self, model, decay):
+        self.model = copy.deepcopy(model).eval()
+        self.decay, self.updates = decay, 0
+        self.pairs = [(a, b) for a, b in zip(self.model.state_dict().values(), model.state_dict().values())
+                      if a.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self):
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
+        for avg, live in self.pairs:
+            avg.mul_(d).add_(live, alpha=1 - d)
+
+
+@torch.no_grad()
+def accuracy(model, loader, memory_format, bf16):
+    model.eval()
+    correct = total = 0
+    for x, y in loader:
+        x = x.contiguous(memory_format=memory_format)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(torch.cat([x, x.flip(3)])).float()  # flip TTA, one forward over both views
+        logits = logits.view(2, len(y), -1).mean(0)
+        correct += int((logits.argmax(1) == y).sum())
+        total += len(y)
+    return correct / total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--epochs", type=int, default=18)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    ap.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    bf16 = a.precision == "bf16"
+    fmt = torch.channels_last if bf16 else torch.contiguous_format
+
+    images, labels = load(a.root, "train")
+    test_images, test_labels = load(a.root, "t10k")
+    train_idx, val_idx = stratified_split(labels, 0.1, a.seed)
+    norm = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    augment = transforms.Compose([transforms.RandomCrop(28, padding=2), transforms.RandomHorizontalFlip(), norm])
+    train = DataLoader(Images(images[train_idx], labels[train_idx], augment), batch_size=256, shuffle=True,
+                       num_workers=2, persistent_workers=True, drop_last=False)
+    val = DataLoader(Images(images[val_idx], labels[val_idx], norm), batch_size=512, num_workers=1)
+    test = DataLoader(Images(test_images, test_labels, norm), batch_size=512, num_workers=1)
+
+    model = resnet().to(memory_format=fmt)
+    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]  # BatchNorm weights and all biases
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0}],
+                          lr=0.8, momentum=0.9, nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.8, epochs=a.epochs, steps_per_epoch=len(train),
+                                                pct_start=0.4, cycle_momentum=True)
+    ema = Ema(model, 0.99)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    best, best_state = -1.0, None
+    for epoch in range(1, a.epochs + 1):
+        model.train()
+        for x, y in train:
+            x = x.contiguous(memory_format=fmt)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(model(x).float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            ema.update()
+        acc = accuracy(ema.model, val, fmt, bf16)
+        if acc > best:
+            best, best_state = acc, copy.deepcopy(ema.model.state_dict())
+        print(f"epoch {epoch} minutes {minutes():.3f} val_accuracy {acc:.4f}", flush=True)
+    ema.model.load_state_dict(best_state)
+    print(f"test_accuracy {accuracy(ema.model, test, fmt, bf16):.4f} minutes {minutes():.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Time to accuracy (issue 17): `trex run experiments/fashion_mnist/fast.yaml` against its PyTorch-Python twin
+# (tools/bench/fashion_mnist_fast.py: same net, schedule, augmentation, EMA and TTA), one after the other for
+# each seed on this machine. Prints the machine line, validation accuracy against wall-clock minutes, test
+# accuracy and wall time per run, mean and spread over the seeds, and PyTorch's time to its final accuracy
+# over trex's. Environment: SEEDS ("42 1 2"), EPOCHS (the spec's), THREADS (2), PRECISION (auto: trex's train.precision;
+# the twin gets what auto chooses here: bf16 autocast + channels_last where the CPU has avx512_bf16 or AMX).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cmake --build build --target trex > /dev/null
+export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824  # what trex sets with mallopt
+store=$(mktemp -d)
+trap 'rm -rf "$store"' EXIT
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_bf16|amx_bf16|amx_tile)$' | tr '\n' ' ')
+pyt=$(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2> /dev/null || echo '?')
+echo "machine: $cpu, $(nproc) cores, flags: ${flags:-none of avx2/avx512f/avx512_bf16/amx}; python torch $pyt;" \
+  "$(ldconfig -p | grep -o 'libopenblas[a-z.0-9]*' | sort -u | tr '\n' ' ')"
+/usr/bin/python3 tools/bench/time_to_accuracy.py "$store/trex.db"
