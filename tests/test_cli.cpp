@@ -1,6 +1,7 @@
 // The trex CLI: help, exit codes, one-line errors, listing and describing.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -58,6 +59,35 @@ TEST_CASE("trex validate prints the resolved spec", "[cli]") {
   auto r = run_command(trex_binary() + " validate " + d.file("s.yaml") + " --set train.epochs=3");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("epochs: 3") && Contains("dense_units: 128") && Contains("root: /usr/share/datasets"));
+}
+
+TEST_CASE("every spec the repository ships validates, sweeps' parameter ranges included", "[cli]") {
+  std::vector<std::string> specs;
+  for (const char* dir : {"/experiments", "/tools/bench"})
+    for (const auto& e : std::filesystem::recursive_directory_iterator(source_dir() + dir))
+      if (e.path().extension() == ".yaml") specs.push_back(e.path().string());
+  CHECK(specs.size() >= 10);
+  for (const auto& spec : specs) {
+    auto r = run_command(trex_binary() + " validate " + spec);
+    INFO(spec << "\n" << r.output);
+    CHECK(r.exit_code == 0);
+  }
+}
+
+TEST_CASE("trex validate refuses a sweep parameter that is not a key of the spec", "[cli]") {
+  TempDir d;
+  const std::string base = "data: {type: fashion_mnist}\nmodel: {type: seed_cnn}\n";
+  write_file(d.file("ok.yaml"),
+             base + "sweep:\n  parameters:\n    train.optimizer.lr: {log_uniform: [1.0e-4, 1.0e-1]}\n");
+  CHECK(run_command(trex_binary() + " validate " + d.file("ok.yaml")).exit_code == 0);
+  write_file(d.file("typo.yaml"), base + "sweep:\n  parameters:\n    train.optimizer.lrx: {uniform: [0.1, 0.2]}\n");
+  auto r = run_command(trex_binary() + " validate " + d.file("typo.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("lrx"));
+  write_file(d.file("range.yaml"), base + "sweep:\n  parameters:\n    train.epochs: {int_uniform: [0, 3]}\n");
+  auto range = run_command(trex_binary() + " validate " + d.file("range.yaml"));
+  CHECK(range.exit_code == 1);
+  CHECK_THAT(range.output, Contains("train.epochs"));
 }
 
 TEST_CASE("trex plugins lists and describes plugins, as a table or JSON", "[cli]") {

@@ -11,6 +11,7 @@
 #include "trex/common/system.h"
 #include "trex/config/spec.h"
 #include "trex/store/file_checksums.h"
+#include "trex/sweep/sweep_runner.h"
 #include "trex/sweep/sweep_store.h"
 #include "trex/train/provenance.h"
 #include "trex/train/trainer.h"
@@ -163,6 +164,9 @@ void add_run_commands(CLI::App& app, int& exit_code) {
   validate->callback([vargs, &exit_code] {
     auto registry = make_registry(vargs->common);
     ResolvedSpec spec = load_spec(vargs->spec, vargs->sets, *registry);
+    // A sweep's parameters are keys of the spec too: each must resolve at both ends of its range.
+    if (!spec.sweep.is_null())
+      check_sweep_ranges(parse_sweep(spec.sweep, vargs->spec), vargs->spec, vargs->sets, *registry);
     std::cout << spec.yaml();
     exit_code = 0;
   });

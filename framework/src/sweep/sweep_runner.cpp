@@ -51,6 +51,21 @@ std::vector<std::string> overrides_of(const SweepConfig& config, const Point& po
   return out;
 }
 
+}  // namespace
+
+void check_sweep_ranges(const SweepConfig& config, const std::string& spec_path, const std::vector<std::string>& sets,
+                        const Registry& registry) {
+  for (bool high : {false, true}) {
+    Point p;
+    for (const auto& s : config.params) p.push_back(high ? s.internal_high() : s.internal_low());
+    std::vector<std::string> all = sets;
+    for (auto& o : overrides_of(config, p)) all.push_back(std::move(o));
+    load_spec(spec_path, all, registry);
+  }
+}
+
+namespace {
+
 class Sweep {
  public:
   Sweep(const SweepRunOptions& o, const Registry& registry, Store& store) : o_(o), registry_(registry), store_(store) {}
@@ -137,13 +152,7 @@ class Sweep {
   }
 
   /// Every key and both ends of every range must make a valid spec before any trial starts.
-  void check_ranges() {
-    for (bool high : {false, true}) {
-      Point p;
-      for (const auto& s : config_.params) p.push_back(high ? s.internal_high() : s.internal_low());
-      load_spec(spec_file_, overrides_of(config_, p), registry_);
-    }
-  }
+  void check_ranges() { check_sweep_ranges(config_, spec_file_, {}, registry_); }
 
   bool ours(std::int64_t config) const { return config % o_.shard_count == o_.shard_index; }
 

@@ -11,6 +11,7 @@
 namespace trex {
 
 class Registry;
+struct SweepConfig;
 
 struct SweepRunOptions {
   std::string spec_path;
@@ -33,6 +34,12 @@ struct SweepOutcome {
 };
 
 SweepOutcome run_sweep(const SweepRunOptions& options, const Registry& registry, Store& store);
+
+/// Throws (naming the key and the file) unless every parameter key of `config` and both ends of
+/// every range make a valid spec of `spec_path` with `sets`: what `trex sweep` checks before any
+/// trial starts, and `trex validate` checks of a spec with a sweep: block.
+void check_sweep_ranges(const SweepConfig& config, const std::string& spec_path, const std::vector<std::string>& sets,
+                        const Registry& registry);
 
 /// "I/N" -> (I, N) with 0 <= I < N; throws naming the fix.
 std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text);
