@@ -101,7 +101,7 @@ class Sweep {
       std::ofstream out(spec_file_);
       out << sweep_.spec_yaml;
     }
-    check_ranges();
+    check_sweep_ranges(config_, spec_file_, {}, registry_);  // every key, both ends, before any trial starts
     ResolvedSpec resolved = load_spec(spec_file_, {}, registry_);
     if (resolved.train.threads <= 0)
       threads_ =
@@ -150,9 +150,6 @@ class Sweep {
           "--shard splits grid and random sweeps; TPE learns from every trial, so run it unsharded");
     create_sweep(store_, sweep_);
   }
-
-  /// Every key and both ends of every range must make a valid spec before any trial starts.
-  void check_ranges() { check_sweep_ranges(config_, spec_file_, {}, registry_); }
 
   bool ours(std::int64_t config) const { return config % o_.shard_count == o_.shard_index; }
 

@@ -43,8 +43,6 @@ class TrainedRun {
 
   /// Logits for a batch already preprocessed ([B, C, H, W]), eval mode, no grad.
   at::Tensor logits(const at::Tensor& batch);
-  /// What logits() computes in: the run's precision unless use_precision() changed it.
-  const Precision& precision() const { return precision_; }
   /// The precision the run trained and scored its test set with (its machine.precision).
   const Precision& run_precision() const { return run_precision_; }
   /// Computes in `p` from here on (export traces in fp32 and NCHW, what any consumer can run).
