@@ -40,7 +40,7 @@ std::optional<CompositeSpec> resolve_composite(const Node& node, const Registry&
   const Node* b = node.find("backbone");
   Node plugin_node = b && b->is_map() ? *b : Node::map(node.origin());
   Node extra = Node::map(plugin_node.origin());
-  for (const char* k : {"cut", "freeze", "bn", "classes"})
+  for (const char* k : {"cut", "freeze", "bn", "classes", "inference_graph"})
     if (const Node* v = plugin_node.find(k)) {
       extra.set(k, *v);
       plugin_node.erase(k);
@@ -79,6 +79,13 @@ std::optional<CompositeSpec> resolve_composite(const Node& node, const Registry&
       out.bn_frozen = bn->text() == "frozen";
   }
   backbone_out.set("bn", Node::scalar(out.bn_frozen ? "frozen" : "train", false, plugin_node.origin()));
+  if (const Node* g = extra.find("inference_graph")) {
+    if (!g->is_scalar() || (g->text() != "auto" && g->text() != "off"))
+      diag.add(g->origin(), "model.backbone.inference_graph", "expected auto or off");
+    else
+      out.inference_graph = g->text() == "auto";
+  }
+  backbone_out.set("inference_graph", Node::scalar(out.inference_graph ? "auto" : "off", false, plugin_node.origin()));
   if (const Node* c = extra.find("classes")) {
     ParamSpec spec("classes", T::Int, "");
     spec.range(1, 1 << 20);

@@ -3,49 +3,23 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
-#include <torch/csrc/jit/api/module.h>
-#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/serialize.h>
 #include <torch/utils.h>
 
+#include "trex/model/inference_graph.h"
 #include "trex/store/cell_json.h"
 
 namespace trex {
-namespace {
-
-/// A TorchScript module tree whose attributes are the very tensors of the C++
-/// module, so the tracer records reads of them as attribute reads, not constants.
-torch::jit::Module mirror(const torch::nn::Module& m, const std::string& qualname,
-                          const std::shared_ptr<torch::jit::CompilationUnit>& cu) {
-  torch::jit::Module out(c10::QualifiedName(qualname), cu, /*shouldMangle=*/true);
-  for (const auto& p : m.named_parameters(/*recurse=*/false)) out.register_parameter(p.key(), p.value(), false);
-  for (const auto& b : m.named_buffers(/*recurse=*/false)) out.register_buffer(b.key(), b.value());
-  for (const auto& c : m.named_children())
-    out.register_module(c.key(), mirror(*c.value(), qualname + "." + c.key(), cu));
-  return out;
-}
-
-}  // namespace
-
 void export_torchscript(TrainedRun& run, const std::string& path) {
   // Traced in fp32 and NCHW: autocast is not recorded in a trace, and any consumer can run fp32.
   run.use_precision(Precision{});
   auto& parts = run.parts();
   parts.module->eval();
   torch::NoGradGuard no_grad;
-  auto cu = std::make_shared<torch::jit::CompilationUnit>();
-  torch::jit::Module script = mirror(*parts.module, "__torch__.trex." + run.spec().model.type, cu);
   const ImageShape s = parts.input_shape;
-  at::Tensor example = torch::rand({2, s.channels, s.height, s.width});
-  auto traced = torch::jit::tracer::trace(
-      {example},
-      [&](torch::jit::Stack inputs) -> torch::jit::Stack { return {parts.model->forward(inputs[0].toTensor())}; },
-      [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false, /*force_outplace=*/false,
-      &script);
-  auto graph = traced.first->graph;
-  const auto name = c10::QualifiedName(*script.type()->name(), "forward");
-  auto* fn = script._ivalue()->compilation_unit()->create_function(name, graph);
-  script.type()->addMethod(fn);
+  torch::jit::Module script = trace_module(
+      *parts.module, [&](const at::Tensor& x) { return parts.model->forward(x); },
+      torch::rand({2, s.channels, s.height, s.width}), "__torch__.trex." + run.spec().model.type);
   script.eval();
   script.save(path);
 }

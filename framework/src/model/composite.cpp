@@ -3,12 +3,15 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/utils.h>
 
 #include <optional>
 
 #include "trex/model/composite.h"
 #include "trex/model/feature_split.h"
+#include "trex/model/inference_graph.h"
 #include "trex/plugin_kit/batch_norm.h"
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/model.h"
@@ -35,7 +38,7 @@ bool under(const std::string& name, const std::string& prefix) {
 
 struct CompositeImpl : nn::Module {
   CompositeImpl(std::shared_ptr<Model> model, const CompositeSpec& spec, const ImageShape& input, std::int64_t classes)
-      : backbone_model(std::move(model)), cut(spec.cut), input(input) {
+      : backbone_model(std::move(model)), cut(spec.cut), input(input), graph_asked(spec.inference_graph) {
     backbone = register_module("backbone", backbone_model->module());
     auto stages = backbone_model->stages();
     if (cut.empty()) cut = stages.size() >= 2 ? stages[stages.size() - 2] : stages.back();
@@ -121,6 +124,7 @@ struct CompositeImpl : nn::Module {
   std::string cut;
   ImageShape input;
   bool pool_first = false;  ///< the head starts with a global pooling
+  bool graph_asked = true;  ///< model.backbone.inference_graph: auto
   std::vector<std::string> frozen_params;
   std::vector<std::shared_ptr<nn::Module>> frozen_bn;
   std::vector<std::string> frozen_bn_names;
@@ -128,15 +132,22 @@ struct CompositeImpl : nn::Module {
 
 class CompositeModel : public Model, public FeatureSplit {
  public:
-  explicit CompositeModel(std::shared_ptr<CompositeImpl> impl) : impl_(std::move(impl)) {}
+  explicit CompositeModel(std::shared_ptr<CompositeImpl> impl) : impl_(std::move(impl)) {
+    // A backbone frozen whole, whose BatchNorm keeps its statistics and that
+    // acts the same in training mode, is pure inference: it runs as a graph.
+    // Asked once, here: only unfreezing changes that, and forward checks it.
+    if (impl_->graph_asked && cache_blocker().empty())
+      graph_ = std::make_unique<InferenceGraph>(impl_->backbone, [this](const at::Tensor& x) { return features(x); });
+  }
   std::shared_ptr<nn::Module> module() override { return impl_; }
   torch::Tensor forward(const torch::Tensor& x) override { return head_forward(frozen_features(x)); }
 
   at::Tensor frozen_features(const at::Tensor& x) override {
     // A backbone that does not train needs no autograd record.
     std::optional<torch::NoGradGuard> no_grad;
-    if (backbone_frozen()) no_grad.emplace();
-    at::Tensor y = features(x);
+    const bool frozen = backbone_frozen();
+    if (frozen) no_grad.emplace();
+    at::Tensor y = frozen && graph_usable() ? (*graph_)(x) : features(x);
     return impl_->pool_first ? impl_->head[0]->as<nn::Functional>()->forward(y) : y;
   }
   at::Tensor head_forward(const at::Tensor& features) override {
@@ -156,7 +167,9 @@ class CompositeModel : public Model, public FeatureSplit {
     // cut) shows on a probe; BatchNorm is excluded above, so nothing updates.
     torch::NoGradGuard no_grad;
     const bool was_training = impl_->is_training();
-    const at::Tensor probe = torch::rand({2, impl_->input.channels, impl_->input.height, impl_->input.width});
+    // Its own generator: asking must not move the run's random streams.
+    const at::Tensor probe = torch::rand({2, impl_->input.channels, impl_->input.height, impl_->input.width},
+                                         at::detail::createCPUGenerator(0));
     impl_->train(true);
     const at::Tensor a = features(probe), b = features(probe);
     impl_->train(false);
@@ -198,12 +211,16 @@ class CompositeModel : public Model, public FeatureSplit {
 
  private:
   torch::Tensor features(const torch::Tensor& x) { return impl_->backbone_model->forward_until(x, impl_->cut); }
+  /// Inside a trace (export) the backbone stays eager, so the exported file
+  /// holds its own weights, not the graph's folded constants.
+  bool graph_usable() const { return graph_ && !torch::jit::tracer::isTracing(); }
   bool backbone_frozen() const {
     for (const auto& p : impl_->backbone->parameters())
       if (p.requires_grad()) return false;
     return true;
   }
   std::shared_ptr<CompositeImpl> impl_;
+  std::unique_ptr<InferenceGraph> graph_;
 };
 
 }  // namespace

@@ -23,7 +23,10 @@ struct CompositeSpec {
   bool freeze_all = false;
   std::vector<std::string> freeze;  ///< module path prefixes to freeze, e.g. [conv1, bn1, layer1]
   bool bn_frozen = true;            ///< frozen parts keep their BatchNorm statistics
-  std::int64_t classes = 1000;      ///< the backbone's own classifier size (dropped by the cut; must fit its weights)
+  /// auto: a backbone frozen whole, BatchNorm frozen, runs as an inference
+  /// graph (model/inference_graph.h); off: always the eager modules
+  bool inference_graph = true;
+  std::int64_t classes = 1000;  ///< the backbone's own classifier size (dropped by the cut; must fit its weights)
   std::vector<HeadLayer> head;
 };
 

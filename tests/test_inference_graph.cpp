@@ -1,0 +1,178 @@
+// Frozen backbones as inference graphs (model/inference_graph.h): the same
+// outputs as the eager modules at every cut point of every backbone, one graph
+// per input kind, and a fresh one when the weights change.
+#include <cmath>
+#include <map>
+
+#include <torch/torch.h>
+
+#include "helpers.h"
+#include "trex/model/inference_graph.h"
+#include "trex/model/precision.h"
+#include "trex/plugin/model.h"
+#include "trex/store/store.h"
+// Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
+#include <catch2/catch.hpp>
+
+using namespace trex;
+using namespace trex::test;
+
+namespace {
+
+std::shared_ptr<Model> build(const std::string& type, std::int64_t channels, std::int64_t size) {
+  Diagnostics diag;
+  Node n = Node::map();
+  n.set("type", Node::scalar(type));
+  auto r = built_plugins().resolve(Kind::Model, n, "model", diag);
+  REQUIRE_NOTHROW(diag.throw_if_any());
+  REQUIRE(r);
+  return built_plugins().create_as<Model>(*r, {channels, size, size, 10, 0, ""});
+}
+
+/// BatchNorm statistics and affine terms away from their initial 0/1, so that
+/// folding them into the convolutions changes the weights for real.
+void randomize_batch_norm(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (const auto& b : m.named_buffers()) {
+    if (b.key().find("running_mean") != std::string::npos) b.value().normal_(0, 0.2);
+    if (b.key().find("running_var") != std::string::npos) b.value().uniform_(0.5, 2.0);
+  }
+  for (const auto& c : m.modules())
+    if (c->name().find("BatchNorm") != std::string::npos)
+      for (auto& p : c->named_parameters()) p.value().normal_(p.key() == "weight" ? 1.0 : 0.0, 0.2);
+}
+
+struct Backbone {
+  std::string type;
+  std::int64_t channels, size;
+};
+
+/// Every model plugin the build has, each preset of it (or the plugin itself),
+/// at a reduced input size that still reaches every stage.
+std::vector<Backbone> every_backbone() {
+  std::vector<Backbone> out;
+  for (const auto* r : built_plugins().plugins(Kind::Model)) {
+    const Descriptor& d = *r->descriptor;
+    const std::int64_t size = std::max<std::int64_t>(32, d.model.input_height * 2 / 7);
+    if (d.presets.empty()) out.push_back({d.name, d.model.input_channels, size});
+    for (const auto& p : d.presets) out.push_back({p.name, d.model.input_channels, size});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a frozen backbone's inference graph equals the eager backbone at every cut point", "[inference_graph]") {
+  const auto backbones = every_backbone();
+  std::map<std::string, std::vector<std::string>> forms;  // what each cut ran as
+  CHECK(backbones.size() >= 18);  // every backbone the build has, read from the plugins' descriptors
+  torch::NoGradGuard no_grad;
+  for (const auto& b : backbones) {
+    auto model = build(b.type, b.channels, b.size);
+    model->module()->eval();
+    randomize_batch_norm(*model->module());
+    const at::Tensor x = torch::randn({3, b.channels, b.size, b.size});
+    for (const auto& stage : model->stages()) {
+      INFO(b.type << " at " << b.size << " px, cut " << stage);
+      InferenceGraph graph(model->module(), [&](const at::Tensor& in) { return model->forward_until(in, stage); });
+      const at::Tensor want = model->forward_until(x, stage);
+      const at::Tensor got = graph(x);
+      REQUIRE(got.sizes() == want.sizes());
+      CHECK(relative_difference(got, want) <= 1e-4);
+      forms[graph.forms().at(0)].push_back(b.type + "/" + stage);
+    }
+  }
+  // Where a graph fails its own check it falls back; that must stay the exception.
+  for (const auto& [form, cuts] : forms) {
+    std::string list;
+    for (const auto& c : cuts) list += " " + c;
+    UNSCOPED_INFO(form << ": " << cuts.size() << " cuts:" << list);
+  }
+  CHECK(forms["eager"].size() * 10 <= forms["oneDNN"].size() + forms["frozen"].size());
+  CHECK(forms["oneDNN"].size() >= forms["frozen"].size());
+}
+
+TEST_CASE("under bf16 autocast an inference graph runs the eager modules; in fp32 channels-last, a graph",
+          "[inference_graph]") {
+  auto model = build("resnet18", 3, 64);
+  model->module()->eval();
+  randomize_batch_norm(*model->module());
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = torch::randn({4, 3, 64, 64}).contiguous(at::MemoryFormat::ChannelsLast);
+  const auto layer4 = [&](const at::Tensor& in) { return model->forward_until(in, "layer4"); };
+  InferenceGraph graph(model->module(), layer4);
+  const Precision bf16{c10::Device(c10::kCPU), true, true};
+  CHECK(torch::equal(bf16.run(x, std::ref(graph)), bf16.run(x, layer4)));
+  CHECK(graph.compiled() == 0);
+  CHECK(relative_difference(graph(x), layer4(x)) <= 1e-4);
+  CHECK(graph.forms() == std::vector<std::string>{"oneDNN"});
+}
+
+TEST_CASE("an inference graph compiles once per image size and again when the weights change", "[inference_graph]") {
+  auto model = build("resnet18", 3, 32);
+  model->module()->eval();
+  torch::NoGradGuard no_grad;
+  InferenceGraph graph(model->module(), [&](const at::Tensor& in) { return model->forward_until(in, "layer2"); });
+  const at::Tensor a = torch::randn({4, 3, 32, 32}), b = torch::randn({3, 3, 32, 32});
+  CHECK(relative_difference(graph(a), model->forward_until(a, "layer2")) <= 1e-4);
+  CHECK(relative_difference(graph(b), model->forward_until(b, "layer2")) <= 1e-4);  // a last, smaller batch
+  graph(a);
+  graph(b);
+  CHECK(graph.compiled() == 1);  // the batch size is not part of a conv net's graph
+  // A checkpoint loaded in place (copy_) and a tensor replaced (set_data) both reach the graph.
+  for (auto& p : model->module()->named_parameters())
+    if (p.key() == "layer1.0.bn1.weight") p.value().mul_(3);
+  const at::Tensor scaled = graph(a);
+  CHECK(graph.compiled() == 2);
+  CHECK(relative_difference(scaled, model->forward_until(a, "layer2")) <= 1e-4);
+  for (auto& p : model->module()->named_parameters())
+    if (p.key() == "conv1.weight") p.value().set_data(torch::randn_like(p.value()));
+  CHECK(relative_difference(graph(a), model->forward_until(a, "layer2")) <= 1e-4);
+  CHECK(graph.compiled() == 3);
+
+  // A forward that records the batch size as a constant: a smaller batch gets a graph of its own.
+  InferenceGraph flat(model->module(), [&](const at::Tensor& in) {
+    return model->forward_until(in, "layer2").reshape({in.size(0), -1});
+  });
+  const auto want = [&](const at::Tensor& in) { return model->forward_until(in, "layer2").flatten(1); };
+  CHECK(relative_difference(flat(a), want(a)) <= 1e-4);
+  CHECK(relative_difference(flat(b), want(b)) <= 1e-4);
+  CHECK(relative_difference(flat(b), want(b)) <= 1e-4);
+  CHECK(flat.compiled() == 2);
+}
+
+TEST_CASE("a run on a frozen backbone learns the same with its inference graph as with the eager modules",
+          "[inference_graph][transfer]") {
+  // Random flips keep the feature cache off, so every batch goes through the backbone.
+  const std::string spec = R"(name: graph
+seed: 3
+data: {type: fashion_mnist, limit: 300}
+augment: {train: [random_flip, normalize], eval: [normalize]}
+model:
+  backbone: {type: resnet18, cut: layer2, freeze: true, inference_graph: GRAPH}
+  head: [global_avg_pool, dense]
+train: {epochs: 2, batch_size: 64, precision: fp32, optimizer: {type: adam, lr: 0.01}}
+)";
+  TempDir d;
+  std::map<std::string, double> metrics[2];
+  for (int graph = 0; graph < 2; ++graph) {
+    std::string s = spec;
+    s.replace(s.find("GRAPH"), 5, graph ? "auto" : "off");
+    write_file(d.file("g.yaml"), s);
+    const auto r = run_command(trex_binary() + " run " + d.file("g.yaml") + " --store " + d.file("s.db"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.output.find("feature cache off") != std::string::npos);
+    Store store(d.file("s.db"), true);
+    for (const auto& m : store.metrics(store.runs().back().id))
+      metrics[graph][m.key() + " " + std::to_string(m.epoch)] = m.value;
+  }
+  REQUIRE(metrics[0].size() >= 6);  // train loss and accuracy of 2 epochs, test loss and accuracy
+  REQUIRE(metrics[0].size() == metrics[1].size());
+  // The graph's features differ from eager in the last bits (BatchNorm folded),
+  // so ten Adam steps later losses agree closely and accuracies to a sample or so.
+  for (const auto& [key, eager] : metrics[0]) {
+    INFO(key << ": eager " << eager << ", graph " << metrics[1].at(key));
+    CHECK(std::abs(metrics[1].at(key) - eager) <= (key.find("loss") != std::string::npos ? 1e-3 * eager : 0.01));
+  }
+}
