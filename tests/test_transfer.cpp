@@ -152,6 +152,10 @@ TEST_CASE("composite model errors name the key and the fix", "[transfer]") {
              Contains("the head must end with a dense layer"));
   CHECK_THAT(errors("{backbone: {type: seed_cnn, freeze: maybe}, head: [dense]}"),
              Contains("model.backbone.freeze: expected true, false or a list of module names"));
+  CHECK_THAT(errors("{backbone: {type: seed_cnn, bn: thawed}, head: [dense]}"),
+             Contains("model.backbone.bn: expected frozen or train"));
+  CHECK_THAT(errors("{backbone: {type: seed_cnn, inference_graph: on}, head: [dense]}"),
+             Contains("model.backbone.inference_graph: expected auto or off"));
 }
 
 TEST_CASE("a head layer that does not fit the cut's output says so", "[transfer]") {

@@ -21,6 +21,21 @@ Schema layer_schema(const std::string& type) {
   return {};
 }
 
+/// A backbone key with two values, e.g. bn: frozen | train: true for the
+/// first; recorded in `out` either way (the default when absent or wrong).
+bool two_way(const Node& extra, const std::string& key, const std::pair<const char*, const char*>& values,
+             bool fallback, Diagnostics& diag, Node& out) {
+  bool first = fallback;
+  if (const Node* v = extra.find(key)) {
+    if (!v->is_scalar() || (v->text() != values.first && v->text() != values.second))
+      diag.add(v->origin(), "model.backbone." + key, std::string("expected ") + values.first + " or " + values.second);
+    else
+      first = v->text() == values.first;
+  }
+  out.set(key, Node::scalar(first ? values.first : values.second, false, extra.origin()));
+  return first;
+}
+
 const std::vector<std::string> kLayers{"global_avg_pool", "global_max_pool", "flatten",   "batch_norm",
                                        "dense",           "dropout",         "activation"};
 
@@ -72,20 +87,8 @@ std::optional<CompositeSpec> resolve_composite(const Node& node, const Registry&
   } else {
     backbone_out.set("freeze", Node::scalar("false", false, plugin_node.origin()));
   }
-  if (const Node* bn = extra.find("bn")) {
-    if (!bn->is_scalar() || (bn->text() != "frozen" && bn->text() != "train"))
-      diag.add(bn->origin(), "model.backbone.bn", "expected frozen or train");
-    else
-      out.bn_frozen = bn->text() == "frozen";
-  }
-  backbone_out.set("bn", Node::scalar(out.bn_frozen ? "frozen" : "train", false, plugin_node.origin()));
-  if (const Node* g = extra.find("inference_graph")) {
-    if (!g->is_scalar() || (g->text() != "auto" && g->text() != "off"))
-      diag.add(g->origin(), "model.backbone.inference_graph", "expected auto or off");
-    else
-      out.inference_graph = g->text() == "auto";
-  }
-  backbone_out.set("inference_graph", Node::scalar(out.inference_graph ? "auto" : "off", false, plugin_node.origin()));
+  out.bn_frozen = two_way(extra, "bn", {"frozen", "train"}, out.bn_frozen, diag, backbone_out);
+  out.inference_graph = two_way(extra, "inference_graph", {"auto", "off"}, out.inference_graph, diag, backbone_out);
   if (const Node* c = extra.find("classes")) {
     ParamSpec spec("classes", T::Int, "");
     spec.range(1, 1 << 20);
