@@ -71,10 +71,15 @@ InferenceGraph::Graph InferenceGraph::compile(const std::string& key, const at::
   for (const auto& m : module_->modules()) modes.emplace_back(m, m->is_training());
   module_->eval();
   at::Tensor want;
-  torch::jit::Module traced = trace_module(*module_, forward_, x, "__torch__.trex.InferenceGraph", &want);
+  std::optional<torch::jit::Module> traced;
+  try {
+    traced = trace_module(*module_, forward_, x, "__torch__.trex.InferenceGraph", &want);
+  } catch (const std::exception&) {  // a forward the tracer cannot record runs eager, as before
+  }
   for (auto& [m, training] : modes) m->train(training);  // parents first, so children keep their own
-  traced.eval();
-  std::vector<Graph> candidates{{key, torch::jit::freeze(traced), "frozen", {x.size(0)}}};
+  if (!traced) return out = forward_(x), Graph{key, std::nullopt, "eager", {}};
+  traced->eval();
+  std::vector<Graph> candidates{{key, torch::jit::freeze(*traced), "frozen", {x.size(0)}}};
   // oneDNN's blocked layouts pay in fp32 (the pass converts fp32 ops only):
   // tried first, then plain freezing if it fails or gives other outputs.
   if (x.scalar_type() == at::kFloat && x.device().is_cpu()) try {
