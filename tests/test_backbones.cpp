@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
+#include "trex/model/inference_graph.h"
 #include "trex/model/weights.h"
 #include "trex/plugin/model.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
@@ -37,10 +38,6 @@ std::shared_ptr<Model> build(const std::string& type, std::int64_t channels, std
 c10::IValue load_pickle(const std::string& path) {
   const std::string bytes = read_file(path);
   return torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-}
-
-double relative_error(const at::Tensor& got, const at::Tensor& want) {
-  return (got - want).abs().max().item<double>() / std::max(1e-12, want.abs().max().item<double>());
 }
 
 struct Twin {
@@ -87,7 +84,7 @@ void check_parity(const Twin& t, std::int64_t size, std::int64_t channels, const
     const at::Tensor want = kv.value().toTensor();
     const at::Tensor got = cut == "logits" ? model->forward(x) : model->forward_until(x, cut);
     CHECK(got.sizes() == want.sizes());
-    if (got.sizes() == want.sizes()) CHECK(relative_error(got, want) <= 1e-5);
+    if (got.sizes() == want.sizes()) CHECK(relative_difference(got, want) <= 1e-5);
   }
 }
 
@@ -348,7 +345,7 @@ TEST_CASE("resnet_cifar equals its torch.nn twin on the same weights at every cu
       const at::Tensor want = kv.value().toTensor();
       const at::Tensor got = cut == "logits" ? model->forward(x) : model->forward_until(x, cut);
       REQUIRE(got.sizes() == want.sizes());
-      CHECK(relative_error(got, want) <= 1e-5);
+      CHECK(relative_difference(got, want) <= 1e-5);
     }
   }
 }

@@ -127,9 +127,11 @@ at::Tensor InferenceGraph::operator()(const at::Tensor& x) {
     }
     if (got.defined() && same_output(got, forward_(x))) return it->batches.push_back(batch), got;
   }
+  // A kind seen before whose graph does not fit this batch size gets one of its own.
+  const std::string key = it == graphs_.end() ? kind : exact;
   if (graphs_.size() == kMaxGraphs) graphs_.erase(graphs_.begin());
   at::Tensor out;
-  graphs_.push_back(compile(it == graphs_.end() ? kind : exact, x, out));
+  graphs_.push_back(compile(key, x, out));
   ++compiles_;
   return out;
 }
