@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <climits>
 #include <iostream>
 
 #include <torch/torch.h>
@@ -48,8 +49,8 @@ TORCH_MODULE(Net);
 }  // namespace
 
 int main(int argc, char** argv) {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_MMAP_MAX, 0);  // what trex-torch sets (trex::keep_freed_memory)
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
   const std::string root = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
   torch::set_num_threads(argc > 2 ? std::atoi(argv[2]) : 2);
   torch::manual_seed(0);

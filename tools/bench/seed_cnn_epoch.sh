@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 REPS=${REPS:-3} THREADS=${THREADS:-2}
 ROOT=/usr/share/datasets/fashion-mnist
 cmake --build build --target bench_libtorch_loop trex > /dev/null
-export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824  # what trex and the C++ loop set with mallopt
+export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647  # what trex and the C++ loop set with mallopt
 store=$(mktemp -d)
 trap 'rm -rf "$store"' EXIT
 declare -a trex cpp py

@@ -1,5 +1,4 @@
 // trex run, trex validate
-#include <malloc.h>
 
 #include <iostream>
 
@@ -146,9 +145,6 @@ void add_run_commands(CLI::App& app, int& exit_code) {
   run->add_option("--trial", args->trial, "SWEEP_ID:NUMBER (set by trex sweep)")->group("");
   add_common(*run, args->common);
   run->callback([args, &exit_code] {
-    // glibc's mmap/munmap churn on large tensors made training erratic (issue #3).
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     Phases phases;
     phases.add("start", seconds_since_process_start());  // loading LibTorch and the rest before main
     exit_code = do_run(*args, phases);

@@ -3,8 +3,10 @@
 // forwards here.
 #include "app_main.h"
 #include "commands.h"
+#include "trex/common/system.h"
 
 int main(int argc, char** argv) {
+  trex::keep_freed_memory();
   trex::cli::init_logging();
   CLI::App app{"trex: image classification and transfer-learning experiments"};
   app.name("trex");

@@ -1,5 +1,6 @@
 #include "trex/common/system.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <chrono>
 #include <algorithm>
 #include <cstdlib>
+#include <climits>
 #include <ctime>
 #include <fstream>
 
@@ -38,6 +40,11 @@ double seconds_since_process_start() {
 std::string tunables_with_hugepages(const std::string& current) {
   if (current.find("glibc.malloc.hugetlb") != std::string::npos) return current;
   return current.empty() ? "glibc.malloc.hugetlb=1" : current + ":glibc.malloc.hugetlb=1";
+}
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_MAX, 0);  // glibc still maps when the heap cannot grow
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
 }
 
 bool process_alive(std::int64_t pid) {
