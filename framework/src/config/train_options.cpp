@@ -23,10 +23,12 @@ const OptionTable<TrainOptions>& top_table() {
     t.field("workers", &TrainOptions::workers, "data loader threads").range(0, 256);
     t.field("prefetch", &TrainOptions::prefetch, "batches decoded ahead of the model").range(1, 1024);
     t.field("device", &TrainOptions::device, "where to train").one_of({"cpu", "cuda"});
-    t.field("channels_last", &TrainOptions::channels_last, "NHWC memory format for the model and batches");
+    t.field("channels_last", &TrainOptions::channels_last,
+            "NHWC memory format for the model and batches; true by default: it trained as fast or faster than NCHW "
+            "in fp32 and bf16 for every backbone measured (1.0-2.9x at 224-299 px, MobileNet most)");
     t.field("bf16", &TrainOptions::bf16, "CPU autocast to bfloat16 in forward (the same as precision: bf16)");
     t.field("precision", &TrainOptions::precision,
-            "fp32; bf16 (CPU autocast); auto: bf16 autocast + channels_last where the CPU runs bf16 natively "
+            "fp32; bf16 (CPU autocast); auto: bf16 autocast where the CPU runs bf16 natively "
             "(avx512_bf16 or AMX), fp32 elsewhere")
         .one_of({"auto", "fp32", "bf16"});
     t.field(

@@ -37,7 +37,6 @@ Precision choose_precision(const TrainOptions& t, const std::string& flags, std:
   if (why) *why = t.bf16 || t.precision == "bf16" ? "asked for" : "train.precision: fp32";
   if (t.precision == "auto" && !t.bf16) {
     p.bf16 = native;
-    p.channels_last = native || t.channels_last;
     if (why)
       *why = native ? "auto: this CPU runs bf16 natively (avx512_bf16 or amx_bf16)"
                     : "auto: this CPU has no native bf16 (no avx512_bf16 or amx_bf16), so fp32";

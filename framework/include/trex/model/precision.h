@@ -36,9 +36,10 @@ struct Precision {
 struct TrainOptions;
 
 /// What train.precision (and the bf16 alias) ask for on a CPU with these
-/// /proc/cpuinfo flags: auto takes bf16 autocast + channels_last only where
-/// bf16 runs natively (avx512_bf16 or amx_bf16; emulated, it was 10x slower
-/// than fp32 on this pool's machines) and fp32 elsewhere. `why` says which.
+/// /proc/cpuinfo flags: auto takes bf16 autocast only where bf16 runs natively
+/// (avx512_bf16 or amx_bf16; emulated, it was 10x slower than fp32 on this
+/// pool's machines) and fp32 elsewhere. `why` says which. The memory format
+/// is train.channels_last's, whatever the precision.
 Precision choose_precision(const TrainOptions& t, const std::string& cpu_flags, std::string* why = nullptr);
 /// This CPU's flags line from /proc/cpuinfo ("" without one).
 std::string cpu_flags();
