@@ -145,3 +145,62 @@ TEST_CASE("the book's dog-breed spec runs one epoch on a Kaggle-layout folder wi
   // Trainable: the head only: 2048*512+512 + 512*512+512 + 512*3+3; the frozen InceptionV3 is not.
   CHECK(out.output == "completed\n6\n" + std::to_string(2048 * 512 + 512 + 512 * 512 + 512 + 512 * 3 + 3) + "\n3\n");
 }
+
+TEST_CASE("trex bench-loader times the spec's training loader alone, epoch by epoch", "[image_folder][e2e]") {
+  TempDir d;
+  write_image_folder(d.file("images"), 4);
+  const std::string spec =
+      write_file(d.file("loader.yaml"), "name: loader\ndata: {type: image_folder, root: " + d.file("images") +
+                                            ", height: 24, width: 24, test_fraction: 0.25}\n"
+                                            "augment: {train: [random_flip, normalize], eval: "
+                                            "[normalize]}\nmodel: {type: resnet18}\n"
+                                            "train: {batch_size: 4, workers: 2}\n");
+  auto r = run_command(trex_binary() + " bench-loader " + spec + " --epochs 2 --set train.batch_size=5");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // 12 images, a quarter held out for test: the 9 of the train split, in batches of the --set size.
+  CHECK_THAT(r.output, Contains("train loader: 9 images, batch 5, 2 workers") && Contains("3x24x24 out"));
+  CHECK_THAT(r.output, Contains("epoch 1/2  9 images") && Contains("epoch 2/2  9 images") && Contains("img/s"));
+  // A spec error is the spec's, named as `trex run` names it.
+  r = run_command(trex_binary() + " bench-loader " + spec + " --set train.workers=-1");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("train.workers"));
+}
+
+TEST_CASE("a large JPEG decodes at a reduced scale when that still covers the output, close to a whole decode",
+          "[image_folder]") {
+  TempDir d;
+  // A photo-like 900 x 700 image: smooth gradients, edges and texture.
+  cv::Mat photo(700, 900, CV_8UC3);
+  for (int y = 0; y < photo.rows; ++y)
+    for (int x = 0; x < photo.cols; ++x)
+      photo.at<cv::Vec3b>(y, x) = cv::Vec3b(x * 255 / 900, y * 255 / 700, (x * y / 97 + (x ^ y)) % 256);
+  cv::circle(photo, {450, 350}, 200, cv::Scalar(250, 30, 90), 12);
+  fs::create_directories(d.file("a"));
+  fs::create_directories(d.file("b"));
+  cv::imwrite(d.file("a/photo.jpg"), photo, {cv::IMWRITE_JPEG_QUALITY, 92});
+  cv::imwrite(d.file("b/photo.png"), photo);
+  for (const char* channels : {"3", "1"}) {
+    INFO("channels " << channels);
+    std::map<std::string, std::string> keys{
+        {"root", d.str()}, {"height", "100"}, {"width", "120"}, {"channels", channels}};
+    const cv::Mat reduced = open_folder(keys)->image("train", 0);  // 1/4 scale: 225 x 175 still covers it
+    keys["reduced_decode"] = "false";
+    const cv::Mat whole = open_folder(keys)->image("train", 0);
+    REQUIRE(reduced.size() == cv::Size(120, 100));
+    REQUIRE(whole.size() == reduced.size());
+    REQUIRE(whole.type() == reduced.type());
+    cv::Mat diff;
+    cv::absdiff(reduced, whole, diff);
+    const double mean = cv::mean(diff.reshape(1))[0];
+    CHECK(mean > 0);    // the scaled decode did run
+    CHECK(mean < 3.0);  // and gives the same picture, within a few levels
+    // A PNG cannot be scaled while decoding: the same pixels either way.
+    keys["reduced_decode"] = "true";
+    const cv::Mat png = open_folder(keys)->image("train", 1);
+    keys["reduced_decode"] = "false";
+    cv::Mat png_diff;
+    cv::absdiff(png, open_folder(keys)->image("train", 1), png_diff);
+    CHECK(cv::countNonZero(png_diff.reshape(1)) == 0);
+  }
+}

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -31,7 +33,35 @@ struct ImageFolderOptions {
   std::string on_bad_image = "fail";  ///< fail | skip
   /// Images whose header states more pixels are refused by name (PIL's default limit).
   std::int64_t max_pixels = 89478485;
+  bool reduced_decode = true;  ///< JPEGs decoded at 1/2, 1/4 or 1/8 size when that still covers the output
 };
+
+/// The whole file; "" with an error naming it when it cannot be read.
+std::vector<unsigned char> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : -1;
+  std::vector<unsigned char> bytes(size > 0 ? static_cast<std::size_t>(size) : 0);
+  if (size < 0 || !in.seekg(0) || !in.read(reinterpret_cast<char*>(bytes.data()), size))
+    throw std::runtime_error(path + ": cannot read it (" + (fs::exists(path) ? "not a readable file" : "gone") +
+                             "); set data.on_bad_image: skip to leave such files out");
+  return bytes;
+}
+
+/// The IMREAD_REDUCED_* flag that decodes a JPEG of `size` at the smallest
+/// 1/8, 1/4 or 1/2 scale (libjpeg's DCT scaling) that still covers `out`, so
+/// the resize only has to finish the job; `flags` itself when none does.
+int reduced_flags(int flags, const ImageSize& size, const cv::Size& out) {
+  for (int scale : {8, 4, 2})
+    if (size.width / scale >= static_cast<std::uint64_t>(out.width) &&
+        size.height / scale >= static_cast<std::uint64_t>(out.height)) {
+      if (scale == 8)
+        return flags == cv::IMREAD_GRAYSCALE ? cv::IMREAD_REDUCED_GRAYSCALE_8 : cv::IMREAD_REDUCED_COLOR_8;
+      if (scale == 4)
+        return flags == cv::IMREAD_GRAYSCALE ? cv::IMREAD_REDUCED_GRAYSCALE_4 : cv::IMREAD_REDUCED_COLOR_4;
+      return flags == cv::IMREAD_GRAYSCALE ? cv::IMREAD_REDUCED_GRAYSCALE_2 : cv::IMREAD_REDUCED_COLOR_2;
+    }
+  return flags;
+}
 
 bool is_image(const fs::path& p) {
   std::string e = p.extension().string();
@@ -84,24 +114,32 @@ class ImageFolder : public Dataset {
   std::int64_t skipped_images() const override { return skipped_; }
   cv::Mat image(const std::string&, std::size_t index) const override {
     const std::string& path = paths_.at(index);
-    cv::Mat img = decode(path, o_.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-    if (o_.channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
-    if (img.rows != o_.height || img.cols != o_.width)
-      cv::resize(img, img, cv::Size(static_cast<int>(o_.width), static_cast<int>(o_.height)), 0, 0, cv::INTER_AREA);
+    const cv::Size out(static_cast<int>(o_.width), static_cast<int>(o_.height));
+    cv::Mat img = decode(path, o_.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR, out);
+    // BGR -> RGB only permutes channels, so it commutes with the resize: it
+    // runs on whichever of the two images is smaller.
+    const bool shrinks = img.total() > out.area();
+    if (o_.channels == 3 && !shrinks) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+    if (img.size() != out) cv::resize(img, img, out, 0, 0, cv::INTER_AREA);
+    if (o_.channels == 3 && shrinks) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
     return img;
   }
 
  private:
-  /// The file decoded, after its header's size is checked against max_pixels.
-  cv::Mat decode(const std::string& path, int flags) const {
-    std::ifstream in(path, std::ios::binary);
-    const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (const auto size = header_size(bytes.data(), bytes.size());
-        size && size->pixels() > static_cast<std::uint64_t>(o_.max_pixels))
+  /// The file decoded, after its header's size is checked against max_pixels;
+  /// a JPEG at a reduced size when that still covers `out` (when given).
+  cv::Mat decode(const std::string& path, int flags, std::optional<cv::Size> out = std::nullopt) const {
+    const std::vector<unsigned char> bytes = read_file(path);
+    const auto size = header_size(bytes.data(), bytes.size());
+    if (size && size->pixels() > static_cast<std::uint64_t>(o_.max_pixels))
       throw std::runtime_error(path + ": its header states " + std::to_string(size->width) + " x " +
                                std::to_string(size->height) + " pixels, over data.max_pixels (" +
                                std::to_string(o_.max_pixels) +
                                "); raise it if the image is real, or set data.on_bad_image: skip");
+    // Only JPEG scales while decoding; OpenCV would decode other formats whole
+    // and shrink them with a plain bilinear resize.
+    const bool jpeg = bytes.size() > 2 && bytes[0] == 0xFF && bytes[1] == 0xD8;
+    if (out && size && jpeg && o_.reduced_decode) flags = reduced_flags(flags, *size, *out);
     cv::Mat img = cv::imdecode(bytes, flags);
     if (img.empty())
       throw std::runtime_error(path +
@@ -151,7 +189,7 @@ class ImageFolder : public Dataset {
 const Descriptor& descriptor() {
   using T = ParamType;
   static const Descriptor d = make_descriptor(
-      Kind::Dataset, "image_folder", "1.0.0",
+      Kind::Dataset, "image_folder", "1.1.0",
       "images in class sub-folders, or a folder plus a CSV of id -> label (Kaggle)",
       {ParamSpec("root", T::String, "the dataset folder").def(std::string("data/images")),
        ParamSpec("layout", T::String, "folders: root/<class>/<image>; csv: root/<images>/<id><extension> + root/<csv>")
@@ -171,7 +209,11 @@ const Descriptor& descriptor() {
        ParamSpec("max_pixels", T::Int,
                  "an image whose header states more pixels (width x height) is refused, or skipped")
            .def(ImageFolderOptions{}.max_pixels)
-           .range(1, std::int64_t{1} << 40)});
+           .range(1, std::int64_t{1} << 40),
+       ParamSpec("reduced_decode", T::Bool,
+                 "decode a JPEG at 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling) when that still covers height x "
+                 "width, then resize: faster on large photos; false decodes every image whole")
+           .def(true)});
   return d;
 }
 
@@ -190,6 +232,7 @@ std::unique_ptr<Plugin> create(const ParamMap& p, const BuildContext&) {
   if (o.channels == 2) throw std::invalid_argument("image_folder channels must be 1 or 3");
   o.on_bad_image = p.get_string("on_bad_image");
   o.max_pixels = p.get_int("max_pixels");
+  o.reduced_decode = p.get_bool("reduced_decode");
   return std::make_unique<ImageFolder>(std::move(o));
 }
 
