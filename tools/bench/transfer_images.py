@@ -1,5 +1,8 @@
 """Writes a class-folder JPEG dataset for tools/bench/transfer.sh: N images of
-200-500 px a side (random aspect), smooth random colour fields, 10 classes."""
+200-500 px a side (or MIN-MAX; random aspect), smooth random colour fields,
+10 classes.
+
+usage: transfer_images.py ROOT N [MIN MAX]"""
 import os
 import sys
 
@@ -7,9 +10,10 @@ import numpy as np
 from PIL import Image
 
 root, count = sys.argv[1], int(sys.argv[2])
+low, high = (int(v) for v in sys.argv[3:5]) if len(sys.argv) > 4 else (200, 500)
 rng = np.random.default_rng(0)
 for i in range(count):
-    w, h = (int(v) for v in rng.integers(200, 501, size=2))
+    w, h = (int(v) for v in rng.integers(low, high + 1, size=2))
     small = rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
     image = Image.fromarray(small).resize((w, h), Image.BILINEAR)
     folder = os.path.join(root, f"class{i % 10}")

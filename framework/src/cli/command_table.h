@@ -22,6 +22,7 @@ constexpr CommandInfo kCommands[] = {
     {"eda", "look at a spec's dataset: samples, sizes, class counts, intensities (PNG + HTML)", true},
     {"report", "a run's curves, prediction grids, confusion matrix and report (PNG + HTML)", true},
     {"plot", "one metric of several runs on one chart, named by what differs between them", true},
+    {"bench-loader", "time the spec's training loader alone (read, decode, resize, augment, batch): img/s", true},
     {"augment-preview", "one image under N random draws of the spec's training augmentation, as a grid", true},
     {"show", "a run's record, resolved spec, per-epoch metrics and summaries", false},
     {"runs", "list and query the runs in the store", false},

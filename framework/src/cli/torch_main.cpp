@@ -17,5 +17,6 @@ int main(int argc, char** argv) {
   trex::cli::add_use_commands(app, exit_code);
   trex::cli::add_report_commands(app, exit_code);
   trex::cli::add_preview_command(app, exit_code);
+  trex::cli::add_bench_loader_command(app, exit_code);
   return trex::cli::run_app(app, argc, argv, exit_code);
 }

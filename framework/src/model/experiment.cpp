@@ -23,7 +23,7 @@ Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& r
   return Pipeline(std::move(out));
 }
 
-Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store, Phases* phases) {
+Experiment build_data(const ResolvedSpec& spec, const Registry& registry) {
   Experiment e;
   e.dataset = registry.create_as<Dataset>(spec.data, {});
   e.class_names = e.dataset->class_names();
@@ -38,6 +38,11 @@ Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, 
     throw std::runtime_error("augment.train makes " + std::to_string(train.height) + "x" + std::to_string(train.width) +
                              " images but augment.eval makes " + std::to_string(e.input_shape.height) + "x" +
                              std::to_string(e.input_shape.width) + "; add the same resize/crop to both lists");
+  return e;
+}
+
+Experiment build_experiment(const ResolvedSpec& spec, const Registry& registry, const Store* store, Phases* phases) {
+  Experiment e = build_data(spec, registry);
   mark_phase(phases, "data");
   BuildContext ctx;
   ctx.channels = e.input_shape.channels;

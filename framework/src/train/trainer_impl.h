@@ -23,8 +23,6 @@
 
 namespace trex {
 
-constexpr std::uint64_t kTrainStream = 1, kValStream = 2, kTestStream = 3;
-
 // The training loop, read top to bottom: run() -> train_one_epoch() -> step(),
 // and evaluate(). What watches the loop is a callback (train/callback.h).
 class Trainer {

@@ -49,6 +49,9 @@ struct Batch {
   std::vector<std::size_t> positions;  ///< positions in the set, for per-example records
 };
 
+/// The random streams of a run's train, val and test passes (LoaderOptions::stream).
+constexpr std::uint64_t kTrainStream = 1, kValStream = 2, kTestStream = 3;
+
 struct LoaderOptions {
   std::int64_t batch_size = 128;
   bool shuffle = false;

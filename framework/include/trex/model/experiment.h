@@ -35,6 +35,9 @@ Pipeline build_pipeline(const std::vector<AugmentStep>& steps, const Registry& r
 
 class Store;
 
+/// The data parts only (dataset, splits, pipelines, shapes; no model): what
+/// the loader alone needs.
+Experiment build_data(const ResolvedSpec& spec, const Registry& registry);
 /// Builds every part; the model is seeded with the spec's seed and loads
 /// model.weights when set (`run:` references need `store`); marks "data",
 /// "model" and "weights" on `phases` when given.
