@@ -62,24 +62,29 @@ std::vector<Backbone> every_backbone() {
 
 }  // namespace
 
-TEST_CASE("a frozen backbone's inference graph equals the eager backbone at every cut point", "[inference_graph]") {
+TEST_CASE("a frozen backbone's inference graph equals the eager backbone at every cut point, NCHW and channels-last",
+          "[inference_graph]") {
   const auto backbones = every_backbone();
-  std::map<std::string, std::vector<std::string>> forms;  // what each cut ran as
+  std::map<std::string, std::vector<std::string>> forms;  // what each cut ran as, e.g. "NHWC frozen"
   CHECK(backbones.size() >= 18);  // every backbone the build has, read from the plugins' descriptors
   torch::NoGradGuard no_grad;
   for (const auto& b : backbones) {
     auto model = build(b.type, b.channels, b.size);
     model->module()->eval();
     randomize_batch_norm(*model->module());
-    const at::Tensor x = torch::randn({3, b.channels, b.size, b.size});
-    for (const auto& stage : model->stages()) {
-      INFO(b.type << " at " << b.size << " px, cut " << stage);
-      InferenceGraph graph(model->module(), [&](const at::Tensor& in) { return model->forward_until(in, stage); });
-      const at::Tensor want = model->forward_until(x, stage);
-      const at::Tensor got = graph(x);
-      REQUIRE(got.sizes() == want.sizes());
-      CHECK(relative_difference(got, want) <= 1e-4);
-      forms[graph.forms().at(0)].push_back(b.type + "/" + stage);
+    for (const auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+      const std::string layout = format == at::MemoryFormat::Contiguous ? "NCHW " : "NHWC ";
+      Precision{c10::Device(c10::kCPU), format == at::MemoryFormat::ChannelsLast}.apply_to(*model->module());
+      const at::Tensor x = torch::randn({3, b.channels, b.size, b.size}).contiguous(format);
+      for (const auto& stage : model->stages()) {
+        INFO(b.type << " at " << b.size << " px, " << layout << "cut " << stage);
+        InferenceGraph graph(model->module(), [&](const at::Tensor& in) { return model->forward_until(in, stage); });
+        const at::Tensor want = model->forward_until(x, stage);
+        const at::Tensor got = graph(x);
+        REQUIRE(got.sizes() == want.sizes());
+        CHECK(relative_difference(got, want) <= 1e-4);
+        forms[layout + graph.forms().at(0)].push_back(b.type + "/" + stage);
+      }
     }
   }
   // Where a graph fails its own check it falls back; that must stay the exception.
@@ -88,11 +93,13 @@ TEST_CASE("a frozen backbone's inference graph equals the eager backbone at ever
     for (const auto& c : cuts) list += " " + c;
     UNSCOPED_INFO(form << ": " << cuts.size() << " cuts:" << list);
   }
-  CHECK(forms["eager"].size() * 10 <= forms["oneDNN"].size() + forms["frozen"].size());
-  CHECK(forms["oneDNN"].size() >= forms["frozen"].size());
+  for (const std::string layout : {"NCHW ", "NHWC "})
+    CHECK(forms[layout + "eager"].size() * 10 <= forms[layout + "oneDNN"].size() + forms[layout + "frozen"].size());
+  CHECK(forms["NCHW oneDNN"].size() >= forms["NCHW frozen"].size());  // the first choice from NCHW
+  CHECK(forms["NHWC frozen"].size() >= forms["NHWC oneDNN"].size());  // and from channels-last
 }
 
-TEST_CASE("under bf16 autocast an inference graph runs the eager modules; in fp32 channels-last, a graph",
+TEST_CASE("under bf16 autocast an inference graph runs the eager modules, in fp32 channels-last a frozen graph",
           "[inference_graph]") {
   auto model = build("resnet18", 3, 64);
   model->module()->eval();
@@ -105,7 +112,7 @@ TEST_CASE("under bf16 autocast an inference graph runs the eager modules; in fp3
   CHECK(torch::equal(bf16.run(x, std::ref(graph)), bf16.run(x, layer4)));
   CHECK(graph.compiled() == 0);
   CHECK(relative_difference(graph(x), layer4(x)) <= 1e-4);
-  CHECK(graph.forms() == std::vector<std::string>{"oneDNN"});
+  CHECK(graph.forms() == std::vector<std::string>{"frozen"});  // oneDNN's layouts lose from channels-last
 }
 
 TEST_CASE("an inference graph compiles once per image size and again when the weights change", "[inference_graph]") {
@@ -130,7 +137,9 @@ TEST_CASE("an inference graph compiles once per image size and again when the we
   CHECK(relative_difference(graph(a), model->forward_until(a, "layer2")) <= 1e-4);
   CHECK(graph.compiled() == 3);
 
-  // A forward that records the batch size as a constant: a smaller batch gets a graph of its own.
+  // A forward that records the batch size as a constant: the graph traced on
+  // the first rows does not fit a whole batch, so each batch size gets a
+  // graph traced on it (3 compiles: the first rows', a's and b's).
   InferenceGraph flat(model->module(), [&](const at::Tensor& in) {
     return model->forward_until(in, "layer2").reshape({in.size(0), -1});
   });
@@ -138,7 +147,8 @@ TEST_CASE("an inference graph compiles once per image size and again when the we
   CHECK(relative_difference(flat(a), want(a)) <= 1e-4);
   CHECK(relative_difference(flat(b), want(b)) <= 1e-4);
   CHECK(relative_difference(flat(b), want(b)) <= 1e-4);
-  CHECK(flat.compiled() == 2);
+  CHECK(flat.compiled() == 3);
+  CHECK(flat.forms() == std::vector<std::string>(3, "oneDNN"));
 }
 
 TEST_CASE("a run on a frozen backbone learns the same with its inference graph as with the eager modules",

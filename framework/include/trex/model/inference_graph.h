@@ -32,12 +32,14 @@ class InferenceGraph {
   InferenceGraph(std::shared_ptr<torch::nn::Module> module, Forward forward);
   /// `forward(x)` through the graph for x's sizes past the batch, dtype and
   /// layout, compiled on first use; fp32 only (under bf16 autocast it calls
-  /// `forward`: no faster as a graph). A graph is kept only if it gave the
-  /// eager output on the input it was traced on (1e-4 relative), else that
-  /// input kind runs eager; a batch size it has not seen is checked against
-  /// the eager output once (a trace may record sizes as constants), and gets
-  /// a graph of its own if it differs. Any change to a tensor of the module
-  /// (in place or replaced: a checkpoint loaded) recompiles.
+  /// `forward`: no faster as a graph). A graph is traced on the batch's first
+  /// rows (a trace costs an eager forward) and kept only if it gives the eager
+  /// output there (1e-4 relative), else that input kind runs eager. Each batch
+  /// size, the first included, is checked once: the graph's output must have
+  /// the batch's rows and its first rows must equal the eager modules' on them
+  /// (a trace may record sizes as constants); a size that fails gets a graph
+  /// traced on its whole batch. Any change to a tensor of the module (in place
+  /// or replaced: a checkpoint loaded) recompiles.
   at::Tensor operator()(const at::Tensor& x);
   /// Graphs compiled so far (tests; a run prints nothing per compile).
   std::size_t compiled() const { return compiles_; }
@@ -52,8 +54,11 @@ class InferenceGraph {
     std::vector<std::int64_t> batches;         ///< batch sizes it gave the eager output for
   };
   std::vector<std::pair<const void*, std::uint32_t>> fingerprint() const;
-  /// The graph for `key` traced on `x`, and its output on `x` in `out`.
-  Graph compile(const std::string& key, const at::Tensor& x, at::Tensor& out) const;
+  /// The graph for `key` traced on `x`'s first rows, or on all of `x` (`whole`).
+  Graph compile(const std::string& key, const at::Tensor& x, bool whole) const;
+  /// `x` through `g`, checked as operator() says when its batch size is new;
+  /// nullopt when that check fails.
+  std::optional<at::Tensor> through(Graph& g, const at::Tensor& x) const;
 
   std::shared_ptr<torch::nn::Module> module_;
   Forward forward_;
