@@ -22,9 +22,9 @@ run() {  # label, args... -> "img/s" and the data-parallel line, if any
 }
 declare -a one two ddp
 for ((i = 0; i < REPS; i++)); do
-  run --set train.threads=1; one+=("$(grep -o '[0-9]* img/s' "$work/out" | head -1 | cut -d' ' -f1)")
-  run --set train.threads=2; two+=("$(grep -o '[0-9]* img/s' "$work/out" | head -1 | cut -d' ' -f1)")
-  run --nproc 2; ddp+=("$(grep -o '[0-9]* img/s' "$work/out" | head -1 | cut -d' ' -f1)")
+  run --set train.threads=1; one+=("$(grep -o '[0-9.]* img/s' "$work/out" | head -1 | cut -d' ' -f1)")
+  run --set train.threads=2; two+=("$(grep -o '[0-9.]* img/s' "$work/out" | head -1 | cut -d' ' -f1)")
+  run --nproc 2; ddp+=("$(grep -o '[0-9.]* img/s' "$work/out" | head -1 | cut -d' ' -f1)")
   grep '^data-parallel' "$work/out" | head -1 | tee -a "$work/comm"
   echo "rep $((i + 1)): 1 proc x 1 thread ${one[-1]}  1 proc x 2 threads ${two[-1]}  2 procs x 1 thread ${ddp[-1]} img/s"
 done

@@ -17,7 +17,7 @@ trap 'rm -rf "$store"' EXIT
 declare -a trex cpp py
 for ((i = 0; i < REPS; i++)); do
   t=$(build/bin/trex run tools/bench/seed_cnn_epoch.yaml --set train.threads=$THREADS --store "$store/trex.db" "$@" |
-      grep -o '[0-9]* img/s' | head -1 | cut -d' ' -f1)
+      grep -o '[0-9.]* img/s' | head -1 | cut -d' ' -f1)
   c=$(build/bin/bench_libtorch_loop "$ROOT" "$THREADS" | awk '{print $2}')
   p=$(/usr/bin/python3 tools/bench/pytorch_peer.py "$ROOT" "$THREADS" | awk '{print $2}')
   echo "rep $((i + 1)): trex $t  libtorch $c  pytorch $p img/s"
