@@ -36,7 +36,7 @@ struct ImageFolderOptions {
   bool reduced_decode = true;  ///< JPEGs decoded at 1/2, 1/4 or 1/8 size when that still covers the output
 };
 
-/// The whole file; "" with an error naming it when it cannot be read.
+/// The whole file; throws an error naming it when it cannot be read.
 std::vector<unsigned char> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : -1;
