@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include <ATen/autocast_mode.h>
+
+#include "trex/model/graph_variants.h"
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/utils.h>
 
@@ -27,7 +29,8 @@ torch::jit::Module mirror(const torch::nn::Module& m, const std::string& qualnam
 std::string input_kind(const at::Tensor& x) {
   std::ostringstream k;
   k << x.sizes().slice(1) << " " << x.scalar_type() << " " << x.device()
-    << (x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast) ? " nhwc" : "");
+    << (x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast) ? " nhwc" : "")
+    << (at::autocast::is_cpu_enabled() ? " autocast" : "");
   return k.str();
 }
 
@@ -36,10 +39,10 @@ std::string input_kind(const at::Tensor& x) {
 at::Tensor first_rows(const at::Tensor& x) { return x.narrow(0, 0, std::min<std::int64_t>(x.size(0), 2)); }
 
 /// A graph's output on a batch of `batch` rows against the eager modules' on its first rows.
-bool agrees(const at::Tensor& got, const at::Tensor& want, std::int64_t batch) {
+bool agrees(const at::Tensor& got, const at::Tensor& want, std::int64_t batch, double tolerance) {
   return got.dim() > 0 && got.dim() == want.dim() && got.size(0) == batch &&
          got.sizes().slice(1) == want.sizes().slice(1) &&
-         relative_difference(got.narrow(0, 0, want.size(0)), want) <= 1e-4;
+         relative_difference(got.narrow(0, 0, want.size(0)), want) <= tolerance;
 }
 
 constexpr std::size_t kMaxGraphs = 8;
@@ -70,65 +73,61 @@ std::vector<std::pair<const void*, std::uint32_t>> InferenceGraph::fingerprint()
   return out;
 }
 
-InferenceGraph::Graph InferenceGraph::compile(const std::string& key, const at::Tensor& whole_batch, bool whole) const {
-  torch::NoGradGuard no_grad;
-  const at::Tensor x = whole ? whole_batch : first_rows(whole_batch);
+std::optional<torch::jit::Module> InferenceGraph::trace_in_eval(const at::Tensor& x, at::Tensor* output) const {
   // Traced in eval mode, each module's own mode restored after (a parent's
-  // train() would also switch the frozen BatchNorm layers under it).
+  // train() would also switch the frozen BatchNorm layers under it), in fp32:
+  // the bf16 variants cast the frozen graph, autocast's casts are not recorded.
+  NoAutocast fp32;
   std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
   for (const auto& m : module_->modules()) modes.emplace_back(m, m->is_training());
   module_->eval();
-  at::Tensor want;
   std::optional<torch::jit::Module> traced;
   try {
-    traced = trace_module(*module_, forward_, x, "__torch__.trex.InferenceGraph", &want);
+    traced = trace_module(*module_, forward_, x, "__torch__.trex.InferenceGraph", output);
+    traced->eval();
   } catch (const std::exception&) {  // a forward the tracer cannot record runs eager, as before
   }
   for (auto& [m, training] : modes) m->train(training);  // parents first, so children keep their own
-  if (!traced) return Graph{key, std::nullopt, "eager", {}};
-  traced->eval();
-  std::vector<Graph> candidates{{key, torch::jit::freeze(*traced), "frozen", {x.size(0)}}};
-  // oneDNN's blocked layouts pay in fp32 NCHW (the pass converts fp32 ops
-  // only): tried first there, then plain freezing if it fails or gives other
-  // outputs. From channels-last they lose: reorders in and out (ResNet-18 /
-  // ResNet-50 at 224 px, batch 64, s/batch: NCHW eager 0.95 / 2.22, frozen
-  // 0.93 / 1.86, oneDNN 0.69 / 1.50; channels-last eager 0.68 / 1.55, frozen
-  // 0.64 / 1.62, oneDNN 0.73 / 1.80), so there it is the second choice.
-  if (x.scalar_type() == at::kFloat && x.device().is_cpu()) try {
-      torch::jit::Module copy = candidates.front().module->clone();
-      const bool nhwc = x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast);
-      candidates.insert(nhwc ? candidates.end() : candidates.begin(),
-                        {key, torch::jit::optimize_for_inference(copy), "oneDNN", {x.size(0)}});
-    } catch (const std::exception&) {  // the pass itself fails on some graphs (MobileNet's hardtanh in 1.13)
-    }
-  // A candidate must give what the eager modules give on this very input.
-  for (auto& graph : candidates) {
-    try {
-      if (agrees(graph.module->forward({x}).toTensor(), want, x.size(0))) return graph;
-    } catch (const std::exception&) {  // an op the pass rewrote fails on this shape: the next candidate
+  return traced;
+}
+
+InferenceGraph::Graph InferenceGraph::compile(const std::string& key, const at::Tensor& whole_batch, bool whole) const {
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = whole ? whole_batch : first_rows(whole_batch);
+  at::Tensor want;
+  if (const auto traced = trace_in_eval(x, &want)) {
+    auto variants = graph_variants(*traced, x);
+    if (at::autocast::is_cpu_enabled()) want = forward_(x);  // what the eager modules give under autocast
+    // The first variant that gives what the eager modules give on this very
+    // input, fallbacks last. A fixed order, not a race timed in the run: the
+    // same run computes the same features, resumed or not.
+    std::stable_partition(variants.begin(), variants.end(), [](const GraphVariant& v) { return !v.fallback; });
+    for (auto& v : variants) {
+      try {
+        if (agrees(run_variant(v, x), want, x.size(0), v.tolerance)) return Graph{key, std::move(v), {x.size(0)}};
+      } catch (const std::exception&) {  // an op a pass rewrote fails on this shape: the next variant
+      }
     }
   }
-  return {key, std::nullopt, "eager", {}};
+  return Graph{key, std::nullopt, {}};  // eager it is
 }
 
 std::optional<at::Tensor> InferenceGraph::through(Graph& g, const at::Tensor& x) const {
   const std::int64_t batch = x.size(0);
-  if (std::find(g.batches.begin(), g.batches.end(), batch) != g.batches.end()) return g.module->forward({x}).toTensor();
+  if (std::find(g.batches.begin(), g.batches.end(), batch) != g.batches.end()) return run_variant(*g.variant, x);
   at::Tensor got;
   try {
-    got = g.module->forward({x}).toTensor();
+    got = run_variant(*g.variant, x);
   } catch (const std::exception&) {  // a size recorded as a constant no longer fits
   }
-  if (!got.defined() || !agrees(got, forward_(first_rows(x)), batch)) return std::nullopt;
+  if (!got.defined() || !agrees(got, forward_(first_rows(x)), batch, g.variant->tolerance)) return std::nullopt;
   g.batches.push_back(batch);
   return got;
 }
 
 at::Tensor InferenceGraph::operator()(const at::Tensor& x) {
-  // Under bf16 autocast the eager modules measured as fast as a graph traced
-  // under it (ResNet-18 at 224 px: 113-124 against 108-113 img/s), which
-  // keeps fp32 adds where BatchNorm's casts were: eager it is.
-  if (at::autocast::is_cpu_enabled()) return forward_(x);
+  // Autocast to another type than bf16 (fp16 on a CPU) runs the eager modules.
+  if (at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() != at::kBFloat16) return forward_(x);
   torch::NoGradGuard no_grad;
   auto now = fingerprint();
   if (now != weights_) graphs_.clear(), weights_ = std::move(now);
@@ -145,19 +144,19 @@ at::Tensor InferenceGraph::operator()(const at::Tensor& x) {
   auto it = find(exact);
   if (it == graphs_.end()) it = find(kind);
   if (it == graphs_.end()) it = add(kind, false);  // a new kind: traced on its first rows
-  if (!it->module) return forward_(x);
+  if (!it->variant) return forward_(x);
   if (auto out = through(*it, x)) return *out;
   // This batch size does not fit the graph (a trace recorded it as a
   // constant): one traced on this whole batch, the check run again (rare).
   it = add(exact, true);
-  if (it->module)
+  if (it->variant)
     if (auto out = through(*it, x)) return *out;
   return forward_(x);
 }
 
 std::vector<std::string> InferenceGraph::forms() const {
   std::vector<std::string> out;
-  for (const auto& g : graphs_) out.push_back(g.form);
+  for (const auto& g : graphs_) out.push_back(g.variant ? g.variant->form : "eager");
   return out;
 }
 

@@ -1,9 +1,10 @@
 #pragma once
 // A frozen part of a network run as an inference graph: traced into
-// TorchScript, frozen (BatchNorm folded into the convolutions before it,
-// constants propagated, conv + add/ReLU fused) and, in fp32, moved to oneDNN's
-// blocked layouts by optimize_for_inference. A frozen ResNet-18 at 224 px ran
-// at 82 img/s this way against 42 eager (tools/bench/transfer.sh).
+// TorchScript and run as one of its variants (model/graph_variants.h: frozen
+// with BatchNorm folded, oneDNN's blocked layouts, channels-last; bf16 weights
+// under bf16 autocast): the first that gives the eager output. A frozen
+// ResNet-18 at 224 px ran at 82 img/s this way against 42 eager
+// (tools/bench/transfer.sh).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,8 @@
 #include <ATen/core/Tensor.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/nn/module.h>
+
+#include "trex/model/graph_variants.h"
 
 namespace trex {
 
@@ -30,11 +33,12 @@ class InferenceGraph {
   /// `forward` must not depend on training mode and must only read `module`'s
   /// tensors (the caller checks: a frozen backbone, BatchNorm frozen).
   InferenceGraph(std::shared_ptr<torch::nn::Module> module, Forward forward);
-  /// `forward(x)` through the graph for x's sizes past the batch, dtype and
-  /// layout, compiled on first use; fp32 only (under bf16 autocast it calls
-  /// `forward`: no faster as a graph). A graph is traced on the batch's first
-  /// rows (a trace costs an eager forward) and kept only if it gives the eager
-  /// output there (1e-4 relative), else that input kind runs eager. Each batch
+  /// `forward(x)` through the graph for x's sizes past the batch, dtype,
+  /// layout and autocast state, compiled on first use. A graph is traced on
+  /// the batch's first rows (a trace costs an eager forward) and kept only if
+  /// it gives the eager output there (1e-4 relative; under bf16 autocast, where
+  /// the graph runs in bf16 throughout, 5e-2: both round), else that input
+  /// kind runs eager (and under autocast to another type). Each batch
   /// size, the first included, is checked once: the graph's output must have
   /// the batch's rows and its first rows must equal the eager modules' on them
   /// (a trace may record sizes as constants); a size that fails gets a graph
@@ -43,17 +47,18 @@ class InferenceGraph {
   at::Tensor operator()(const at::Tensor& x);
   /// Graphs compiled so far (tests; a run prints nothing per compile).
   std::size_t compiled() const { return compiles_; }
-  /// What each input kind compiled so far runs as: "oneDNN", "frozen" or "eager".
+  /// What each input kind compiled so far runs as (GraphVariant::form, or "eager").
   std::vector<std::string> forms() const;
 
  private:
   struct Graph {
     std::string key;
-    std::optional<torch::jit::Module> module;  ///< none: no graph gave the eager output; eager it is
-    std::string form;                          ///< oneDNN (optimize_for_inference), frozen, or eager
-    std::vector<std::int64_t> batches;         ///< batch sizes it gave the eager output for
+    std::optional<GraphVariant> variant;  ///< none: no variant gave the eager output; eager it is
+    std::vector<std::int64_t> batches;    ///< batch sizes it gave the eager output for
   };
   std::vector<std::pair<const void*, std::uint32_t>> fingerprint() const;
+  /// The modules traced in eval mode and fp32 on `x`; `output` gets their output.
+  std::optional<torch::jit::Module> trace_in_eval(const at::Tensor& x, at::Tensor* output) const;
   /// The graph for `key` traced on `x`'s first rows, or on all of `x` (`whole`).
   Graph compile(const std::string& key, const at::Tensor& x, bool whole) const;
   /// `x` through `g`, checked as operator() says when its batch size is new;

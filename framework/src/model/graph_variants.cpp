@@ -1,0 +1,110 @@
+#include "trex/model/graph_variants.h"
+
+#include <functional>
+#include <optional>
+
+#include <ATen/autocast_mode.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/script.h>
+
+namespace trex {
+namespace {
+
+/// Every floating tensor constant of `b` (and of its sub-blocks) replaced by
+/// `f` of it: a frozen graph's weights, BatchNorm already folded into them.
+void map_constants(torch::jit::Block* b, const std::function<at::Tensor(const at::Tensor&)>& f) {
+  static const auto mkldnn_constant = c10::Symbol::fromQualString("prim::ConstantMKLDNNTensor");
+  for (torch::jit::Node* n : b->nodes()) {
+    for (torch::jit::Block* sub : n->blocks()) map_constants(sub, f);
+    if ((n->kind() != c10::prim::Constant && n->kind() != mkldnn_constant) || !n->hasAttribute(c10::attr::value) ||
+        n->kindOf(c10::attr::value) != torch::jit::AttributeKind::t)
+      continue;
+    const at::Tensor v = n->t(c10::attr::value);
+    if (!v.is_floating_point()) continue;
+    if (v.is_mkldnn()) {  // optimize_for_inference's weights, in oneDNN's layouts
+      n->t_(c10::attr::value, f(v.to_dense()).to_mkldnn());
+      continue;
+    }
+    n->t_(c10::attr::value, f(v));
+    n->output()->inferTypeFrom(n->t(c10::attr::value));
+  }
+}
+
+void map_constants(torch::jit::Module& m, const std::function<at::Tensor(const at::Tensor&)>& f) {
+  map_constants(m.get_method("forward").graph()->block(), f);
+}
+
+bool channels_last(const at::Tensor& x) { return x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast); }
+
+/// optimize_for_inference on a copy of `frozen`; none where the pass fails
+/// (MobileNet's hardtanh in 1.13).
+std::optional<torch::jit::Module> one_dnn(const torch::jit::Module& frozen) {
+  try {
+    torch::jit::Module copy = frozen.clone();
+    return torch::jit::optimize_for_inference(copy);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+/// Where a oneDNN graph goes back to plain layouts: once at its end, or
+/// around every op the pass does not convert (InceptionV3's concatenations: 44).
+std::size_t to_dense_count(const torch::jit::Module& m) {
+  static const auto to_dense = c10::Symbol::fromQualString("aten::to_dense");
+  std::size_t n = 0;
+  for (const torch::jit::Node* node : m.get_method("forward").graph()->nodes()) n += node->kind() == to_dense;
+  return n;
+}
+
+}  // namespace
+
+NoAutocast::NoAutocast() : was_(at::autocast::is_cpu_enabled()) { at::autocast::set_cpu_enabled(false); }
+NoAutocast::~NoAutocast() { at::autocast::set_cpu_enabled(was_); }
+
+std::vector<GraphVariant> graph_variants(const torch::jit::Module& traced, const at::Tensor& x) {
+  const bool bf16 = at::autocast::is_cpu_enabled();
+  NoAutocast fp32;  // freezing would insert autocast's casts into the graph
+  const auto same = x.dim() == 4 ? x.suggest_memory_format() : at::MemoryFormat::Contiguous;
+  const torch::jit::Module frozen = torch::jit::freeze(traced);
+  std::vector<GraphVariant> out;
+  // oneDNN's blocked layouts: converted once in and once out they won (s/batch,
+  // batch 64, fp32 NCHW: ResNet-18 0.93 -> 0.69, ResNet-50 1.86 -> 1.50; bf16
+  // channels-last: 0.33 -> 0.29, 0.84 -> 0.72); converted around each
+  // concatenation they lost (InceptionV3 bf16 1.09 -> 1.85): a fallback there.
+  if (x.scalar_type() == at::kFloat && x.device().is_cpu())
+    if (auto m = one_dnn(frozen))
+      out.push_back({*m, "oneDNN", at::kFloat, same, kFp32Tolerance, to_dense_count(*m) > 1});
+  // Channels-last convolutions beat NCHW ones in 1.13 (fp32 frozen, s/batch:
+  // ResNet-18 0.93 -> 0.64, ResNet-50 1.86 -> 1.62, InceptionV3 at 299 px 3.32
+  // -> 2.25), so a graph fed NCHW gets a channels-last twin, and the NCHW
+  // graph is a fallback.
+  if (x.dim() == 4 && x.device().is_cpu()) {
+    GraphVariant cl{frozen.clone(), "channels-last frozen", at::kFloat, at::MemoryFormat::ChannelsLast, kFp32Tolerance,
+                    false};
+    map_constants(cl.module,
+                  [](const at::Tensor& t) { return t.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t; });
+    if (channels_last(x)) cl.form = "frozen";
+    // In fp32 from channels-last input, oneDNN's reorders in and out lose
+    // (ResNet-18 0.64 against 0.73, ResNet-50 1.62 against 1.80): frozen first.
+    out.insert(channels_last(x) && !bf16 ? out.begin() : out.end(), std::move(cl));
+  }
+  if (!channels_last(x)) out.push_back({frozen, "frozen", at::kFloat, same, kFp32Tolerance, x.dim() == 4});
+  if (!bf16) return out;
+  // Under bf16 autocast: the same graphs (BatchNorm folded in fp32) with bf16
+  // weights, fed bf16. Autocast's eager modules cast every weight per batch
+  // and run BatchNorm as a pass of its own (ResNet-50, channels-last, s/batch:
+  // eager 0.84, frozen 0.77, oneDNN 0.72).
+  for (auto& v : out) {
+    map_constants(v.module, [](const at::Tensor& t) { return t.to(at::kBFloat16); });
+    v.form = "bf16 " + v.form, v.dtype = at::kBFloat16, v.tolerance = kBf16Tolerance;
+  }
+  return out;
+}
+
+at::Tensor run_variant(GraphVariant& v, const at::Tensor& x) {
+  NoAutocast as_compiled;
+  const at::Tensor y = v.module.forward({x.to(v.dtype).contiguous(v.layout)}).toTensor();
+  return y.dim() == 4 && x.dim() == 4 ? y.contiguous(x.suggest_memory_format()) : y;
+}
+
+}  // namespace trex
