@@ -107,15 +107,27 @@ class Ema:
             avg.mul_(d).add_(live, alpha=1 - d)
 
 
+def tta_views(x, t):
+    """trex's train.tta with flip and translate t: the image, its content moved t pixels up-left and
+    down-right (reflection padding), then the left-right mirror of each."""
+    views = [x]
+    if t > 0:
+        h, w = x.shape[2], x.shape[3]
+        padded = nn.functional.pad(x, (t, t, t, t), mode="reflect")
+        views += [padded[:, :, 2 * t:2 * t + h, 2 * t:2 * t + w], padded[:, :, :h, :w]]
+    return views + [v.flip(3) for v in views]
+
+
 @torch.no_grad()
-def accuracy(model, loader, memory_format, bf16):
+def accuracy(model, loader, memory_format, bf16, translate):
     model.eval()
     correct = total = 0
     for x, y in loader:
         x = x.contiguous(memory_format=memory_format)
+        views = tta_views(x, translate)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(torch.cat([x, x.flip(3)])).float()  # flip TTA, one forward over both views
-        logits = logits.view(2, len(y), -1).mean(0)
+            logits = model(torch.cat(views).contiguous(memory_format=memory_format)).float()  # one forward
+        logits = logits.view(len(views), len(y), -1).mean(0)
         correct += int((logits.argmax(1) == y).sum())
         total += len(y)
     return correct / total
@@ -127,6 +139,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=18)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    ap.add_argument("--translate", type=int, default=0, help="trex's train.tta.translate")
     ap.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -165,12 +178,12 @@ def main():
             opt.step()
             sched.step()
             ema.update()
-        acc = accuracy(ema.model, val, fmt, bf16)
+        acc = accuracy(ema.model, val, fmt, bf16, a.translate)
         if acc > best:
             best, best_state = acc, copy.deepcopy(ema.model.state_dict())
         print(f"epoch {epoch} minutes {minutes():.3f} val_accuracy {acc:.4f}", flush=True)
     ema.model.load_state_dict(best_state)
-    print(f"test_accuracy {accuracy(ema.model, test, fmt, bf16):.4f} minutes {minutes():.3f}", flush=True)
+    print(f"test_accuracy {accuracy(ema.model, test, fmt, bf16, a.translate):.4f} minutes {minutes():.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,8 @@ def main():
     check_twin(spec_text)
     spec_epochs = re.search(r"^\s+epochs:\s*(\d+)", spec_text, re.M)
     epochs, threads = os.environ.get("EPOCHS", spec_epochs.group(1)), os.environ.get("THREADS", "2")
+    tta_translate = re.search(r"^\s+tta:.*\btranslate:\s*(\d+)", spec_text, re.M)
+    translate = tta_translate.group(1) if tta_translate else "0"
     precision = os.environ.get("PRECISION", "auto")
     store = sys.argv[1]
     flags = open("/proc/cpuinfo").read()
@@ -79,7 +81,7 @@ def main():
             f"train.precision={precision}"]))
         results["pytorch"].append(run("pytorch", [
             "/usr/bin/python3", "tools/bench/fashion_mnist_fast.py", "--seed", seed, "--epochs", epochs, "--threads",
-            threads, "--precision", py_precision]))
+            threads, "--precision", py_precision, "--translate", translate]))
     print(f"\n{len(seeds)} seeds ({' '.join(seeds)}), {epochs} epochs, {threads} threads; PyTorch in {py_precision}")
     means = {}
     for name, rs in results.items():
