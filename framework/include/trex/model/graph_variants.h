@@ -33,9 +33,10 @@ struct GraphVariant {
 
 /// The variants of `traced` (a module traced in eval mode and fp32 on `x`'s
 /// kind of input) worth trying for `x`, the first choice first, the fallbacks
-/// among them marked; under bf16
-/// autocast (at::autocast::is_cpu_enabled()) the bf16 ones. A pass that fails
-/// leaves its variant out.
+/// among them marked; under bf16 autocast (at::autocast::is_cpu_enabled())
+/// the bf16 ones. A pass that fails leaves its variant out. All are built,
+/// though the first usually serves: a lazy list would save part of the
+/// first batch's compile.
 std::vector<GraphVariant> graph_variants(const torch::jit::Module& traced, const at::Tensor& x);
 
 /// `x` through `v`, cast and laid out for it, without autocast (which the
