@@ -4,10 +4,10 @@
 #include <sstream>
 
 #include <ATen/autocast_mode.h>
-
-#include "trex/model/graph_variants.h"
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/utils.h>
+
+#include "trex/model/graph_variants.h"
 
 namespace trex {
 namespace {
