@@ -1,7 +1,6 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/functional.h>
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/jit/frontend/tracer.h>
@@ -13,6 +12,7 @@
 #include "trex/model/feature_split.h"
 #include "trex/model/inference_graph.h"
 #include "trex/plugin_kit/batch_norm.h"
+#include "trex/plugin_kit/dropout.h"
 #include "trex/plugin/dataset.h"
 #include "trex/plugin/model.h"
 
@@ -105,7 +105,7 @@ struct CompositeImpl : nn::Module {
         if (l.activation != "none") head->push_back(activation(l.activation));
         shape = {1, units};
       } else if (l.type == "dropout") {
-        head->push_back(nn::Dropout(l.p));
+        head->push_back(trex::Dropout(l.p));
       } else {
         head->push_back(activation(l.activation));
       }

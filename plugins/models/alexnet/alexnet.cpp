@@ -5,12 +5,12 @@
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/dropout.h"
 #include "trex/plugin_kit/cut.h"
 #include "trex/plugin_kit/torchvision.h"
 
@@ -40,7 +40,7 @@ struct AlexNetImpl : nn::Module {
       return;
     }
     classifier = register_module(
-        "classifier", nn::Sequential(nn::Dropout(0.5), nn::Linear(256 * 6 * 6, 4096), relu(), nn::Dropout(0.5),
+        "classifier", nn::Sequential(trex::Dropout(0.5), nn::Linear(256 * 6 * 6, 4096), relu(), trex::Dropout(0.5),
                                      nn::Linear(4096, 4096), relu(), nn::Linear(4096, classes)));
   }
   static std::vector<std::string> all_stages() {

@@ -10,11 +10,11 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/dropout.h"
 #include "trex/plugin_kit/torchvision.h"
 #include "trex/plugin_kit/batch_norm.h"
 
@@ -115,7 +115,7 @@ struct MobileNetImpl : nn::Module {
           in = out;
         }
       features->push_back(conv_bn(in, 1280, 1, 1, 1, Act::ReLU6, 1e-5, 0.1));
-      classifier = nn::Sequential(nn::Dropout(0.2), nn::Linear(1280, classes));
+      classifier = nn::Sequential(trex::Dropout(0.2), nn::Linear(1280, classes));
     } else {
       const auto RE = Act::ReLU, HS = Act::Hardswish;
       const std::vector<V3Block> large = {
@@ -144,7 +144,7 @@ struct MobileNetImpl : nn::Module {
       const std::int64_t last_in = blocks.back().out, last = 6 * last_in, hidden = variant == "v3_large" ? 1280 : 1024;
       features->push_back(conv_bn(last_in, last, 1, 1, 1, HS, eps, mom));
       classifier =
-          nn::Sequential(nn::Linear(last, hidden), Activation(HS), nn::Dropout(0.2), nn::Linear(hidden, classes));
+          nn::Sequential(nn::Linear(last, hidden), Activation(HS), trex::Dropout(0.2), nn::Linear(hidden, classes));
     }
     register_module("features", features);
     register_module("classifier", classifier);

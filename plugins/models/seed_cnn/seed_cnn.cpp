@@ -2,7 +2,6 @@
 // MaxPool 2 -> Dropout -> Flatten -> Dense ReLU -> Dropout -> Dense classes.
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/pooling.h>
@@ -10,6 +9,7 @@
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
 #include "trex/plugin_kit/batch_norm.h"
+#include "trex/plugin_kit/dropout.h"
 
 namespace trex_seed_cnn {
 using namespace trex;
@@ -44,10 +44,10 @@ struct SeedCnnImpl : torch::nn::Module {
     conv2 = register_module(
         "conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.conv1_filters(), o.conv2_filters(), 3).padding(1)));
     bn = register_module("bn", trex::BatchNorm2d(o.conv2_filters()));
-    drop1 = register_module("dropout1", torch::nn::Dropout(o.dropout1()));
+    drop1 = register_module("dropout1", trex::Dropout(o.dropout1()));
     const std::int64_t flat = o.conv2_filters() * ((o.height() - 2) / 2) * ((o.width() - 2) / 2);
     fc1 = register_module("fc1", torch::nn::Linear(flat, o.dense_units()));
-    drop2 = register_module("dropout2", torch::nn::Dropout(o.dropout2()));
+    drop2 = register_module("dropout2", trex::Dropout(o.dropout2()));
     classifier = register_module("classifier", torch::nn::Linear(o.dense_units(), o.classes()));
   }
 
@@ -74,7 +74,7 @@ struct SeedCnnImpl : torch::nn::Module {
   SeedCnnOptions options;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   trex::BatchNorm2d bn{nullptr};
-  torch::nn::Dropout drop1{nullptr}, drop2{nullptr};
+  trex::Dropout drop1{nullptr}, drop2{nullptr};
   torch::nn::Linear fc1{nullptr}, classifier{nullptr};
   bool done = false;
 };

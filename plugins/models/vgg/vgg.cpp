@@ -6,12 +6,12 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/dropout.h"
 #include "trex/plugin_kit/cut.h"
 #include "trex/plugin_kit/torchvision.h"
 #include "trex/plugin_kit/batch_norm.h"
@@ -58,8 +58,8 @@ struct VggImpl : nn::Module {
     }
     classifier =
         register_module("classifier", nn::Sequential(nn::Linear(512 * 7 * 7, 4096), nn::ReLU(nn::ReLUOptions(true)),
-                                                     nn::Dropout(options.dropout()), nn::Linear(4096, 4096),
-                                                     nn::ReLU(nn::ReLUOptions(true)), nn::Dropout(options.dropout()),
+                                                     trex::Dropout(options.dropout()), nn::Linear(4096, 4096),
+                                                     nn::ReLU(nn::ReLUOptions(true)), trex::Dropout(options.dropout()),
                                                      nn::Linear(4096, options.classes())));
   }
 

@@ -6,6 +6,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "trex/plugin/model.h"
+#include "trex/plugin_kit/dropout.h"
 
 namespace trex {
 
@@ -45,7 +46,7 @@ inline torch::Tensor pooled_classifier(const torch::Tensor& x, const std::string
   if (stage == "avgpool") return y;
   TORCH_CHECK(stage == classifier_stage, model, " has no stage '", stage, "'");
   y = y.flatten(1);
-  return fc(dropout > 0 ? torch::dropout(y, dropout, training) : y);
+  return fc(dropout > 0 ? trex::dropout(y, dropout, training) : y);
 }
 
 }  // namespace trex
