@@ -15,8 +15,8 @@ THREADS=${THREADS:-2}
 cmake --build build --target trex trex-torch > /dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-grep -m1 "model name" /proc/cpuinfo | sed 's/.*: /machine: /'
-echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | grep -o 'avx2\|avx512f\|avx512_bf16\|amx_bf16' | sort -u | tr '\n' ' ')cores $(nproc)"
+source tools/bench/machine_line.sh
+machine_line
 /usr/bin/python3 tools/export_torchvision_weights.py vgg16 "$work/vgg16.pt" --seed 0 > /dev/null
 weights=(--set model.backbone.weights="$work/vgg16.pt")
 run() {  # name mode [args] -> "wall maxrss_kb" on stdout, the phase line in $work/NAME.phases

@@ -7,6 +7,6 @@ cmake --build build --target trex > /dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 tools/bench/transfer_images.py "$work/images" "$IMAGES"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
-  "bf16: $(grep -qw avx512_bf16 /proc/cpuinfo && echo avx512_bf16 || echo none), $IMAGES JPEGs of 200-500 px"
+source tools/bench/machine_line.sh
+machine_line "$IMAGES JPEGs of 200-500 px"
 same_malloc=(MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647)

@@ -11,9 +11,6 @@ cmake --build build --target trex > /dev/null
 export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647  # what trex sets with mallopt
 store=$(mktemp -d)
 trap 'rm -rf "$store"' EXIT
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_bf16|amx_bf16|amx_tile)$' | tr '\n' ' ')
-pyt=$(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2> /dev/null || echo '?')
-echo "machine: $cpu, $(nproc) cores, flags: ${flags:-none of avx2/avx512f/avx512_bf16/amx}; python torch $pyt;" \
-  "$(ldconfig -p | grep -o 'libopenblas[a-z.0-9]*' | sort -u | tr '\n' ' ')"
+source tools/bench/machine_line.sh
+machine_line
 /usr/bin/python3 tools/bench/time_to_accuracy.py "$store/trex.db"
