@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <climits>
-#include <cstring>
 #include <iostream>
 
 #include <ATen/autocast_mode.h>

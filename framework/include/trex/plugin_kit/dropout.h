@@ -35,13 +35,17 @@ void fill_mask(T* mask, std::int64_t n, std::uint64_t seed, std::uint64_t thresh
     // A table lookup, not a branch: a 20% drop mispredicts every few elements
     // (5 ns a hash with the branch, measured).
     const T value[2] = {static_cast<T>(0.f), static_cast<T>(scale)};
-    const std::uint64_t t = threshold;
     for (std::int64_t j = begin; j < end; ++j) {
       const std::uint64_t h = mix(state + static_cast<std::uint64_t>(j + 1) * kGamma);
-      mask[2 * j] = value[(h >> 32) >= t];
-      if (2 * j + 1 < n) mask[2 * j + 1] = value[(h & 0xFFFFFFFFULL) >= t];
+      mask[2 * j] = value[(h >> 32) >= threshold];
+      if (2 * j + 1 < n) mask[2 * j + 1] = value[(h & 0xFFFFFFFFULL) >= threshold];
     }
   });
+}
+
+/// torch::dropout's check and message, for the function and the module alike.
+inline void check_probability(double p) {
+  TORCH_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got ", p);
 }
 
 }  // namespace dropout_detail
@@ -65,7 +69,7 @@ inline torch::Tensor dropout_mask(const torch::Tensor& x, double p) {
 /// torch::dropout's semantics (inverted dropout; identity when not training
 /// or p = 0; zeros when p = 1), with the mask from dropout_mask.
 inline torch::Tensor dropout(const torch::Tensor& x, double p, bool training) {
-  TORCH_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got ", p);
+  dropout_detail::check_probability(p);
   if (!training || p == 0 || x.numel() == 0) return x;
   if (p == 1) return x * 0;
   return x * dropout_mask(x, p);
@@ -75,9 +79,7 @@ inline torch::Tensor dropout(const torch::Tensor& x, double p, bool training) {
 /// dicts are unchanged.
 class DropoutImpl : public torch::nn::Cloneable<DropoutImpl> {
  public:
-  explicit DropoutImpl(double p = 0.5) : p(p) {
-    TORCH_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got ", p);
-  }
+  explicit DropoutImpl(double p = 0.5) : p(p) { dropout_detail::check_probability(p); }
   void reset() override {}
   torch::Tensor forward(const torch::Tensor& x) { return trex::dropout(x, p, is_training()); }
   void pretty_print(std::ostream& stream) const override { stream << "trex::Dropout(p=" << p << ")"; }
