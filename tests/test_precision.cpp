@@ -1,6 +1,9 @@
 // train.precision: auto takes bf16 autocast only where the CPU runs bf16
 // natively; bf16: true stays an alias of precision: bf16; channels_last is its
-// own switch, on by default.
+// own switch, on by default. On train.device: cuda the same switch maps to
+// the GPU's autocast.
+#include <ATen/autocast_mode.h>
+
 #include "helpers.h"
 #include "trex/config/train_options.h"
 #include "trex/model/precision.h"
@@ -40,4 +43,44 @@ TEST_CASE("precision auto follows the CPU's native bf16; fp32, bf16 and the bf16
   CHECK_FALSE(choose_precision(t, avx2).channels_last);
   CHECK_FALSE(choose_precision(t, zen4).channels_last);
   CHECK(choose_precision(t, zen4).describe() == "bf16 autocast");
+}
+
+TEST_CASE("on train.device cuda, precision auto follows the GPU's bf16 and maps to the GPU's autocast", "[spec]") {
+  const std::string zen4 = " avx2 avx512f avx512_bf16", avx2 = " avx2 fma";
+  TrainOptions t;
+  t.device = "cuda";
+  std::string why;
+  const Precision ampere = choose_precision(t, avx2, &why, true);
+  CHECK(ampere.device.is_cuda());
+  CHECK(ampere.bf16);
+  CHECK(ampere.describe() == "bf16 autocast, channels_last on cuda");
+  CHECK(why.find("GPU runs bf16 natively") != std::string::npos);
+  const Precision turing = choose_precision(t, zen4, &why, false);  // the CPU's flags do not count on a GPU
+  CHECK(turing.device.is_cuda());
+  CHECK_FALSE(turing.bf16);
+  CHECK(why.find("GPU has no native bf16") != std::string::npos);
+  t.precision = "bf16";
+  CHECK(choose_precision(t, avx2, nullptr, false).bf16);  // asked for
+  t.device = "cpu";
+  t.precision = "auto";
+  CHECK(choose_precision(t, zen4, nullptr, true).device.is_cpu());
+  CHECK_FALSE(choose_precision(t, avx2, nullptr, true).bf16);  // a GPU's bf16 does not count on the CPU
+
+  // The switches themselves: CUDA's autocast and the CPU's are separate thread-local flags, settable
+  // without a GPU. A GPU precision turns on CUDA's (to bf16) and leaves the CPU's alone, and back.
+  REQUIRE_FALSE(at::autocast::is_enabled());
+  REQUIRE_FALSE(at::autocast::is_cpu_enabled());
+  ampere.set_autocast(true);
+  CHECK(at::autocast::is_enabled());
+  CHECK(at::autocast::get_autocast_gpu_dtype() == at::kBFloat16);
+  CHECK_FALSE(at::autocast::is_cpu_enabled());
+  ampere.set_autocast(false);
+  CHECK_FALSE(at::autocast::is_enabled());
+  const Precision cpu = choose_precision(t, zen4);
+  cpu.run(torch::ones({2, 3}), [](const at::Tensor& x) {
+    CHECK(at::autocast::is_cpu_enabled());
+    CHECK_FALSE(at::autocast::is_enabled());
+    return x;
+  });
+  CHECK_FALSE(at::autocast::is_cpu_enabled());
 }

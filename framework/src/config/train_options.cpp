@@ -26,10 +26,10 @@ const OptionTable<TrainOptions>& top_table() {
     t.field("channels_last", &TrainOptions::channels_last,
             "NHWC memory format for the model and batches; true by default: it trained as fast or faster than NCHW "
             "in fp32 and bf16 for every backbone measured (1.0-2.9x at 224-299 px, MobileNet most)");
-    t.field("bf16", &TrainOptions::bf16, "CPU autocast to bfloat16 in forward (the same as precision: bf16)");
+    t.field("bf16", &TrainOptions::bf16, "autocast to bfloat16 in forward (the same as precision: bf16)");
     t.field("precision", &TrainOptions::precision,
-            "fp32; bf16 (CPU autocast); auto: bf16 autocast where the CPU runs bf16 natively "
-            "(avx512_bf16 or AMX), fp32 elsewhere")
+            "fp32; bf16 (autocast on train.device); auto: bf16 autocast where the device runs bf16 natively "
+            "(a CPU with avx512_bf16 or AMX, a GPU of compute capability 8.0+), fp32 elsewhere")
         .one_of({"auto", "fp32", "bf16"});
     t.field(
          "feature_cache", &TrainOptions::feature_cache,

@@ -27,6 +27,7 @@ TrainedRun::TrainedRun(const Store& store, const Registry& registry, const std::
   // The precision the run scored its test set with (machine.precision), so predictions match the stored ones;
   // runs recorded before it was recorded choose as their spec says on this machine.
   run_precision_ = choose_precision(spec_.train, cpu_flags());
+  run_precision_.device = c10::kCPU;  // predict runs on the CPU, wherever the run trained
   for (const auto& p : store.params(record_.id))
     if (p.key == "machine.precision")
       run_precision_.bf16 = p.value == "bf16 autocast";

@@ -128,6 +128,8 @@ std::optional<at::Tensor> InferenceGraph::through(Graph& g, const at::Tensor& x)
 at::Tensor InferenceGraph::operator()(const at::Tensor& x) {
   // Autocast to another type than bf16 (fp16 on a CPU) runs the eager modules.
   if (at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() != at::kBFloat16) return forward_(x);
+  // The variants are CPU rewrites (oneDNN); on a GPU the eager modules run, under the GPU's own autocast.
+  if (!x.device().is_cpu()) return forward_(x);
   torch::NoGradGuard no_grad;
   auto now = fingerprint();
   if (now != weights_) graphs_.clear(), weights_ = std::move(now);

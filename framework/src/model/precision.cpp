@@ -3,6 +3,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/cuda.h>
+
 #include "trex/config/train_options.h"
 
 namespace trex {
@@ -31,16 +34,26 @@ void Precision::apply_to(torch::nn::Module& module) const {
     if (p.dim() == 4 && !p.is_contiguous(format)) p.set_data(p.data().contiguous(format));
 }
 
-Precision choose_precision(const TrainOptions& t, const std::string& flags, std::string* why) {
-  Precision p{c10::Device(c10::kCPU), t.channels_last, t.bf16 || t.precision == "bf16"};
-  const bool native = has_flag(flags, "avx512_bf16") || has_flag(flags, "amx_bf16");
+bool cuda_bf16_native() {
+  return torch::cuda::is_available() && at::detail::getCUDAHooks().supportsBFloat16ConvolutionWithCuDNNv8();
+}
+
+Precision choose_precision(const TrainOptions& t, const std::string& flags, std::string* why, bool gpu_bf16) {
+  const bool gpu = t.device == "cuda";
+  Precision p{c10::Device(gpu ? c10::kCUDA : c10::kCPU), t.channels_last, t.bf16 || t.precision == "bf16"};
   if (why) *why = t.bf16 || t.precision == "bf16" ? "asked for" : "train.precision: fp32";
-  if (t.precision == "auto" && !t.bf16) {
-    p.bf16 = native;
+  if (t.precision != "auto" || t.bf16) return p;
+  if (gpu) {
+    p.bf16 = gpu_bf16;
     if (why)
-      *why = native ? "auto: this CPU runs bf16 natively (avx512_bf16 or amx_bf16)"
-                    : "auto: this CPU has no native bf16 (no avx512_bf16 or amx_bf16), so fp32";
+      *why = gpu_bf16 ? "auto: this GPU runs bf16 natively (compute capability 8.0 or newer)"
+                      : "auto: this GPU has no native bf16 (compute capability below 8.0), so fp32";
+    return p;
   }
+  p.bf16 = has_flag(flags, "avx512_bf16") || has_flag(flags, "amx_bf16");
+  if (why)
+    *why = p.bf16 ? "auto: this CPU runs bf16 natively (avx512_bf16 or amx_bf16)"
+                  : "auto: this CPU has no native bf16 (no avx512_bf16 or amx_bf16), so fp32";
   return p;
 }
 

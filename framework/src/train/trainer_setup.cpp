@@ -30,18 +30,15 @@ void Trainer::setup() {
   model_ = parts_.model;
   module_ = parts_.module;
   split_ = dynamic_cast<FeatureSplit*>(model_.get());
+  if (t_.device == "cuda" && !torch::cuda::is_available())
+    throw std::runtime_error(
+        "train.device is cuda, but this LibTorch sees no CUDA device (Debian's libtorch is CPU-only); "
+        "set train.device: cpu");
   std::string why;
-  precision_ = choose_precision(t_, cpu_flags(), &why);
+  precision_ = choose_precision(t_, cpu_flags(), &why, t_.device == "cuda" && cuda_bf16_native());
   if (!options_.quiet && t_.precision == "auto")
     std::cout << "precision: " << precision_.describe() << " (" << why << ")\n";
-  if (t_.device == "cuda") {
-    if (!torch::cuda::is_available())
-      throw std::runtime_error(
-          "train.device is cuda, but this LibTorch sees no CUDA device (Debian's libtorch is CPU-only); "
-          "set train.device: cpu");
-    precision_.device = torch::Device(torch::kCUDA);
-    module_->to(precision_.device);
-  }
+  if (precision_.device.is_cuda()) module_->to(precision_.device);
   precision_.apply_to(*module_);
   optimization_ = std::make_unique<Optimization>(t_, *module_, spec_.composite.has_value());
   if (t_.ema.enabled) ema_ = std::make_unique<WeightEma>(t_.ema, *module_, t_.unfreeze_at_epoch > 0);

@@ -1,6 +1,7 @@
 #pragma once
 // Where and how the model computes — the device, the memory format and bf16
-// autocast on the CPU — the same for training, evaluation and feature caching.
+// autocast (on the CPU, or on the GPU in a CUDA build) — the same for
+// training, evaluation and feature caching.
 #include <string>
 
 #include <ATen/autocast_mode.h>
@@ -13,19 +14,28 @@ namespace trex {
 struct Precision {
   c10::Device device{c10::kCPU};
   bool channels_last = false;
-  bool bf16 = false;  ///< CPU autocast to bfloat16
+  bool bf16 = false;  ///< autocast to bfloat16 on `device` (CPU or CUDA)
 
   /// `f` on `input`, moved to the device, in the memory format, under autocast when asked.
   template <typename F>
   at::Tensor run(const at::Tensor& input, F f) const {
     at::Tensor x = input.to(device);
     if (channels_last && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    at::autocast::set_cpu_enabled(bf16);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    set_autocast(bf16);
     at::Tensor y = f(x);
-    at::autocast::set_cpu_enabled(false);
+    set_autocast(false);
     if (bf16) at::autocast::clear_cache();
     return y;
+  }
+  /// Turns bf16 autocast on or off for this device type: the CPU's and CUDA's are separate switches.
+  void set_autocast(bool on) const {
+    if (device.is_cuda()) {
+      at::autocast::set_enabled(on);
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    } else {
+      at::autocast::set_cpu_enabled(on);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
   }
   /// "bf16 autocast, channels_last" and the like: what a run prints and records.
   std::string describe() const;
@@ -35,12 +45,17 @@ struct Precision {
 
 struct TrainOptions;
 
-/// What train.precision (and the bf16 alias) ask for on a CPU with these
-/// /proc/cpuinfo flags: auto takes bf16 autocast only where bf16 runs natively
-/// (avx512_bf16 or amx_bf16; emulated, it was 10x slower than fp32 on this
-/// pool's machines) and fp32 elsewhere. `why` says which. The memory format
-/// is train.channels_last's, whatever the precision.
-Precision choose_precision(const TrainOptions& t, const std::string& cpu_flags, std::string* why = nullptr);
+/// What train.precision (and the bf16 alias) ask for on train.device. On the
+/// CPU (these /proc/cpuinfo flags) auto takes bf16 autocast only where bf16
+/// runs natively (avx512_bf16 or amx_bf16; emulated, it was 10x slower than
+/// fp32 on this pool's machines); on CUDA only where `gpu_bf16` (see
+/// cuda_bf16_native); fp32 elsewhere. `why` says which. The memory format is
+/// train.channels_last's, whatever the precision.
+Precision choose_precision(const TrainOptions& t, const std::string& cpu_flags, std::string* why = nullptr,
+                           bool gpu_bf16 = false);
+/// True when LibTorch sees a CUDA device with native bf16 (compute capability
+/// 8.0 or newer, as LibTorch's own cuDNN bf16 check); false on a CPU-only build.
+bool cuda_bf16_native();
 /// This CPU's flags line from /proc/cpuinfo ("" without one).
 std::string cpu_flags();
 /// True when `flag` is a whole word of a flags line.
