@@ -1,9 +1,11 @@
 // trex's own kernels against the stock ops they replace.
 #include <sstream>
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "trex/plugin_kit/dropout.h"
+#include "trex/plugin_kit/grad_format.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 
@@ -113,4 +115,47 @@ TEST_CASE("trex::dropout keeps the input's dtype and memory format", "[kernels]"
   // A strided view (not dense) gets a contiguous mask of its shape.
   const auto view = torch::randn({6, 10}).slice(1, 0, 10, 2);
   CHECK(trex::dropout_mask(view, 0.5).sizes() == view.sizes());
+}
+
+TEST_CASE("keep_grad_format leaves values and gradients alone and turns the gradient to the input's format",
+          "[kernels]") {
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  torch::manual_seed(3);
+  const auto source = torch::randn({4, 8, 6, 6}).contiguous(cl);
+  const auto weight = torch::randn({8, 8, 3, 3}).contiguous(cl);
+  struct Grads {
+    at::Tensor input, residual, pooled;  // x's gradient; those reaching the block input and the pooling input
+  };
+  // A residual block's input feeds a conv and the identity, and its output is pooled: where the helper goes.
+  auto run = [&](bool guarded, bool bf16) {
+    Grads g;
+    auto x = source.clone().requires_grad_();
+    auto block_input = x * 1.0, h = guarded ? trex::keep_grad_format(block_input) : block_input;
+    block_input.register_hook([&g](const torch::Tensor& grad) { g.residual = grad; });
+    at::autocast::set_cpu_enabled(bf16);
+    auto y = torch::relu(torch::conv2d(h, weight, {}, 1, 1) + h);
+    y.register_hook([&g](const torch::Tensor& grad) { g.pooled = grad; });  // before the helper's backward
+    auto logits = torch::adaptive_avg_pool2d(guarded ? trex::keep_grad_format(y) : y, {1, 1}).flatten(1);
+    logits = logits.to(torch::kFloat);
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+    torch::nn::functional::cross_entropy(logits, torch::tensor({0, 3, 5, 7})).backward();
+    g.input = x.grad();
+    return g;
+  };
+  for (const bool bf16 : {false, true}) {
+    CAPTURE(bf16);
+    const Grads plain = run(false, bf16), kept = run(true, bf16);
+    // LibTorch 1.13 hands the pooled activation an NCHW gradient: the case the helper exists for.
+    CHECK_FALSE(plain.pooled.is_contiguous(cl));
+    CHECK(kept.pooled.is_contiguous(cl));
+    CHECK(kept.residual.is_contiguous(cl));
+    CHECK(torch::allclose(plain.input, kept.input, bf16 ? 1e-2 : 1e-6, bf16 ? 1e-3 : 1e-7));
+  }
+  // Outside training it is the tensor itself.
+  const auto x = torch::randn({2, 3, 4, 4});
+  CHECK(trex::keep_grad_format(x).is_same(x));
+  torch::NoGradGuard no_grad;
+  const auto y = torch::randn({2, 3, 4, 4}, torch::requires_grad());
+  CHECK(trex::keep_grad_format(y).is_same(y));
 }

@@ -10,6 +10,7 @@
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
 #include "trex/plugin_kit/cut.h"
+#include "trex/plugin_kit/grad_format.h"
 #include "trex/plugin_kit/torchvision.h"
 #include "trex/plugin_kit/batch_norm.h"
 
@@ -41,7 +42,8 @@ struct BlockImpl : nn::Module {
     if (stride != 1 || in != out)
       downsample = register_module("downsample", nn::Sequential(conv(in, out, 1, stride), trex::BatchNorm2d(out)));
   }
-  torch::Tensor forward(const torch::Tensor& x) {
+  torch::Tensor forward(const torch::Tensor& input) {
+    const torch::Tensor x = keep_grad_format(input);  // its gradient is the sum of two branches'
     auto y = torch::relu(bn1(conv1(x)));
     y = bottleneck ? torch::relu(bn2(conv2(y))) : bn2(conv2(y));
     if (bottleneck) y = bn3(conv3(y));

@@ -14,6 +14,7 @@
 #include "trex/plugin/model.h"
 #include "trex/plugin_kit/batch_norm.h"
 #include "trex/plugin_kit/cut.h"
+#include "trex/plugin_kit/grad_format.h"
 #include "trex/plugin_kit/torchvision.h"
 
 namespace trex_resnet_cifar {
@@ -34,7 +35,8 @@ struct BlockImpl : nn::Module {
     if (projection && (stride != 1 || in != out))
       downsample = register_module("downsample", nn::Sequential(conv(in, out, 1, stride), trex::BatchNorm2d(out)));
   }
-  torch::Tensor forward(const torch::Tensor& x) {
+  torch::Tensor forward(const torch::Tensor& input) {
+    const torch::Tensor x = keep_grad_format(input);  // its gradient is the sum of two branches'
     auto y = bn2(conv2(torch::relu(bn1(conv1(x)))));
     return torch::relu(y + shortcut(x));
   }

@@ -7,6 +7,7 @@
 
 #include "trex/plugin/model.h"
 #include "trex/plugin_kit/dropout.h"
+#include "trex/plugin_kit/grad_format.h"
 
 namespace trex {
 
@@ -42,7 +43,7 @@ inline bool forward_features_until(torch::nn::SequentialImpl& features, torch::T
 inline torch::Tensor pooled_classifier(const torch::Tensor& x, const std::string& stage, const char* model,
                                        torch::nn::Linear& fc, double dropout, bool training,
                                        const std::string& classifier_stage = "fc") {
-  torch::Tensor y = torch::adaptive_avg_pool2d(x, {1, 1});
+  torch::Tensor y = torch::adaptive_avg_pool2d(keep_grad_format(x), {1, 1});  // pooling hands back NCHW
   if (stage == "avgpool") return y;
   TORCH_CHECK(stage == classifier_stage, model, " has no stage '", stage, "'");
   y = y.flatten(1);
