@@ -8,6 +8,8 @@ GOALS = {  # (row, numerator, denominator): goal
     ("fp32", "trex run", "PyTorch-Python"): 1.3,
     ("fp32", "trex run", "hand-written loop"): 0.98,
     ("fp32", "trex run", "hand + trex kernels"): 0.98,
+    ("fp32cl", "trex run", "PyTorch-Python"): 1.3,
+    ("fp32cl", "trex run", "hand-written loop"): 0.98,
     ("bf16", "trex run", "PyTorch-Python"): 1.3,
     ("bf16", "trex run", "hand-written loop"): 0.98,
     ("default", "trex run", "PyTorch-Python"): None,

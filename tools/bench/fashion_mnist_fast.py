@@ -1,16 +1,19 @@
 """The PyTorch-Python twin of experiments/fashion_mnist/fast.yaml, written with torch and torchvision only
 (Debian's /usr/bin/python3), for tools/bench/time_to_accuracy.sh:
 
-  fashion_mnist_fast.py [--seed S] [--epochs E] [--threads T] [--precision bf16|fp32] [--root DIR]
+  fashion_mnist_fast.py [--seed S] [--epochs E] [--threads T] [--precision bf16|fp32] [--translate T]
+                        [--widths W1 W2 W3] [--val-fraction F] [--erase P LO HI RLO RHI] [--root DIR]
 
 Same semantics as the trex recipe: a 10% stratified validation split held out of train; RandomCrop(28,
-padding=2) + RandomHorizontalFlip + Normalize through a DataLoader; He et al.'s small-image ResNet with widths
-32/64/128, one basic block per stage, projection shortcuts, zero-initialised last BN of each block; SGD with
-Nesterov momentum, peak lr 0.8, weight decay 1e-4 on conv/linear weights only (not on BatchNorm or biases);
+padding=2) + RandomHorizontalFlip + Normalize through a DataLoader; He et al.'s small-image ResNet with
+fast.yaml's widths (--widths), one basic block per stage, projection shortcuts, zero-initialised last BN of
+each block; SGD with Nesterov momentum, peak lr 0.8, weight decay 1e-4 on conv/linear weights only (not on BatchNorm or biases);
 OneCycleLR with pct_start 0.4 and momentum cycling, stepped per batch; label smoothing 0.1; an EMA of the weights and BN
 statistics (decay 0.99 with the (1+n)/(10+n) warm-up); validation and test on the average with flip TTA;
-the checkpoint with the best validation accuracy scores the test set once. bf16 autocast + channels-last
-where asked (trex's precision: auto picks them on CPUs with avx512_bf16).
+the checkpoint with the best validation accuracy scores the test set once. With --val-fraction 0 the whole
+train split trains on a fixed schedule and the final average scores the test set once. --erase adds
+RandomErasing(p, scale, ratio, value 0) after Normalize, as trex's random_erasing. bf16 autocast +
+channels-last where asked (trex's precision: auto picks them on CPUs with avx512_bf16).
 
 Prints one line per epoch ("epoch E minutes M val_accuracy A") and at the end
 "test_accuracy A minutes M", minutes counted from the process start (imports included).
@@ -77,10 +80,10 @@ class Images(Dataset):
         return self.transform(Image.fromarray(self.images[i], mode="L")), int(self.labels[i])
 
 
-def resnet():
+def resnet(widths):
     """trex's resnet_cifar with fast.yaml's widths and blocks: the torch.nn twin its parity tests hold it
     equal to (tests/parity/resnet_cifar_reference.py), with the plugin's initialisation."""
-    model = reference.build({"widths": [32, 64, 128], "blocks": [1, 1, 1], "shortcut": "projection", "channels": 1,
+    model = reference.build({"widths": widths, "blocks": [1, 1, 1], "shortcut": "projection", "channels": 1,
                              "classes": 10})
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -140,6 +143,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     ap.add_argument("--translate", type=int, default=0, help="trex's train.tta.translate")
+    ap.add_argument("--widths", type=int, nargs="+", default=[32, 80, 160], help="fast.yaml's model.widths")
+    ap.add_argument("--val-fraction", type=float, default=0.1, help="trex's data.val_fraction")
+    ap.add_argument("--erase", type=float, nargs=5, metavar=("P", "LO", "HI", "RLO", "RHI"),
+                    help="trex's random_erasing p, scale and ratio")
     ap.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -149,15 +156,19 @@ def main():
 
     images, labels = load(a.root, "train")
     test_images, test_labels = load(a.root, "t10k")
-    train_idx, val_idx = stratified_split(labels, 0.1, a.seed)
+    train_idx, val_idx = stratified_split(labels, a.val_fraction, a.seed)
     norm = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-    augment = transforms.Compose([transforms.RandomCrop(28, padding=2), transforms.RandomHorizontalFlip(), norm])
+    steps = [transforms.RandomCrop(28, padding=2), transforms.RandomHorizontalFlip(), norm]
+    if a.erase:
+        p, lo, hi, rlo, rhi = a.erase
+        steps.append(transforms.RandomErasing(p, scale=(lo, hi), ratio=(rlo, rhi), value=0))
+    augment = transforms.Compose(steps)
     train = DataLoader(Images(images[train_idx], labels[train_idx], augment), batch_size=256, shuffle=True,
                        num_workers=2, persistent_workers=True, drop_last=False)
     val = DataLoader(Images(images[val_idx], labels[val_idx], norm), batch_size=512, num_workers=1)
     test = DataLoader(Images(test_images, test_labels, norm), batch_size=512, num_workers=1)
 
-    model = resnet().to(memory_format=fmt)
+    model = resnet(a.widths).to(memory_format=fmt)
     decay = [p for n, p in model.named_parameters() if p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]  # BatchNorm weights and all biases
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0}],
@@ -178,11 +189,15 @@ def main():
             opt.step()
             sched.step()
             ema.update()
+        if not len(val_idx):  # a fixed schedule: the last average scores the test set
+            print(f"epoch {epoch} minutes {minutes():.3f} train_loss {loss.item():.4f}", flush=True)
+            continue
         acc = accuracy(ema.model, val, fmt, bf16, a.translate)
         if acc > best:
             best, best_state = acc, copy.deepcopy(ema.model.state_dict())
         print(f"epoch {epoch} minutes {minutes():.3f} val_accuracy {acc:.4f}", flush=True)
-    ema.model.load_state_dict(best_state)
+    if best_state is not None:
+        ema.model.load_state_dict(best_state)
     print(f"test_accuracy {accuracy(ema.model, test, fmt, bf16, a.translate):.4f} minutes {minutes():.3f}", flush=True)
 
 

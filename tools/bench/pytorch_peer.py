@@ -2,12 +2,12 @@
 RandomCrop(28, padding=2), RandomHorizontalFlip, ToTensor, Normalize; Adam, batch 128.
 Run with Debian's /usr/bin/python3. Prints "img/s N".
 
-  pytorch_peer.py IDX_ROOT THREADS [--model seed_cnn|resnet] [--bf16] [--images N]
+  pytorch_peer.py IDX_ROOT THREADS [--model seed_cnn|resnet] [--bf16] [--channels-last] [--images N]
 
 seed_cnn is the book's CNN; resnet is tests/parity/resnet_cifar_reference.py's net with widths 32/64/128,
 one block each, projection shortcuts (experiments/fashion_mnist/fast.yaml's). --bf16 runs forward and
 loss under torch.autocast("cpu", bfloat16) with the model and batches channels-last, as PyTorch's docs
-recommend for CPU bf16."""
+recommend for CPU bf16; --channels-last alone runs fp32 with the model and batches channels-last."""
 import argparse
 import gzip
 import os
@@ -62,6 +62,7 @@ def main():
     ap.add_argument("threads", nargs="?", type=int, default=2)
     ap.add_argument("--model", choices=["seed_cnn", "resnet"], default="seed_cnn")
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--images", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -71,7 +72,7 @@ def main():
     loader = DataLoader(FashionMNIST(args.root, tf, args.images), batch_size=128, shuffle=True, num_workers=2,
                         persistent_workers=True)
     net = build(args.model)
-    fmt = torch.channels_last if args.bf16 else torch.contiguous_format
+    fmt = torch.channels_last if args.bf16 or args.channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     loss_fn = nn.CrossEntropyLoss()

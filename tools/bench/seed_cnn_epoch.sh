@@ -6,16 +6,17 @@
 #                     "trex kernels" is the same loop with trex's dropout, so that ratio is the
 #                     framework's cost alone
 #   PyTorch-Python    DataLoader(num_workers=2) + torchvision transforms (tools/bench/pytorch_peer.py)
-# Rows: fp32 (all in fp32 NCHW, like for like), bf16 (all in bf16 autocast + channels-last, where
+# Rows: fp32 (all in fp32 NCHW, like for like), fp32cl (all in fp32 channels-last, like for like:
+# trex's fp32 as it comes, channels_last being its default), bf16 (all in bf16 autocast + channels-last, where
 # the CPU runs bf16 natively) and default (trex as it comes against PyTorch as it comes: fp32 NCHW,
 # glibc's malloc). The like-for-like rows give the peers trex's malloc settings.
 #   MODEL=seed_cnn (default) | resnet (tools/bench/resnet_epoch.yaml: fast.yaml's ResNet)
-#   REPS=9 THREADS=2 IMAGES=0 (0: all 60,000)  ROWS="fp32 bf16 default"
+#   REPS=9 THREADS=2 IMAGES=0 (0: all 60,000)  ROWS="fp32 fp32cl bf16 default"
 # Extra args go to every trex run, e.g. --set train.workers=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPS=${REPS:-9} THREADS=${THREADS:-2} IMAGES=${IMAGES:-0} MODEL=${MODEL:-seed_cnn}
-ROWS=${ROWS:-fp32 bf16 default}
+ROWS=${ROWS:-fp32 fp32cl bf16 default}
 ROOT=/usr/share/datasets/fashion-mnist
 source tools/bench/machine_line.sh
 case $MODEL in
@@ -62,6 +63,11 @@ for ((i = 1; i <= REPS; i++)); do
         record fp32 "hand-written loop" "$(hand)"
         [[ $MODEL == seed_cnn ]] && record fp32 "hand + trex kernels" "$(hand --trex-kernels)"
         record fp32 "PyTorch-Python" "$(peer same)"
+        ;;
+      fp32cl)
+        record fp32cl "trex run" "$(trex --set train.precision=fp32 --set train.channels_last=true)"
+        record fp32cl "hand-written loop" "$(hand --channels-last)"
+        record fp32cl "PyTorch-Python" "$(peer same --channels-last)"
         ;;
       bf16)
         record bf16 "trex run" "$(trex --set train.precision=bf16 --set train.channels_last=true)"

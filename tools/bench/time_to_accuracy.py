@@ -26,9 +26,8 @@ def run(name, cmd):
         for line in p.stdout:
             line = line.rstrip().split("\r")[-1]  # trex's progress bar redraws with \r
             m = (time.perf_counter() - start) / 60
-            val = re.search(r"\bval_accuracy (\d\.\d+)", line)
             tst = re.search(r"\btest_accuracy (\d\.\d+)", line)
-            if val and line.startswith("epoch"):
+            if re.match(r"epoch \d", line):
                 print(f"  {name:7s} {m:6.2f} min  {line}", flush=True)
             elif tst:
                 test = float(tst.group(1))
@@ -43,10 +42,10 @@ def run(name, cmd):
 
 
 # What tools/bench/fashion_mnist_fast.py hard-codes; the bench refuses to compare if fast.yaml moved on.
-TWIN_RECIPE = ["widths: [32, 64, 128]", "blocks: [1, 1, 1]", "zero_init_residual: true", "batch_size: 256",
+TWIN_RECIPE = ["blocks: [1, 1, 1]", "zero_init_residual: true", "batch_size: 256",
                "lr: 0.8", "nesterov: true", "weight_decay: 1.0e-4", "norm_decay_mult: 0", "bias_decay_mult: 0",
                "pct_start: 0.4", "cycle_momentum: true", "label_smoothing: 0.1", "decay: 0.99", "flip: true",
-               "padding: 2", "val_fraction: 0.1"]
+               "padding: 2"]
 
 
 def check_twin(spec_text):
@@ -54,6 +53,19 @@ def check_twin(spec_text):
     if missing:
         sys.exit("time_to_accuracy: experiments/fashion_mnist/fast.yaml no longer says " + ", ".join(missing) +
                  "; bring tools/bench/fashion_mnist_fast.py (and TWIN_RECIPE) in step first")
+
+
+def twin_flags(spec_text):
+    """fast.yaml's widths, validation split and random erasing, as the twin's flags (the rest it hard-codes)."""
+    widths = re.search(r"^\s+widths:\s*\[([0-9, ]+)\]", spec_text, re.M)
+    val = re.search(r"^\s+val_fraction:\s*([0-9.]+)", spec_text, re.M)
+    flags = ["--widths", *widths.group(1).replace(",", " ").split(), "--val-fraction", val.group(1) if val else "0.1"]
+    erase = re.search(r"type: random_erasing, p: ([0-9.]+), scale: \[([0-9.]+), ([0-9.]+)\], "
+                      r"ratio: \[([0-9.]+), ([0-9.]+)\]", spec_text)
+    if "random_erasing" in spec_text and not erase:
+        sys.exit("time_to_accuracy: write fast.yaml's random_erasing as {type: random_erasing, p: P, scale: [LO, HI], "
+                 "ratio: [LO, HI]} for the twin to read it")
+    return flags + (["--erase", *erase.groups()] if erase else [])
 
 
 def spread(values):
@@ -81,7 +93,7 @@ def main():
             f"train.precision={precision}"]))
         results["pytorch"].append(run("pytorch", [
             "/usr/bin/python3", "tools/bench/fashion_mnist_fast.py", "--seed", seed, "--epochs", epochs, "--threads",
-            threads, "--precision", py_precision, "--translate", translate]))
+            threads, "--precision", py_precision, "--translate", translate, *twin_flags(spec_text)]))
     print(f"\n{len(seeds)} seeds ({' '.join(seeds)}), {epochs} epochs, {threads} threads; PyTorch in {py_precision}")
     means = {}
     for name, rs in results.items():
