@@ -4,7 +4,7 @@
   fashion_mnist_fast.py [--seed S] [--epochs E] [--threads T] [--precision bf16|fp32] [--translate T]
                         [--widths W1 W2 W3] [--val-fraction F] [--erase P LO HI RLO RHI] [--root DIR]
 
-Same semantics as the trex recipe: a 10% stratified validation split held out of train; RandomCrop(28,
+Same semantics as the trex recipe: a stratified validation split held out of train (10% by default); RandomCrop(28,
 padding=2) + RandomHorizontalFlip + Normalize through a DataLoader; He et al.'s small-image ResNet with
 fast.yaml's widths (--widths), one basic block per stage, projection shortcuts, zero-initialised last BN of
 each block; SGD with Nesterov momentum, peak lr 0.8, weight decay 1e-4 on conv/linear weights only (not on BatchNorm or biases);

@@ -5,7 +5,7 @@ Run with Debian's /usr/bin/python3. Prints "img/s N".
   pytorch_peer.py IDX_ROOT THREADS [--model seed_cnn|resnet] [--bf16] [--channels-last] [--images N]
 
 seed_cnn is the book's CNN; resnet is tests/parity/resnet_cifar_reference.py's net with widths 32/64/128,
-one block each, projection shortcuts (experiments/fashion_mnist/fast.yaml's). --bf16 runs forward and
+one block each, projection shortcuts (experiments/fashion_mnist/fast.yaml's first recipe). --bf16 runs forward and
 loss under torch.autocast("cpu", bfloat16) with the model and batches channels-last, as PyTorch's docs
 recommend for CPU bf16; --channels-last alone runs fp32 with the model and batches channels-last."""
 import argparse

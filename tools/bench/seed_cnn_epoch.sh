@@ -10,7 +10,7 @@
 # trex's fp32 as it comes, channels_last being its default), bf16 (all in bf16 autocast + channels-last, where
 # the CPU runs bf16 natively) and default (trex as it comes against PyTorch as it comes: fp32 NCHW,
 # glibc's malloc). The like-for-like rows give the peers trex's malloc settings.
-#   MODEL=seed_cnn (default) | resnet (tools/bench/resnet_epoch.yaml: fast.yaml's ResNet)
+#   MODEL=seed_cnn (default) | resnet (tools/bench/resnet_epoch.yaml: fast.yaml's first ResNet, 32/64/128)
 #   REPS=9 THREADS=2 IMAGES=0 (0: all 60,000)  ROWS="fp32 fp32cl bf16 default"
 # Extra args go to every trex run, e.g. --set train.workers=1.
 set -euo pipefail

@@ -56,10 +56,15 @@ def check_twin(spec_text):
 
 
 def twin_flags(spec_text):
-    """fast.yaml's widths, validation split and random erasing, as the twin's flags (the rest it hard-codes)."""
+    """fast.yaml's widths, validation split, TTA translation and random erasing, as the twin's flags (the rest
+    it hard-codes and check_twin holds fast.yaml to)."""
     widths = re.search(r"^\s+widths:\s*\[([0-9, ]+)\]", spec_text, re.M)
+    if not widths:
+        sys.exit("time_to_accuracy: fast.yaml names no model.widths list for the twin to read")
     val = re.search(r"^\s+val_fraction:\s*([0-9.]+)", spec_text, re.M)
-    flags = ["--widths", *widths.group(1).replace(",", " ").split(), "--val-fraction", val.group(1) if val else "0.1"]
+    translate = re.search(r"^\s+tta:.*\btranslate:\s*(\d+)", spec_text, re.M)
+    flags = ["--widths", *widths.group(1).replace(",", " ").split(), "--val-fraction", val.group(1) if val else "0.1",
+             "--translate", translate.group(1) if translate else "0"]
     erase = re.search(r"type: random_erasing, p: ([0-9.]+), scale: \[([0-9.]+), ([0-9.]+)\], "
                       r"ratio: \[([0-9.]+), ([0-9.]+)\]", spec_text)
     if "random_erasing" in spec_text and not erase:
@@ -78,8 +83,7 @@ def main():
     check_twin(spec_text)
     spec_epochs = re.search(r"^\s+epochs:\s*(\d+)", spec_text, re.M)
     epochs, threads = os.environ.get("EPOCHS", spec_epochs.group(1)), os.environ.get("THREADS", "2")
-    tta_translate = re.search(r"^\s+tta:.*\btranslate:\s*(\d+)", spec_text, re.M)
-    translate = tta_translate.group(1) if tta_translate else "0"
+    twin = twin_flags(spec_text)
     precision = os.environ.get("PRECISION", "auto")
     store = sys.argv[1]
     flags = open("/proc/cpuinfo").read()
@@ -93,7 +97,7 @@ def main():
             f"train.precision={precision}"]))
         results["pytorch"].append(run("pytorch", [
             "/usr/bin/python3", "tools/bench/fashion_mnist_fast.py", "--seed", seed, "--epochs", epochs, "--threads",
-            threads, "--precision", py_precision, "--translate", translate, *twin_flags(spec_text)]))
+            threads, "--precision", py_precision, *twin]))
     print(f"\n{len(seeds)} seeds ({' '.join(seeds)}), {epochs} epochs, {threads} threads; PyTorch in {py_precision}")
     means = {}
     for name, rs in results.items():
