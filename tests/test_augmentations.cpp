@@ -5,7 +5,9 @@
 #include "helpers.h"
 #include <opencv2/imgcodecs.hpp>
 
+#include "trex/common/rng.h"
 #include "trex/config/yaml_loader.h"
+#include "trex/data/loader.h"
 #include "trex/report/image_grid.h"
 #include "trex/plugin/augmentation.h"
 #include "trex/registry/diagnostics.h"
@@ -147,6 +149,92 @@ TEST_CASE("torchvision-style crops, erasing and colour jitter: shapes, ranges, i
   CHECK(same(j1, j2));
   CHECK(!same(j1, img));
   CHECK(j1.type() == img.type());
+}
+
+TEST_CASE("random_flip alternate: a per-image coin in epoch 0, the other side in each next epoch", "[augment]") {
+  const cv::Mat img = ramp(6, 8, 1);
+  cv::Mat mirrored;
+  cv::flip(img, mirrored, 1);
+  auto alt = make("{type: random_flip, alternate: true}");
+  auto plain = make("{type: random_flip}");
+  int flipped_first = 0, plain_alternations = 0;
+  for (std::uint64_t pos = 0; pos < 400; ++pos) {
+    std::vector<bool> seen;
+    for (std::int64_t epoch = 0; epoch < 4; ++epoch) {
+      Rng rng(mix_seed(42, static_cast<std::uint64_t>(epoch), pos));
+      const cv::Mat out = alt->apply_at(img, rng, {42, epoch, pos});
+      REQUIRE((same(out, img) || same(out, mirrored)));
+      seen.push_back(same(out, mirrored));
+    }
+    // Whatever epoch 0 chose, the next epochs alternate, and another RNG state changes nothing.
+    CHECK(seen == std::vector<bool>{seen[0], !seen[0], seen[0], !seen[0]});
+    Rng other(pos * 7 + 1);
+    CHECK(same(alt->apply_at(img, other, {42, 2, pos}), seen[0] ? mirrored : img));
+    flipped_first += seen[0];
+    // Without the option the sample context is ignored: epochs flip independently.
+    Rng r0(mix_seed(42, 0, pos)), r1(mix_seed(42, 1, pos));
+    plain_alternations += same(plain->apply_at(img, r0, {42, 0, pos}), mirrored) !=
+                          same(plain->apply_at(img, r1, {42, 1, pos}), mirrored);
+  }
+  // Epoch 0's coin is fair (400 draws: 200 +- 3 sigma = 30), and another seed draws other coins.
+  CHECK(std::abs(flipped_first - 200) < 30);
+  CHECK(std::abs(plain_alternations - 200) < 30);
+  int differ = 0;
+  for (std::uint64_t pos = 0; pos < 64; ++pos) {
+    Rng rng(1);
+    differ +=
+        same(alt->apply_at(img, rng, {42, 0, pos}), mirrored) != same(alt->apply_at(img, rng, {7, 0, pos}), mirrored);
+  }
+  CHECK(differ > 10);
+}
+
+namespace {
+/// Each image a row 0, 1, ..., 4 plus 5 x its index: a flip reverses it.
+class RowDataset : public Dataset {
+ public:
+  RowDataset() : labels_(50, 0) {}
+  std::vector<std::string> class_names() const override { return {"a"}; }
+  std::vector<std::string> splits() const override { return {"train"}; }
+  const std::vector<std::int64_t>& labels(const std::string&) const override { return labels_; }
+  cv::Mat image(const std::string&, std::size_t i) const override {
+    cv::Mat m(1, 5, CV_8UC1);
+    for (int c = 0; c < 5; ++c) m.at<unsigned char>(0, c) = static_cast<unsigned char>(c + 5 * i);
+    return m;
+  }
+  ImageShape shape() const override { return {1, 1, 5}; }
+
+ private:
+  std::vector<std::int64_t> labels_;
+};
+}  // namespace
+
+TEST_CASE("the loader hands each sample its epoch and position: alternate flips alternate per image", "[augment]") {
+  RowDataset ds;
+  std::vector<SampleRef> set;
+  for (std::size_t i = 0; i < 50; ++i) set.push_back({"train", i, 0});
+  const Pipeline pipeline({{make("{type: random_flip, alternate: true}"), 1.0, "random_flip", false}});
+  // first byte of each image's row by position, per epoch: 5 i (as stored) or 5 i + 4 (flipped)
+  auto firsts = [&](std::int64_t epoch) {
+    LoaderOptions o;
+    o.batch_size = 8, o.shuffle = true, o.workers = 2, o.seed = 5, o.epoch = epoch, o.shape = {1, 1, 5};
+    BatchLoader loader(ds, set, pipeline, o);
+    std::vector<long> out(50, -1);
+    while (auto b = loader.next())
+      for (std::size_t k = 0; k < b->positions.size(); ++k)
+        out[b->positions[k]] = std::lround(b->images.data_ptr<float>()[k * 5]);
+    return out;
+  };
+  const auto e0 = firsts(0), e1 = firsts(1), e2 = firsts(2);
+  int flipped = 0;
+  for (std::size_t p = 0; p < 50; ++p) {
+    const long stored = 5 * static_cast<long>(p);
+    const bool f0 = e0[p] == stored + 4, f1 = e1[p] == stored + 4;
+    CHECK((f0 || e0[p] == stored));
+    CHECK(f1 == !f0);
+    CHECK(e2[p] == e0[p]);
+    flipped += f0;
+  }
+  CHECK((flipped > 10 && flipped < 40));
 }
 
 TEST_CASE("trex augment-preview draws one image under N augmentations", "[augment][cli]") {

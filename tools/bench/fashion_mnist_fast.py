@@ -2,7 +2,8 @@
 (Debian's /usr/bin/python3), for tools/bench/time_to_accuracy.sh:
 
   fashion_mnist_fast.py [--seed S] [--epochs E] [--threads T] [--precision bf16|fp32] [--translate T]
-                        [--widths W1 W2 W3] [--val-fraction F] [--erase P LO HI RLO RHI] [--root DIR]
+                        [--widths W1 W2 W3] [--val-fraction F] [--erase P LO HI RLO RHI] [--alternate-flip]
+                        [--root DIR]
 
 Same semantics as the trex recipe: a stratified validation split held out of train (10% by default); RandomCrop(28,
 padding=2) + RandomHorizontalFlip + Normalize through a DataLoader; He et al.'s small-image ResNet with
@@ -12,7 +13,9 @@ OneCycleLR with pct_start 0.4 and momentum cycling, stepped per batch; label smo
 statistics (decay 0.99 with the (1+n)/(10+n) warm-up); validation and test on the average with flip TTA;
 the checkpoint with the best validation accuracy scores the test set once. With --val-fraction 0 the whole
 train split trains on a fixed schedule and the final average scores the test set once. --erase adds
-RandomErasing(p, scale, ratio, value 0) after Normalize, as trex's random_erasing. bf16 autocast +
+RandomErasing(p, scale, ratio, value 0) after Normalize, as trex's random_erasing. --alternate-flip flips
+as random_flip's `alternate`: a fixed random coin per image in epoch 1, the other side in each next epoch
+(the sampler hands each index its epoch, so it works in the DataLoader's worker processes). bf16 autocast +
 channels-last where asked (trex's precision: auto picks them on CPUs with avx512_bf16).
 
 Prints one line per epoch ("epoch E minutes M val_accuracy A") and at the end
@@ -31,8 +34,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from PIL import Image  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler  # noqa: E402
 from torchvision import transforms  # noqa: E402
+from torchvision.transforms import functional as TF  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "parity"))
 import resnet_cifar_reference as reference  # noqa: E402
@@ -78,6 +82,38 @@ class Images(Dataset):
 
     def __getitem__(self, i):
         return self.transform(Image.fromarray(self.images[i], mode="L")), int(self.labels[i])
+
+
+class EpochSampler(Sampler):
+    """A shuffling sampler that yields (index, epoch): the epoch reaches the dataset in the worker processes."""
+
+    def __init__(self, n):
+        self.shuffle, self.epoch = RandomSampler(range(n)), -1
+
+    def __len__(self):
+        return len(self.shuffle)
+
+    def __iter__(self):
+        self.epoch += 1
+        return ((i, self.epoch) for i in self.shuffle)
+
+
+class AlternateFlips(Dataset):
+    """random_flip alternate: crop, then flip image i iff its epoch-0 coin differs from the epoch's parity."""
+
+    def __init__(self, images, labels, crop, norm, seed):
+        self.images, self.labels, self.crop, self.norm = images, labels, crop, norm
+        self.first = torch.randint(0, 2, (len(labels),), generator=torch.Generator().manual_seed(seed)).tolist()
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, item):
+        i, epoch = item
+        x = self.crop(Image.fromarray(self.images[i], mode="L"))
+        if self.first[i] != epoch % 2:
+            x = TF.hflip(x)
+        return self.norm(x), int(self.labels[i])
 
 
 def resnet(widths):
@@ -147,6 +183,7 @@ def main():
     ap.add_argument("--val-fraction", type=float, default=0.1, help="trex's data.val_fraction")
     ap.add_argument("--erase", type=float, nargs=5, metavar=("P", "LO", "HI", "RLO", "RHI"),
                     help="trex's random_erasing p, scale and ratio")
+    ap.add_argument("--alternate-flip", action="store_true", help="random_flip's alternate: true")
     ap.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -162,9 +199,15 @@ def main():
     if a.erase:
         p, lo, hi, rlo, rhi = a.erase
         steps.append(transforms.RandomErasing(p, scale=(lo, hi), ratio=(rlo, rhi), value=0))
-    augment = transforms.Compose(steps)
-    train = DataLoader(Images(images[train_idx], labels[train_idx], augment), batch_size=256, shuffle=True,
-                       num_workers=2, persistent_workers=True, drop_last=False)
+    if a.alternate_flip:
+        if a.erase:
+            sys.exit("fashion_mnist_fast: --alternate-flip with --erase is not written")
+        data = AlternateFlips(images[train_idx], labels[train_idx], steps[0], norm, a.seed)
+        train = DataLoader(data, batch_size=256, sampler=EpochSampler(len(train_idx)), num_workers=2,
+                           persistent_workers=True, drop_last=False)
+    else:
+        train = DataLoader(Images(images[train_idx], labels[train_idx], transforms.Compose(steps)), batch_size=256,
+                           shuffle=True, num_workers=2, persistent_workers=True, drop_last=False)
     val = DataLoader(Images(images[val_idx], labels[val_idx], norm), batch_size=512, num_workers=1)
     test = DataLoader(Images(test_images, test_labels, norm), batch_size=512, num_workers=1)
 

@@ -56,7 +56,7 @@ def check_twin(spec_text):
 
 
 def twin_flags(spec_text):
-    """fast.yaml's widths, validation split, TTA translation and random erasing, as the twin's flags (the rest
+    """fast.yaml's widths, validation split, TTA translation, random erasing and alternating flips, as the twin's flags (the rest
     it hard-codes and check_twin holds fast.yaml to)."""
     widths = re.search(r"^\s+widths:\s*\[([0-9, ]+)\]", spec_text, re.M)
     if not widths:
@@ -70,7 +70,8 @@ def twin_flags(spec_text):
     if "random_erasing" in spec_text and not erase:
         sys.exit("time_to_accuracy: write fast.yaml's random_erasing as {type: random_erasing, p: P, scale: [LO, HI], "
                  "ratio: [LO, HI]} for the twin to read it")
-    return flags + (["--erase", *erase.groups()] if erase else [])
+    alternate = re.search(r"type: random_flip\b[^}]*\balternate: true", spec_text)
+    return flags + (["--erase", *erase.groups()] if erase else []) + (["--alternate-flip"] if alternate else [])
 
 
 def spread(values):

@@ -56,9 +56,10 @@ void add_preview_command(CLI::App& app, int& exit_code) {
     const std::string name = data->class_names().at(static_cast<std::size_t>(labels[a->index]));
     std::vector<report::Tile> tiles{{original, {"original", name}, false}};
     for (int i = 0; i < a->draws; ++i) {
-      // Each draw its own stream of the spec seed: the same command draws the same grid.
+      // Each draw its own stream of the spec seed, shown as epoch i (alternating flips
+      // alternate across the grid): the same command draws the same grid.
       Rng rng(mix_seed(spec.seed, static_cast<std::uint64_t>(i), a->index, 1));
-      const cv::Mat out = displayable(pipeline.apply(original, rng));
+      const cv::Mat out = displayable(pipeline.apply(original, rng, {spec.seed, i, a->index}));
       tiles.push_back(
           {out, {"draw " + std::to_string(i + 1), std::to_string(out.cols) + "x" + std::to_string(out.rows)}, false});
     }

@@ -11,11 +11,11 @@
 
 namespace trex {
 
-cv::Mat Pipeline::apply(const cv::Mat& image, Rng& rng) const {
+cv::Mat Pipeline::apply(const cv::Mat& image, Rng& rng, const SampleContext& at) const {
   cv::Mat out = image;
   for (const auto& step : steps_) {
     if (step.p < 1.0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng) >= step.p) continue;
-    out = step.op->apply(out, rng);
+    out = step.op->apply_at(out, rng, at);
   }
   return out;
 }
@@ -68,7 +68,7 @@ Batch BatchLoader::make(std::size_t k) const {
     const std::size_t pos = order_[i];
     const SampleRef& ref = set_[pos];
     Rng rng(mix_seed(o_.seed, static_cast<std::uint64_t>(o_.epoch), pos, o_.stream));
-    const cv::Mat img = pipeline_.apply(dataset_.image(ref.split, ref.index), rng);
+    const cv::Mat img = pipeline_.apply(dataset_.image(ref.split, ref.index), rng, {o_.seed, o_.epoch, pos});
     image_to_chw(img, o_.shape, dst + (i - begin) * plane * static_cast<std::size_t>(c),
                  "sample " + std::to_string(ref.index) + " of split '" + ref.split + "'");
     labels[i - begin] = ref.label;

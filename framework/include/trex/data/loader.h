@@ -30,7 +30,7 @@ class Pipeline {
  public:
   Pipeline() = default;
   explicit Pipeline(std::vector<PipelineStep> steps) : steps_(std::move(steps)) {}
-  cv::Mat apply(const cv::Mat& image, Rng& rng) const;
+  cv::Mat apply(const cv::Mat& image, Rng& rng, const SampleContext& at = {}) const;
   ImageShape output_shape(ImageShape in) const;
   /// The first step whose output depends on the RNG (a random plugin, or p < 1); empty: none.
   std::string random_step() const {

@@ -1,6 +1,7 @@
 #pragma once
 // Augmentations transform one image with an RNG the host derives from
 // (seed, epoch, sample index), so results do not depend on thread count or resume.
+#include <cstdint>
 #include <random>
 
 #include <opencv2/core/mat.hpp>
@@ -11,11 +12,34 @@ namespace trex {
 
 using Rng = std::mt19937_64;
 
+/// Where a sample is being drawn, for augmentations whose choice must relate
+/// across epochs (alternating flips). Plain random ones need only the RNG.
+struct SampleContext {
+  std::uint64_t seed = 0;      ///< the run's seed
+  std::int64_t epoch = 0;      ///< 0-based epoch of the pass
+  std::uint64_t position = 0;  ///< the sample's position in its set, the same in every epoch
+
+  /// A hash of (seed, position, salt) that does not change with the epoch (splitmix64 steps).
+  std::uint64_t sample_hash(std::uint64_t salt) const {
+    std::uint64_t h = seed;
+    for (const std::uint64_t v : {position, salt}) {
+      h ^= v;
+      h += 0x9e3779b97f4a7c15ULL;
+      h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+      h ^= h >> 31;
+    }
+    return h;
+  }
+};
+
 class Augmentation : public Plugin {
  public:
   static constexpr Kind kKind = Kind::Augmentation;  ///< what Registry::create_as checks
   /// Transforms `image` (8-bit or 32-bit float, HxWxC) and returns the result.
   virtual cv::Mat apply(const cv::Mat& image, Rng& rng) const = 0;
+  /// The same, knowing where the sample is drawn; by default that is ignored.
+  virtual cv::Mat apply_at(const cv::Mat& image, Rng& rng, const SampleContext&) const { return apply(image, rng); }
   /// Shape of the output for an input of `in` (crops and resizes change it).
   virtual ImageShape output_shape(const ImageShape& in) const { return in; }
 };

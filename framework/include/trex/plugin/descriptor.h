@@ -14,8 +14,8 @@
 #ifndef TREX_ABI_VERSION
 /// Bumped whenever Descriptor, Plugin or a kind's interface changes layout.
 #define TREX_ABI_VERSION \
-  5  // 2: Dataset::skipped_images; 3: Descriptor::deterministic; 4: Parity;
-     // 5: BuildContext::cut, Model::left_out
+  6  // 2: Dataset::skipped_images; 3: Descriptor::deterministic; 4: Parity;
+     // 5: BuildContext::cut, Model::left_out; 6: Augmentation::apply_at
 #endif
 
 namespace trex {
