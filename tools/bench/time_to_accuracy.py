@@ -56,8 +56,8 @@ def check_twin(spec_text):
 
 
 def twin_flags(spec_text):
-    """fast.yaml's widths, validation split, TTA translation, random erasing and alternating flips, as the twin's flags (the rest
-    it hard-codes and check_twin holds fast.yaml to)."""
+    """fast.yaml's widths, validation split, TTA translation, random erasing and alternating flips, as the twin's
+    flags (the rest it hard-codes and check_twin holds fast.yaml to)."""
     widths = re.search(r"^\s+widths:\s*\[([0-9, ]+)\]", spec_text, re.M)
     if not widths:
         sys.exit("time_to_accuracy: fast.yaml names no model.widths list for the twin to read")
