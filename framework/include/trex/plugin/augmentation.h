@@ -7,6 +7,7 @@
 #include <opencv2/core/mat.hpp>
 
 #include "trex/plugin/dataset.h"
+#include "trex/plugin/seed_mix.h"
 
 namespace trex {
 
@@ -19,18 +20,8 @@ struct SampleContext {
   std::int64_t epoch = 0;      ///< 0-based epoch of the pass
   std::uint64_t position = 0;  ///< the sample's position in its set, the same in every epoch
 
-  /// A hash of (seed, position, salt) that does not change with the epoch (splitmix64 steps).
-  std::uint64_t sample_hash(std::uint64_t salt) const {
-    std::uint64_t h = seed;
-    for (const std::uint64_t v : {position, salt}) {
-      h ^= v;
-      h += 0x9e3779b97f4a7c15ULL;
-      h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-      h ^= h >> 31;
-    }
-    return h;
-  }
+  /// A hash of (seed, position, salt) that does not change with the epoch.
+  std::uint64_t sample_hash(std::uint64_t salt) const { return mix_seed(seed, position, salt); }
 };
 
 class Augmentation : public Plugin {
