@@ -99,10 +99,11 @@ class EpochSampler(Sampler):
 
 
 class AlternateFlips(Dataset):
-    """random_flip alternate: crop, then flip image i iff its epoch-0 coin differs from the epoch's parity."""
+    """random_flip alternate: crop, flip image i iff its epoch-0 coin differs from the epoch's parity, then the
+    remaining steps (normalise, and erasing where asked)."""
 
-    def __init__(self, images, labels, crop, norm, seed):
-        self.images, self.labels, self.crop, self.norm = images, labels, crop, norm
+    def __init__(self, images, labels, crop, rest, seed):
+        self.images, self.labels, self.crop, self.rest = images, labels, crop, rest
         self.first = torch.randint(0, 2, (len(labels),), generator=torch.Generator().manual_seed(seed)).tolist()
 
     def __len__(self):
@@ -113,7 +114,7 @@ class AlternateFlips(Dataset):
         x = self.crop(Image.fromarray(self.images[i], mode="L"))
         if self.first[i] != epoch % 2:
             x = TF.hflip(x)
-        return self.norm(x), int(self.labels[i])
+        return self.rest(x), int(self.labels[i])
 
 
 def resnet(widths):
@@ -200,9 +201,8 @@ def main():
         p, lo, hi, rlo, rhi = a.erase
         steps.append(transforms.RandomErasing(p, scale=(lo, hi), ratio=(rlo, rhi), value=0))
     if a.alternate_flip:
-        if a.erase:
-            sys.exit("fashion_mnist_fast: --alternate-flip with --erase is not written")
-        data = AlternateFlips(images[train_idx], labels[train_idx], steps[0], norm, a.seed)
+        # steps: crop, flip, normalise[, erase]; the dataset flips by epoch in place of steps[1]
+        data = AlternateFlips(images[train_idx], labels[train_idx], steps[0], transforms.Compose(steps[2:]), a.seed)
         train = DataLoader(data, batch_size=256, sampler=EpochSampler(len(train_idx)), num_workers=2,
                            persistent_workers=True, drop_last=False)
     else:
