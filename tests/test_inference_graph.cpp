@@ -207,6 +207,31 @@ TEST_CASE("an inference graph compiles once per image size and again when the we
   CHECK(flat.forms() == std::vector<std::string>(3, "oneDNN"));
 }
 
+TEST_CASE("an inference graph checks a new batch's last image too, not only its first two", "[inference_graph]") {
+  // The trace records in.size(0) - 1 as a constant: traced on 2 images the
+  // graph doubles image 1, where on a batch of 4 the eager forward doubles
+  // image 3. The first two images alone cannot tell the graph is wrong there.
+  torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3)));
+  net->eval();
+  const auto eager = [&](const at::Tensor& in) {
+    at::Tensor out = net->forward(in);
+    out.narrow(0, in.size(0) - 1, 1).mul_(2);
+    return out;
+  };
+  InferenceGraph graph(net.ptr(), eager);
+  torch::manual_seed(9);
+  torch::NoGradGuard no_grad;
+  const at::Tensor two = torch::randn({2, 3, 16, 16}), four = torch::randn({4, 3, 16, 16});
+  CHECK(relative_difference(graph(two), eager(two)) <= 1e-4);
+  CHECK(graph.compiled() == 1);
+  const at::Tensor got = graph(four), want = eager(four);
+  for (std::int64_t row = 0; row < 4; ++row) {
+    INFO("image " << row);
+    CHECK(relative_difference(got[row], want[row]) <= 1e-4);
+  }
+  CHECK(graph.compiled() == 2);  // batch 4 got a graph traced on itself
+}
+
 TEST_CASE("a run on a frozen backbone learns the same with its inference graph as with the eager modules",
           "[inference_graph][transfer]") {
   // Random flips keep the feature cache off, so every batch goes through the backbone.
