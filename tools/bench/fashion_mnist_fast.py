@@ -3,13 +3,14 @@
 
   fashion_mnist_fast.py [--seed S] [--epochs E] [--threads T] [--precision bf16|fp32] [--translate T]
                         [--widths W1 W2 W3] [--val-fraction F] [--erase P LO HI RLO RHI] [--alternate-flip]
-                        [--root DIR]
+                        [--batch-size B] [--lr LR] [--label-smoothing S] [--root DIR]
 
 Same semantics as the trex recipe: a stratified validation split held out of train (10% by default); RandomCrop(28,
 padding=2) + RandomHorizontalFlip + Normalize through a DataLoader; He et al.'s small-image ResNet with
 fast.yaml's widths (--widths), one basic block per stage, projection shortcuts, zero-initialised last BN of
-each block; SGD with Nesterov momentum, peak lr 0.8, weight decay 1e-4 on conv/linear weights only (not on BatchNorm or biases);
-OneCycleLR with pct_start 0.4 and momentum cycling, stepped per batch; label smoothing 0.1; an EMA of the weights and BN
+each block; batch 256 (--batch-size); SGD with Nesterov momentum, peak lr 0.8 (--lr), weight decay 1e-4 on conv/linear
+weights only (not on BatchNorm or biases); OneCycleLR with pct_start 0.4 and momentum cycling, stepped per batch; label
+smoothing 0.1 (--label-smoothing); an EMA of the weights and BN
 statistics (decay 0.99 with the (1+n)/(10+n) warm-up); validation and test on the average with flip TTA;
 the checkpoint with the best validation accuracy scores the test set once. With --val-fraction 0 the whole
 train split trains on a fixed schedule and the final average scores the test set once. --erase adds
@@ -185,6 +186,9 @@ def main():
     ap.add_argument("--erase", type=float, nargs=5, metavar=("P", "LO", "HI", "RLO", "RHI"),
                     help="trex's random_erasing p, scale and ratio")
     ap.add_argument("--alternate-flip", action="store_true", help="random_flip's alternate: true")
+    ap.add_argument("--batch-size", type=int, default=256, help="trex's train.batch_size")
+    ap.add_argument("--lr", type=float, default=0.8, help="trex's train.optimizer.lr (one_cycle's peak)")
+    ap.add_argument("--label-smoothing", type=float, default=0.1, help="trex's train.loss.label_smoothing")
     ap.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -203,10 +207,10 @@ def main():
     if a.alternate_flip:
         # steps: crop, flip, normalise[, erase]; the dataset flips by epoch in place of steps[1]
         data = AlternateFlips(images[train_idx], labels[train_idx], steps[0], transforms.Compose(steps[2:]), a.seed)
-        train = DataLoader(data, batch_size=256, sampler=EpochSampler(len(train_idx)), num_workers=2,
+        train = DataLoader(data, batch_size=a.batch_size, sampler=EpochSampler(len(train_idx)), num_workers=2,
                            persistent_workers=True, drop_last=False)
     else:
-        train = DataLoader(Images(images[train_idx], labels[train_idx], transforms.Compose(steps)), batch_size=256,
+        train = DataLoader(Images(images[train_idx], labels[train_idx], transforms.Compose(steps)), batch_size=a.batch_size,
                            shuffle=True, num_workers=2, persistent_workers=True, drop_last=False)
     val = DataLoader(Images(images[val_idx], labels[val_idx], norm), batch_size=512, num_workers=1)
     test = DataLoader(Images(test_images, test_labels, norm), batch_size=512, num_workers=1)
@@ -215,11 +219,11 @@ def main():
     decay = [p for n, p in model.named_parameters() if p.dim() > 1]
     no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]  # BatchNorm weights and all biases
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0}],
-                          lr=0.8, momentum=0.9, nesterov=True)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.8, epochs=a.epochs, steps_per_epoch=len(train),
+                          lr=a.lr, momentum=0.9, nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, epochs=a.epochs, steps_per_epoch=len(train),
                                                 pct_start=0.4, cycle_momentum=True)
     ema = Ema(model, 0.99)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=a.label_smoothing)
     best, best_state = -1.0, None
     for epoch in range(1, a.epochs + 1):
         model.train()

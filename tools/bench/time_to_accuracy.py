@@ -42,10 +42,9 @@ def run(name, cmd):
 
 
 # What tools/bench/fashion_mnist_fast.py hard-codes; the bench refuses to compare if fast.yaml moved on.
-TWIN_RECIPE = ["blocks: [1, 1, 1]", "zero_init_residual: true", "batch_size: 256",
-               "lr: 0.8", "nesterov: true", "weight_decay: 1.0e-4", "norm_decay_mult: 0", "bias_decay_mult: 0",
-               "pct_start: 0.4", "cycle_momentum: true", "label_smoothing: 0.1", "decay: 0.99", "flip: true",
-               "padding: 2"]
+TWIN_RECIPE = ["blocks: [1, 1, 1]", "zero_init_residual: true", "type: sgd",
+               "momentum: 0.9", "nesterov: true", "weight_decay: 1.0e-4", "norm_decay_mult: 0", "bias_decay_mult: 0",
+               "pct_start: 0.4", "cycle_momentum: true", "decay: 0.99", "flip: true", "padding: 2"]
 
 
 def check_twin(spec_text):
@@ -56,8 +55,8 @@ def check_twin(spec_text):
 
 
 def twin_flags(spec_text):
-    """fast.yaml's widths, validation split, TTA translation, random erasing and alternating flips, as the twin's
-    flags (the rest it hard-codes and check_twin holds fast.yaml to)."""
+    """fast.yaml's widths, validation split, batch size, peak lr, label smoothing, TTA translation, random erasing and
+    alternating flips, as the twin's flags (the rest it hard-codes and check_twin holds fast.yaml to)."""
     widths = re.search(r"^\s+widths:\s*\[([0-9, ]+)\]", spec_text, re.M)
     if not widths:
         sys.exit("time_to_accuracy: fast.yaml names no model.widths list for the twin to read")
@@ -65,6 +64,11 @@ def twin_flags(spec_text):
     translate = re.search(r"^\s+tta:.*\btranslate:\s*(\d+)", spec_text, re.M)
     flags = ["--widths", *widths.group(1).replace(",", " ").split(), "--val-fraction", val.group(1) if val else "0.1",
              "--translate", translate.group(1) if translate else "0"]
+    for key, flag in (("batch_size", "--batch-size"), ("lr", "--lr"), ("label_smoothing", "--label-smoothing")):
+        value = re.search(rf"\b{key}:\s*([0-9.eE+-]+)", spec_text)
+        if not value:
+            sys.exit(f"time_to_accuracy: fast.yaml names no {key} for the twin to read")
+        flags += [flag, value.group(1)]
     erase = re.search(r"type: random_erasing, p: ([0-9.]+), scale: \[([0-9.]+), ([0-9.]+)\], "
                       r"ratio: \[([0-9.]+), ([0-9.]+)\]", spec_text)
     if "random_erasing" in spec_text and not erase:
