@@ -210,8 +210,9 @@ def main():
         train = DataLoader(data, batch_size=a.batch_size, sampler=EpochSampler(len(train_idx)), num_workers=2,
                            persistent_workers=True, drop_last=False)
     else:
-        train = DataLoader(Images(images[train_idx], labels[train_idx], transforms.Compose(steps)), batch_size=a.batch_size,
-                           shuffle=True, num_workers=2, persistent_workers=True, drop_last=False)
+        train = DataLoader(Images(images[train_idx], labels[train_idx], transforms.Compose(steps)),
+                           batch_size=a.batch_size, shuffle=True, num_workers=2, persistent_workers=True,
+                           drop_last=False)
     val = DataLoader(Images(images[val_idx], labels[val_idx], norm), batch_size=512, num_workers=1)
     test = DataLoader(Images(test_images, test_labels, norm), batch_size=512, num_workers=1)
 
