@@ -65,7 +65,7 @@ def twin_flags(spec_text):
     flags = ["--widths", *widths.group(1).replace(",", " ").split(), "--val-fraction", val.group(1) if val else "0.1",
              "--translate", translate.group(1) if translate else "0"]
     for key, flag in (("batch_size", "--batch-size"), ("lr", "--lr"), ("label_smoothing", "--label-smoothing")):
-        value = re.search(rf"\b{key}:\s*([0-9.eE+-]+)", spec_text)
+        value = re.search(rf"^[^#\n]*\b{key}:\s*([0-9.eE+-]+)", spec_text, re.M)  # not in a comment
         if not value:
             sys.exit(f"time_to_accuracy: fast.yaml names no {key} for the twin to read")
         flags += [flag, value.group(1)]
