@@ -3,6 +3,8 @@
 // own switch, on by default. On train.device: cuda the same switch maps to
 // the GPU's autocast.
 #include <ATen/autocast_mode.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
 
 #include "helpers.h"
 #include "trex/config/train_options.h"
@@ -83,4 +85,38 @@ TEST_CASE("on train.device cuda, precision auto follows the GPU's bf16 and maps 
     return x;
   });
   CHECK_FALSE(at::autocast::is_cpu_enabled());
+}
+
+TEST_CASE("channels_last gives a grayscale net's first conv channels-last strides, so oneDNN runs it channels-last",
+          "[spec]") {
+  // A tensor with one channel counts as channels-last contiguous with NCHW strides: contiguous(ChannelsLast)
+  // leaves it as it is, and oneDNN, reading the strides, ran the stem conv (and the BN and ReLU after it)
+  // in NCHW, and the first residual sum on mixed layouts (5% of fast.yaml's epoch).
+  torch::nn::Sequential net(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 8, 3).padding(1)),
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 3).padding(1)));
+  const at::Tensor weight = net->parameters()[0];
+  REQUIRE(weight.is_contiguous(at::MemoryFormat::ChannelsLast));  // the trap: true already, with NCHW strides
+  const at::Tensor before = weight.detach().clone();
+  Precision p;
+  p.channels_last = true;
+  p.apply_to(*net);
+  for (const auto& w : {net->parameters()[0], net->parameters()[2]}) {
+    CHECK(w.strides() == c10::IntArrayRef(c10::get_channels_last_strides_2d(w.sizes())));
+    CHECK(w.suggest_memory_format() == at::MemoryFormat::ChannelsLast);
+  }
+  CHECK(torch::equal(net->parameters()[0], before));  // the values are untouched
+  const at::Tensor gray = torch::rand({4, 1, 6, 6});
+  p.run(gray, [&](const at::Tensor& x) {
+    CHECK(x.strides() == c10::IntArrayRef(c10::get_channels_last_strides_2d(x.sizes())));
+    CHECK(torch::equal(x, gray));
+    const at::Tensor stem = net->ptr(0)->as<torch::nn::Conv2d>()->forward(x);
+    CHECK(stem.suggest_memory_format() == at::MemoryFormat::ChannelsLast);
+    return stem;
+  });
+  const at::Tensor cl = in_channels_last(torch::rand({2, 3, 4, 4}).contiguous(at::MemoryFormat::ChannelsLast));
+  CHECK(in_channels_last(cl).data_ptr() == cl.data_ptr());  // already channels-last: no copy
+
+  p.channels_last = false;  // and back: NCHW strides
+  p.apply_to(*net);
+  CHECK(net->parameters()[2].is_contiguous());
 }

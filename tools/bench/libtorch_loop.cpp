@@ -38,6 +38,13 @@ torch::Tensor read_idx(const std::string& path, int header_words) {
   return t;
 }
 
+// As trex::in_channels_last (model/precision.h): the exact channels-last strides, which
+// contiguous(ChannelsLast) does not give a tensor with one channel (the first conv's weight).
+torch::Tensor in_channels_last(const torch::Tensor& x) {
+  if (x.strides() == c10::IntArrayRef(c10::get_channels_last_strides_2d(x.sizes()))) return x;
+  return torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::ChannelsLast)).copy_(x);
+}
+
 torch::Tensor drop(const torch::Tensor& x, double p, bool training) {
   return trex_kernels ? trex::dropout(x, p, training) : torch::dropout(x, p, training);
 }
@@ -162,7 +169,7 @@ int main(int argc, char** argv) {
   auto module = net.ptr();
   if (o.channels_last)  // as trex's Precision::apply_to
     for (auto& p : module->parameters())
-      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+      if (p.dim() == 4) p.set_data(in_channels_last(p.data()));
   torch::optim::Adam opt(module->parameters(), torch::optim::AdamOptions(2e-3));
   module->train();
   const auto start = std::chrono::steady_clock::now();
@@ -170,7 +177,7 @@ int main(int argc, char** argv) {
   for (long b = 0; b < n; b += batch) {
     auto idx = order.slice(0, b, std::min(n, b + batch));
     auto x = augment(images, idx);
-    if (o.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    if (o.channels_last) x = in_channels_last(x);
     auto y = labels.index_select(0, idx);
     opt.zero_grad();
     at::autocast::set_cpu_enabled(o.bf16);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/MemoryFormat.h>
 #include <torch/cuda.h>
 
 #include "trex/config/train_options.h"
@@ -28,10 +29,19 @@ std::string cpu_flags() {
   return "";
 }
 
+at::Tensor in_channels_last(const at::Tensor& x) {
+  if (x.strides() == c10::IntArrayRef(c10::get_channels_last_strides_2d(x.sizes()))) return x;
+  return at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::ChannelsLast)).copy_(x);
+}
+
 void Precision::apply_to(torch::nn::Module& module) const {
-  const auto format = channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-  for (auto& p : module.parameters())
-    if (p.dim() == 4 && !p.is_contiguous(format)) p.set_data(p.data().contiguous(format));
+  for (auto& p : module.parameters()) {
+    if (p.dim() != 4) continue;
+    if (channels_last)
+      p.set_data(in_channels_last(p.data()));
+    else if (!p.is_contiguous())
+      p.set_data(p.data().contiguous());
+  }
 }
 
 bool cuda_bf16_native() {

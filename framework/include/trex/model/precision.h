@@ -11,6 +11,14 @@
 
 namespace trex {
 
+/// `x` (4-D) with exactly the strides of a channels-last tensor of its sizes:
+/// itself when it has them, else a copy. Not `contiguous(ChannelsLast)`: a
+/// tensor with one channel (a grayscale batch, the weight of a conv on one)
+/// already counts as channels-last contiguous with NCHW strides, and oneDNN,
+/// reading the strides, then runs that conv, and the BN and ReLU after it,
+/// in NCHW, and the first block's residual sum on mixed layouts.
+at::Tensor in_channels_last(const at::Tensor& x);
+
 struct Precision {
   c10::Device device{c10::kCPU};
   bool channels_last = false;
@@ -20,7 +28,7 @@ struct Precision {
   template <typename F>
   at::Tensor run(const at::Tensor& input, F f) const {
     at::Tensor x = input.to(device);
-    if (channels_last && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    if (channels_last && x.dim() == 4) x = in_channels_last(x);
     set_autocast(bf16);
     at::Tensor y = f(x);
     set_autocast(false);
