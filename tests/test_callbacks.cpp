@@ -95,6 +95,70 @@ TEST_CASE("checkpoints: best.pt (when it improved) is written before last.pt, wi
   CHECK(state.best_value == 0.7);
 }
 
+TEST_CASE("train.val_begin and val_interval: which epochs validate, the last always", "[callbacks][spec]") {
+  TrainOptions t;
+  t.epochs = 8;
+  auto validated = [&] {
+    std::vector<std::int64_t> out;  // 1-based
+    for (std::int64_t e = 0; e < t.epochs; ++e)
+      if (t.validates(e)) out.push_back(e + 1);
+    return out;
+  };
+  CHECK(validated() == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8});  // the defaults: every epoch
+  t.val_begin = 3, t.val_interval = 2;
+  CHECK(validated() == std::vector<std::int64_t>{3, 5, 7, 8});
+  CHECK(t.first_validation() == 2);
+  t.val_begin = 20;  // past the end: the last epoch still validates
+  CHECK(validated() == std::vector<std::int64_t>{8});
+  CHECK(t.first_validation() == 7);
+}
+
+TEST_CASE("an epoch without validation keeps the best checkpoint and early stopping's count; last.pt is written",
+          "[callbacks]") {
+  TempDir d;
+  TrainOptions t;
+  t.checkpoint.monitor = "val_accuracy";
+  TrainerState state;
+  std::vector<std::string> saves;
+  Checkpointer ck(t, true, d.str(), state, [&](const std::string& path, bool) {
+    saves.push_back(fs::path(path).filename().string() + " epoch " + std::to_string(state.epoch));
+  });
+  EarlyStoppingOptions o;
+  o.enabled = true, o.monitor = "val_accuracy", o.patience = 0;
+  EarlyStopping es(o, true, state, 2);  // val_begin 3
+  auto train_only = [](std::int64_t epoch) {
+    EpochLog log = epoch_log(epoch, {{"loss", 1.0 - 0.1 * static_cast<double>(epoch)}}, {}, 0.1, 2.0);
+    log.validated = false;
+    return log;
+  };
+  for (std::int64_t epoch : {0, 1}) {
+    EpochLog log = train_only(epoch);
+    es.on_epoch_end(log);  // no throw: the val_* monitor is not due
+    ck.on_epoch_end(log);
+    CHECK_FALSE(log.best);
+    CHECK_FALSE(log.stop);
+  }
+  CHECK(state.best_epoch == -1);
+  EpochLog third = log_of(2, 1.0, 0.4);  // the first judged epoch sets the bar, whatever its value
+  es.on_epoch_end(third);
+  ck.on_epoch_end(third);
+  CHECK(third.best);
+  CHECK_FALSE(third.stop);
+  EpochLog fourth = train_only(3);
+  es.on_epoch_end(fourth);
+  ck.on_epoch_end(fourth);
+  CHECK_FALSE(fourth.stop);  // patience 0, yet an unjudged epoch is no bad epoch
+  EpochLog fifth = log_of(4, 1.0, 0.3);
+  es.on_epoch_end(fifth);
+  CHECK(fifth.stop);
+  CHECK(saves == std::vector<std::string>{"last.pt epoch 0", "last.pt epoch 1", "best.pt epoch 2", "last.pt epoch 2",
+                                          "last.pt epoch 3"});
+  CHECK(state.best_epoch == 2);
+  // A train_* monitor is judged every epoch.
+  CHECK(train_only(0).holds("train_loss"));
+  CHECK_FALSE(train_only(0).holds("val_loss"));
+}
+
 TEST_CASE("checkpoints: keep drops the others at the end; restore_best picks the weights the test set is scored with",
           "[callbacks]") {
   TempDir d;

@@ -133,6 +133,8 @@ train:
   CHECK_THROWS_WITH(
       load_spec(spec, {"train.optimizer.type=sgd", "train.optimizer.norm_decay_mult=-1"}, built_plugins()),
       Contains("train.optimizer.norm_decay_mult"));
+  CHECK_THROWS_WITH(load_spec(spec, {"train.optimizer.type=sgd", "train.val_interval=0"}, built_plugins()),
+                    Contains("train.val_interval"));
   const auto ok = load_spec(spec, {"train.optimizer.type=sgd", "train.optimizer.momentum=0.9"}, built_plugins());
   CHECK(ok.train.schedule.cycle_momentum);
   CHECK(ok.train.optimizer.norm_decay_mult == 0);

@@ -371,3 +371,38 @@ train: {epochs: 3, batch_size: 64, threads: 2, workers: 2, ema: {decay: 0.9}, tt
   INFO("val accuracy: ema " << val_accuracy(slow) << ", none " << val_accuracy(none));
   CHECK(val_accuracy(slow) + 0.1 < val_accuracy(none));
 }
+
+TEST_CASE("train.val_begin and val_interval: val metrics only on the epochs due, training unchanged, best among them",
+          "[e2e][recipe]") {
+  TempDir d;
+  const std::string spec = write_file(d.file("s.yaml"), kSpec);
+  const std::string every = d.file("every.db"), some = d.file("some.db");
+  REQUIRE(run_command(trex_cmd(every, "run " + spec)).exit_code == 0);
+  auto r = run_command(trex_cmd(some, "run " + spec + " --set train.val_begin=2 --set train.val_interval=2"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto split_rows = [](const std::vector<std::string>& rows, const std::string& split) {
+    std::vector<std::string> out;
+    for (const auto& row : rows)
+      if (row.find(" " + split + " ") != std::string::npos) out.push_back(row);
+    return out;
+  };
+  const auto all = epoch_rows(every, latest_run(every)), part = epoch_rows(some, latest_run(some));
+  CHECK(split_rows(part, "train") == split_rows(all, "train"));  // validation does not touch training
+  std::vector<std::string> due;                                  // epochs 2 and 4 of 4, as the full run had them
+  for (const auto& row : split_rows(all, "val"))
+    if (row.rfind("2 ", 0) == 0 || row.rfind("4 ", 0) == 0) due.push_back(row);
+  REQUIRE(due.size() == 6);  // accuracy, loss, top3_accuracy at each
+  CHECK(split_rows(part, "val") == due);
+  Store s(some, true);
+  const auto run = s.runs().back();
+  CHECK(run.status == "completed");
+  double best = -1;
+  std::int64_t best_epoch = 0, test_epoch = 0, tests = 0;
+  for (const auto& m : s.metrics(run.id)) {
+    if (m.split == "val" && m.name == "accuracy" && m.value > best) best = m.value, best_epoch = m.epoch;
+    if (m.split == "test" && m.name == "accuracy") test_epoch = m.epoch, ++tests;
+  }
+  CHECK(tests == 1);
+  CHECK(test_epoch == best_epoch);  // scored with the best of the validated epochs' checkpoints
+}

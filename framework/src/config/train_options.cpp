@@ -19,6 +19,14 @@ const OptionTable<TrainOptions>& top_table() {
     t.field("unfreeze_at_epoch", &TrainOptions::unfreeze_at_epoch,
             "1-based epoch at which a frozen backbone starts training (fine-tuning); 0 = never")
         .range(0, 1e6);
+    t.field("val_begin", &TrainOptions::val_begin,
+            "1-based epoch of the first validation pass; the epochs before it train only (the last epoch always "
+            "validates)")
+        .range(1, 1e6);
+    t.field("val_interval", &TrainOptions::val_interval,
+            "validate every this many epochs from val_begin, and after the last; the epochs between train only, so "
+            "checkpoint, early-stopping and pruning decisions on val_* metrics wait for the next validation")
+        .range(1, 1e6);
     t.field("threads", &TrainOptions::threads, "intra-op threads; 0 = all cores").range(0, 1024);
     t.field("workers", &TrainOptions::workers, "data loader threads").range(0, 256);
     t.field("prefetch", &TrainOptions::prefetch, "batches decoded ahead of the model").range(1, 1024);
@@ -316,6 +324,11 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
   read_section(body, "checkpoint", checkpoint_table(), path, diag, resolved, where, o.checkpoint);
   read_section(body, "mixup", mixup_table(), path, diag, resolved, where, o.mixup);
   return o;
+}
+
+bool TrainOptions::validates(std::int64_t epoch) const {
+  const std::int64_t e = epoch + 1;
+  return e == epochs || (e >= val_begin && (e - val_begin) % val_interval == 0);
 }
 
 }  // namespace trex

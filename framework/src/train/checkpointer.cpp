@@ -20,9 +20,11 @@ bool Checkpointer::writes() const {
 }
 
 void Checkpointer::on_epoch_end(EpochLog& log) {
-  const double monitored = log.value(o_.checkpoint.monitor);
-  log.best = state_.best_epoch < 0 || improved(monitored, state_.best_value, higher_);
-  if (log.best) state_.best_value = monitored, state_.best_epoch = log.epoch;
+  if (log.holds(o_.checkpoint.monitor)) {  // an epoch without validation keeps the best as it was
+    const double monitored = log.value(o_.checkpoint.monitor);
+    log.best = state_.best_epoch < 0 || improved(monitored, state_.best_value, higher_);
+    if (log.best) state_.best_value = monitored, state_.best_epoch = log.epoch;
+  }
   state_.epoch = log.epoch;
   if (!writes()) return;
   if (log.best) {

@@ -162,10 +162,11 @@ RunResult Trainer::run() {
       const auto start = std::chrono::steady_clock::now();
       const auto train = train_one_epoch(epoch);
       EmaScope averaged(ema_.get());  // validation and the checkpoints see the average, training the weights
-      const auto val =
-          parts_.plan.val.empty() ? std::map<std::string, double>{} : evaluate("val", parts_.plan.val, kValStream);
+      const bool validate = !parts_.plan.val.empty() && t_.validates(epoch);
+      const auto val = validate ? evaluate("val", parts_.plan.val, kValStream) : std::map<std::string, double>{};
       EpochLog log = epoch_log(epoch, train, val, lr_,
                                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      log.validated = validate || parts_.plan.val.empty();
       callbacks_.epoch_end(log);
       if (log.stop) {
         if (!options_.quiet) std::cout << log.stop_reason << "\n";

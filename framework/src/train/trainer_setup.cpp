@@ -76,8 +76,10 @@ void Trainer::open_record() {
     recorder_ = std::make_unique<RunRecorder>(store_, train_metrics_.directions(), options_.quiet);
     callbacks_.add(*recorder_);
   }
-  early_stopping_ = std::make_unique<EarlyStopping>(
-      t_.early_stopping, train_metrics_.higher_is_better(t_.early_stopping.monitor, t_.early_stopping.mode), state_);
+  const std::string& stop_on = t_.early_stopping.monitor;
+  early_stopping_ = std::make_unique<EarlyStopping>(t_.early_stopping,
+                                                    train_metrics_.higher_is_better(stop_on, t_.early_stopping.mode),
+                                                    state_, stop_on.rfind("val_", 0) == 0 ? t_.first_validation() : 0);
   callbacks_.add(*early_stopping_);
   const auto resume_dir = [&](const std::string& dir) {
     checkpointer_ = std::make_unique<Checkpointer>(

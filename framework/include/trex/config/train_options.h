@@ -1,6 +1,7 @@
 #pragma once
 // The host-side `train:` node: its schema, defaults and typed options.
 #include <optional>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,8 @@ struct TrainOptions {
   double grad_clip = 0;                ///< max global grad norm; 0 = off
   std::int64_t accumulate = 1;         ///< batches per optimizer step
   std::int64_t unfreeze_at_epoch = 0;  ///< 1-based epoch at which a frozen backbone starts training; 0 = never
+  std::int64_t val_begin = 1;          ///< 1-based epoch of the first validation (MMEngine's val_begin)
+  std::int64_t val_interval = 1;       ///< validate every this many epochs from val_begin (MMEngine's val_interval)
   EarlyStoppingOptions early_stopping;
   CheckpointOptions checkpoint;
   MixOptions mixup;
@@ -115,6 +118,12 @@ struct TrainOptions {
   double feature_cache_max_gb = 4;     ///< the most feature_cache: auto holds
   double bucket_mb = 25;               ///< data-parallel gradient bucket size
   bool sync_bn = false;                ///< data-parallel: BatchNorm statistics over all ranks
+
+  /// Whether 0-based `epoch` ends with a validation pass: val_begin, every
+  /// val_interval epochs after it, and always the last epoch.
+  bool validates(std::int64_t epoch) const;
+  /// The 0-based epoch of the first validation.
+  std::int64_t first_validation() const { return std::min(val_begin, epochs) - 1; }
 };
 
 /// Validates `node` (may be null: all defaults) and returns the options; the

@@ -23,12 +23,15 @@ struct EpochLog {
   std::vector<MetricRow> rows;           ///< train and val metrics, stored with the 1-based epoch
   std::map<std::string, double> values;  ///< the same by key: "train_loss", "val_accuracy", ...
   double lr = 0, seconds = 0;
-  bool best = false;  ///< set by the checkpointer: the monitored metric improved
-  bool stop = false;  ///< set by early stopping: train no further epochs
+  bool validated = true;  ///< false: train.val_begin/val_interval skipped validation, so no val_* keys
+  bool best = false;      ///< set by the checkpointer: the monitored metric improved
+  bool stop = false;      ///< set by early stopping: train no further epochs
   std::string stop_reason;
 
   /// The value of `key`; throws naming the key and what the epoch holds.
   double value(const std::string& key) const;
+  /// Whether `key` can be judged this epoch: false for a val_* key after an epoch that did not validate.
+  bool holds(const std::string& key) const { return validated || key.rfind("val_", 0) != 0; }
 };
 
 /// The log of an epoch from its train and val metrics (by name), stored with `seconds` of wall time.

@@ -13,15 +13,18 @@ bool improved(double value, double best, bool higher_is_better, double min_delta
 
 class EarlyStopping : public Callback {
  public:
-  /// `state` is the run's, shared with the checkpointer that saves it.
-  EarlyStopping(const EarlyStoppingOptions& options, bool higher_is_better, TrainerState& state)
-      : o_(options), higher_(higher_is_better), state_(state) {}
+  /// `state` is the run's, shared with the checkpointer that saves it; `first_epoch` (0-based) is the
+  /// first the monitor is recorded (train.val_begin's, for a val_* monitor).
+  EarlyStopping(const EarlyStoppingOptions& options, bool higher_is_better, TrainerState& state,
+                std::int64_t first_epoch = 0)
+      : o_(options), higher_(higher_is_better), state_(state), first_epoch_(first_epoch) {}
   void on_epoch_end(EpochLog& log) override;
 
  private:
   EarlyStoppingOptions o_;
   bool higher_;
   TrainerState& state_;
+  std::int64_t first_epoch_;
 };
 
 }  // namespace trex
