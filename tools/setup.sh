@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config git
-  libtorch-dev libopencv-dev libyaml-cpp-dev libboost-dev libboost-filesystem-dev libsqlite3-dev catch2
+  libtorch-dev libdnnl-dev libopencv-dev libyaml-cpp-dev libboost-dev libboost-filesystem-dev libsqlite3-dev catch2
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev zlib1g-dev libdeflate-dev sqlite3
   libopenblas0-pthread            # LibTorch falls back to the ~20x slower reference BLAS without it
   dataset-fashion-mnist opencv-doc  # real data: Fashion-MNIST IDX files, OpenCV's digits.png

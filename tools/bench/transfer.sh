@@ -8,7 +8,9 @@
 #   IMAGES=1024 REPS=3 MODELS="resnet18 resnet50 vgg16 inception_v3" \
 #   MODES="frozen finetune" THREADS=2 EAGER=1 DEFAULT=1
 # (EAGER=0 skips the eager-backbone runs, DEFAULT=0 the default-vs-default
-# rows, whose PyTorch side is slow: a frozen VGG16 at 2.7 img/s.)
+# rows, whose PyTorch side is slow: a frozen VGG16 at 2.7 img/s. FROZEN and
+# FINETUNE pick the precisions, e.g. FROZEN=fp32-nchw-false: precision-layout-
+# trex's channels_last, from fp32-nchw-false fp32-cl-true bf16-cl-true.)
 # frozen: the backbone frozen, its features computed every batch (no cache),
 # the head trains; trex's eager backbone (model.backbone.inference_graph: off)
 # runs too, so the table shows what the inference graph buys.
@@ -42,7 +44,8 @@ peer() {  # model mode precision layout [env...]
   env "$@" /usr/bin/python3 tools/bench/transfer_peer.py "$work/images" "$m" "${px[$m]}" "$THREADS" "$precision" \
     "$layout" "$mode" | awk '{print $2}'
 }
-declare -A configs=([frozen]="fp32-nchw-false bf16-cl-true" [finetune]="fp32-nchw-false fp32-cl-true bf16-cl-true")
+FROZEN=${FROZEN:-fp32-nchw-false bf16-cl-true} FINETUNE=${FINETUNE:-fp32-nchw-false fp32-cl-true bf16-cl-true}
+declare -A configs=([frozen]="$FROZEN" [finetune]="$FINETUNE")
 results="$work/results"
 row() { echo "rep $i: $*" && echo "$*" >> "$results"; }
 for ((i = 1; i <= REPS; i++)); do

@@ -1,5 +1,7 @@
 #include "trex/model/graph_variants.h"
 
+#include "trex/model/winograd.h"
+
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -77,6 +79,22 @@ std::size_t to_dense_count(const torch::jit::Module& m) {
   return n;
 }
 
+at::Tensor channels_last_weight(const at::Tensor& t) {
+  return t.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
+}
+
+/// The channels-last graph with its 3x3 convolutions as oneDNN's Winograd
+/// (model/winograd.h); none for other input, without AVX-512, or where the
+/// graph has no convolution for it.
+std::optional<GraphVariant> winograd(const torch::jit::Module& frozen, const at::Tensor& x) {
+  if (x.dim() != 4 || !x.device().is_cpu() || x.scalar_type() != at::kFloat || !winograd_available())
+    return std::nullopt;
+  GraphVariant w{frozen.clone(), "Winograd", at::kFloat, at::MemoryFormat::ChannelsLast, kFp32Tolerance, false};
+  map_constants(w.module, channels_last_weight);
+  if (use_winograd(w.module) == 0) return std::nullopt;
+  return w;
+}
+
 }  // namespace
 
 NoAutocast::NoAutocast() : was_(at::autocast::is_cpu_enabled()) { at::autocast::set_cpu_enabled(false); }
@@ -102,15 +120,21 @@ std::vector<GraphVariant> graph_variants(const torch::jit::Module& traced, const
   if (x.dim() == 4 && x.device().is_cpu()) {
     GraphVariant cl{frozen.clone(), "channels-last frozen", at::kFloat, at::MemoryFormat::ChannelsLast, kFp32Tolerance,
                     false};
-    map_constants(cl.module,
-                  [](const at::Tensor& t) { return t.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t; });
+    map_constants(cl.module, channels_last_weight);
     if (channels_last(x)) cl.form = "frozen";
     // In fp32 from channels-last input, oneDNN's reorders in and out lose
     // (ResNet-18 0.64 against 0.73, ResNet-50 1.62 against 1.80): frozen first.
     out.insert(channels_last(x) && !bf16 ? out.begin() : out.end(), std::move(cl));
   }
   if (!channels_last(x)) out.push_back({frozen, "frozen", at::kFloat, same, kFp32Tolerance, x.dim() == 4});
-  if (!bf16) return out;
+  if (!bf16) {
+    // fp32 on AVX-512: Winograd first wherever the graph has 3x3 convolutions
+    // for it. Frozen, uncached, 1024 JPEGs, trex / PyTorch before -> after:
+    // ResNet-18 1.34 -> 1.85, VGG16 1.38 -> 1.73, InceptionV3 1.65 -> 1.91;
+    // ResNet-50, mostly 1x1 convolutions, 1.34 -> 1.38 (tools/bench/README.md).
+    if (auto w = winograd(frozen, x)) out.insert(out.begin(), std::move(*w));
+    return out;
+  }
   // Under bf16 autocast: the same graphs (BatchNorm folded in fp32) with bf16
   // weights, fed bf16. Autocast's eager modules cast every weight per batch
   // and run BatchNorm as a pass of its own (ResNet-50, channels-last, s/batch:
