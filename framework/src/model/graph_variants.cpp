@@ -1,5 +1,6 @@
 #include "trex/model/graph_variants.h"
 
+#include "trex/model/precision.h"
 #include "trex/model/winograd.h"
 
 #include <algorithm>
@@ -79,9 +80,9 @@ std::size_t to_dense_count(const torch::jit::Module& m) {
   return n;
 }
 
-at::Tensor channels_last_weight(const at::Tensor& t) {
-  return t.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
-}
+/// In exact channels-last strides: a one-channel weight (a grayscale stem's)
+/// would keep NCHW strides under contiguous(ChannelsLast) (model/precision.h).
+at::Tensor channels_last_weight(const at::Tensor& t) { return t.dim() == 4 ? in_channels_last(t) : t; }
 
 /// The channels-last graph with its 3x3 convolutions as oneDNN's Winograd
 /// (model/winograd.h); none for other input, without AVX-512, or where the
