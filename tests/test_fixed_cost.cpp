@@ -180,6 +180,7 @@ TEST_CASE("a run records the machine, precision and allocator environment that p
   const Precision expected = choose_precision(TrainOptions{}, cpu_flags());
   CHECK(params["machine.precision"] == (expected.bf16 ? "bf16 autocast" : "fp32"));
   CHECK(params["machine.memory_format"] == (expected.channels_last ? "channels_last" : "contiguous"));
+  CHECK(params["machine.conv_algorithm"] == (expected.winograd ? "winograd 3x3 (oneDNN)" : "torch"));
   CHECK(params["machine.blas"] == "openblas");
   CHECK_THAT(params["machine.env.GLIBC_TUNABLES"], Contains("glibc.malloc.hugetlb=1"));  // set by the front end
   const auto show = run_command(trex_binary() + " show " + id + " --store " + d.file("s.db"));

@@ -34,6 +34,10 @@ const OptionTable<TrainOptions>& top_table() {
     t.field("channels_last", &TrainOptions::channels_last,
             "NHWC memory format for the model and batches; true by default: it trained as fast or faster than NCHW "
             "in fp32 and bf16 for every backbone measured (1.0-2.9x at 224-299 px, MobileNet most)");
+    t.field("winograd", &TrainOptions::winograd,
+            "train and evaluate fp32 3x3 stride-1 convolutions whose channel counts are multiples of 16 (in "
+            "trex::Conv2d layers) by oneDNN's Winograd algorithm on AVX-512 CPUs; rounding differs from the direct "
+            "algorithm by about 1e-6 relative; no effect under bf16, on GPUs or on CPUs without AVX-512");
     t.field("bf16", &TrainOptions::bf16, "autocast to bfloat16 in forward (the same as precision: bf16)");
     t.field("precision", &TrainOptions::precision,
             "fp32; bf16 (autocast on train.device); auto: bf16 autocast where the device runs bf16 natively "

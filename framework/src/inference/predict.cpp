@@ -11,6 +11,7 @@
 
 #include "trex/model/checkpoint.h"
 #include "trex/model/test_time_augmentation.h"
+#include "trex/model/winograd.h"
 
 namespace fs = std::filesystem;
 
@@ -33,6 +34,9 @@ TrainedRun::TrainedRun(const Store& store, const Registry& registry, const std::
       run_precision_.bf16 = p.value == "bf16 autocast";
     else if (p.key == "machine.memory_format")
       run_precision_.channels_last = p.value == "channels_last";
+    else if (p.key == "machine.conv_algorithm")
+      run_precision_.winograd = p.value.rfind("winograd", 0) == 0 && winograd_available();
+  run_precision_.winograd = run_precision_.winograd && !run_precision_.bf16;
   use_precision(run_precision_);
 }
 

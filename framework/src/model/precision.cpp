@@ -8,6 +8,8 @@
 #include <torch/cuda.h>
 
 #include "trex/config/train_options.h"
+#include "trex/model/winograd.h"
+#include "trex/plugin_kit/conv.h"
 
 namespace trex {
 bool has_flag(const std::string& flags, const std::string& flag) {
@@ -19,7 +21,7 @@ bool has_flag(const std::string& flags, const std::string& flag) {
 
 std::string Precision::describe() const {
   return std::string(bf16 ? "bf16 autocast" : "fp32") + (channels_last ? ", channels_last" : "") +
-         (device.is_cpu() ? "" : " on " + device.str());
+         (winograd ? ", Winograd 3x3" : "") + (device.is_cpu() ? "" : " on " + device.str());
 }
 
 std::string cpu_flags() {
@@ -42,6 +44,9 @@ void Precision::apply_to(torch::nn::Module& module) const {
     else if (!p.is_contiguous())
       p.set_data(p.data().contiguous());
   }
+  for (const auto& m : module.modules())
+    if (auto* conv = dynamic_cast<SwappableConv*>(m.get()))
+      conv->kernel = winograd && winograd_fits(conv->conv_options()) ? ConvKernel(winograd_conv2d_train) : nullptr;
 }
 
 bool cuda_bf16_native() {
@@ -52,6 +57,7 @@ Precision choose_precision(const TrainOptions& t, const std::string& flags, std:
   const bool gpu = t.device == "cuda";
   Precision p{c10::Device(gpu ? c10::kCUDA : c10::kCPU), t.channels_last, t.bf16 || t.precision == "bf16"};
   if (why) *why = t.bf16 || t.precision == "bf16" ? "asked for" : "train.precision: fp32";
+  p.winograd = !p.bf16 && !gpu && t.winograd && winograd_available();
   if (t.precision != "auto" || t.bf16) return p;
   if (gpu) {
     p.bf16 = gpu_bf16;
@@ -61,6 +67,7 @@ Precision choose_precision(const TrainOptions& t, const std::string& flags, std:
     return p;
   }
   p.bf16 = has_flag(flags, "avx512_bf16") || has_flag(flags, "amx_bf16");
+  p.winograd = p.winograd && !p.bf16;
   if (why)
     *why = p.bf16 ? "auto: this CPU runs bf16 natively (avx512_bf16 or amx_bf16)"
                   : "auto: this CPU has no native bf16 (no avx512_bf16 or amx_bf16), so fp32";

@@ -12,27 +12,21 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/library.h>
 
+#include "onednn.h"
+
 namespace trex {
 namespace {
 
 using dnnl::memory;
-using Dims = memory::dims;
-
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-memory::desc plain(const at::Tensor& t) {
-  return memory::desc(Dims(t.sizes().begin(), t.sizes().end()), memory::data_type::f32,
-                      Dims(t.strides().begin(), t.strides().end()));
-}
+using onednn::Dims;
+using onednn::engine;
+using onednn::plain;
 
 dnnl::convolution_forward::primitive_desc describe(const Dims& src, const Dims& dst, std::int64_t k, bool bias,
                                                    bool relu) {
   const auto f32 = memory::data_type::f32;
-  const memory::desc s(src, f32, memory::format_tag::nChw16c), d(dst, f32, memory::format_tag::nChw16c),
-      w({k, src[1], 3, 3}, f32, memory::format_tag::any), b({k}, f32, memory::format_tag::x);
+  const memory::desc s = onednn::blocked16(src), d = onednn::blocked16(dst),
+                     w({k, src[1], 3, 3}, f32, memory::format_tag::any), b({k}, f32, memory::format_tag::x);
   const auto fwd = dnnl::prop_kind::forward_inference;
   const auto alg = dnnl::algorithm::convolution_winograd;
   const auto desc = bias ? dnnl::convolution_forward::desc(fwd, alg, s, w, b, d, {1, 1}, {1, 1}, {1, 1})
@@ -83,18 +77,11 @@ memory packed_weight(Cache& c, const at::Tensor& weight, const memory::desc& lay
       return memory(layout, engine(), p.bytes.data_ptr());
   drop_expired(c);
   auto& list = c.weights[weight.data_ptr()];
-  at::Tensor w = weight.contiguous();
-  at::Tensor bytes = at::empty({static_cast<std::int64_t>(layout.get_size() / sizeof(float))}, w.options());
-  memory from(plain(w), engine(), w.data_ptr()), to(layout, engine(), bytes.data_ptr());
-  dnnl::reorder(from, to).execute(s, from, to);
+  at::Tensor bytes = onednn::reorder_to(weight.contiguous(), layout, s);
   s.wait();
   list.push_back(
       {c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>(weight.getIntrusivePtr()), layout, bytes});
-  return to;
-}
-
-at::Tensor blocked_buffer(const memory::desc& d, const at::Tensor& like) {
-  return at::empty({static_cast<std::int64_t>(d.get_size() / sizeof(float))}, like.options());
+  return onednn::view(layout, bytes);
 }
 
 bool is_const_ints(torch::jit::Value* v, const std::vector<std::int64_t>& want) {
@@ -166,20 +153,17 @@ at::Tensor winograd_conv2d(const at::Tensor& input, const at::Tensor& weight, co
   }
   const auto& pd = it->second.pd;
   dnnl::stream s(engine());
-  at::Tensor xb = blocked_buffer(pd.src_desc(), x), yb = blocked_buffer(pd.dst_desc(), x);
-  memory x_plain(plain(x), engine(), x.data_ptr()), x_blocked(pd.src_desc(), engine(), xb.data_ptr());
-  memory y_plain(plain(y), engine(), y.data_ptr()), y_blocked(pd.dst_desc(), engine(), yb.data_ptr());
-  dnnl::reorder(x_plain, x_blocked).execute(s, x_plain, x_blocked);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x_blocked},
+  const at::Tensor xb = onednn::reorder_to(x, pd.src_desc(), s), yb = onednn::buffer(pd.dst_desc(), x);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, onednn::view(pd.src_desc(), xb)},
                                        {DNNL_ARG_WEIGHTS, packed_weight(c, weight, pd.weights_desc(), s)},
-                                       {DNNL_ARG_DST, y_blocked}};
+                                       {DNNL_ARG_DST, onednn::view(pd.dst_desc(), yb)}};
   at::Tensor b;
   if (has_bias) {
     b = bias->contiguous();
     args.emplace(DNNL_ARG_BIAS, memory(pd.bias_desc(), engine(), b.data_ptr()));
   }
   it->second.conv.execute(s, args);
-  dnnl::reorder(y_blocked, y_plain).execute(s, y_blocked, y_plain);
+  onednn::reorder_from(yb, pd.dst_desc(), y, s);
   s.wait();
   return y;
 }

@@ -107,7 +107,8 @@ std::vector<FlatParam> machine_params(const Precision& precision) {
       {"machine.torch", TORCH_VERSION, "string"},
       {"machine.device", precision.device.str(), "string"},
       {"machine.precision", precision.bf16 ? "bf16 autocast" : "fp32", "string"},
-      {"machine.memory_format", precision.channels_last ? "channels_last" : "contiguous", "string"}};
+      {"machine.memory_format", precision.channels_last ? "channels_last" : "contiguous", "string"},
+      {"machine.conv_algorithm", precision.winograd ? "winograd 3x3 (oneDNN)" : "torch", "string"}};
   for (const char* var : {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
                           "OPENBLAS_L2_SIZE", "GLIBC_TUNABLES"})
     if (const char* v = std::getenv(var)) out.push_back({std::string("machine.env.") + var, v, "string"});

@@ -4,7 +4,7 @@
 // torchvision's features.N, avgpool, fc6, fc7.
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/conv.h>
+#include "trex/plugin_kit/conv.h"
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
@@ -26,7 +26,7 @@ struct AlexNetImpl : nn::Module {
   AlexNetImpl(std::int64_t in_channels, std::int64_t classes, bool replicate, const std::string& cut)
       : replicate(replicate), plan(all_stages(), cut) {
     auto conv = [](std::int64_t i, std::int64_t o, std::int64_t k, std::int64_t s, std::int64_t p) {
-      return nn::Conv2d(nn::Conv2dOptions(i, o, k).stride(s).padding(p));
+      return trex::Conv2d(nn::Conv2dOptions(i, o, k).stride(s).padding(p));
     };
     auto pool = [] { return nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2)); };
     auto relu = [] { return nn::ReLU(nn::ReLUOptions(true)); };

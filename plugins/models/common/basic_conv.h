@@ -2,7 +2,7 @@
 // torchvision's BasicConv2d (Inception v3, GoogLeNet): conv without bias,
 // BatchNorm with eps 1e-3, ReLU; module names `conv` and `bn` as there.
 #include <torch/nn/modules/batchnorm.h>
-#include <torch/nn/modules/conv.h>
+#include "trex/plugin_kit/conv.h"
 #include "trex/plugin_kit/batch_norm.h"
 
 namespace trex::models {
@@ -11,11 +11,11 @@ struct BasicConvImpl : torch::nn::Module {
   BasicConvImpl(std::int64_t in, std::int64_t out, std::vector<std::int64_t> k, std::int64_t stride = 1,
                 std::vector<std::int64_t> pad = {0, 0}) {
     namespace nn = torch::nn;
-    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false)));
+    conv = register_module("conv", trex::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false)));
     bn = register_module("bn", trex::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(0.001)));
   }
   torch::Tensor forward(const torch::Tensor& x) { return torch::relu(bn(conv(x))); }
-  torch::nn::Conv2d conv{nullptr};
+  trex::Conv2d conv{nullptr};
   trex::BatchNorm2d bn{nullptr};
 };
 TORCH_MODULE(BasicConv);

@@ -3,7 +3,7 @@
 // dicts load 1:1. Cut points: stem, layer1 ... layer4, avgpool, fc.
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/conv.h>
+#include "trex/plugin_kit/conv.h"
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
@@ -18,8 +18,8 @@ namespace trex_resnet {
 using namespace trex;
 namespace nn = torch::nn;
 
-nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1, std::int64_t pad = 0) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
+trex::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1, std::int64_t pad = 0) {
+  return trex::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
 }
 
 /// A residual block; `bottleneck` picks torchvision's Bottleneck (1x1, 3x3, 1x1, expansion 4) over BasicBlock.
@@ -50,7 +50,7 @@ struct BlockImpl : nn::Module {
     return torch::relu(y + (downsample ? downsample->forward(x) : x));
   }
   bool bottleneck;
-  nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  trex::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   trex::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   nn::Sequential downsample{nullptr};
 };
@@ -87,7 +87,7 @@ struct ResNetImpl : nn::Module {
   bool replicate;
   StagePlan plan;
   std::vector<std::string> left_out;
-  nn::Conv2d conv1{nullptr};
+  trex::Conv2d conv1{nullptr};
   trex::BatchNorm2d bn1{nullptr};
   std::vector<nn::Sequential> layers;
   nn::Linear fc{nullptr};

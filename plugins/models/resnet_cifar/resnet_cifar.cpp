@@ -7,12 +7,12 @@
 // fc), so its cut points are stem, layer1 ... layerN, avgpool, fc.
 #include <torch/nn/init.h>
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
 #include "trex/plugin/export.h"
 #include "trex/plugin/model.h"
 #include "trex/plugin_kit/batch_norm.h"
+#include "trex/plugin_kit/conv.h"
 #include "trex/plugin_kit/cut.h"
 #include "trex/plugin_kit/grad_format.h"
 #include "trex/plugin_kit/torchvision.h"
@@ -22,8 +22,8 @@ using namespace trex;
 namespace nn = torch::nn;
 using Ints = std::vector<std::int64_t>;
 
-nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
+trex::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride) {
+  return trex::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
 }
 
 struct BlockImpl : nn::Module {
@@ -49,7 +49,7 @@ struct BlockImpl : nn::Module {
     return torch::constant_pad_nd(s, {0, 0, 0, 0, extra / 2, extra - extra / 2});
   }
   std::int64_t out, stride;
-  nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  trex::Conv2d conv1{nullptr}, conv2{nullptr};
   trex::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   nn::Sequential downsample{nullptr};
 };
@@ -95,7 +95,7 @@ struct NetImpl : nn::Module {
   void initialise(bool zero_init_residual) {
     torch::NoGradGuard no_grad;
     for (auto& m : modules(false))
-      if (auto* c = m->as<nn::Conv2d>()) nn::init::kaiming_normal_(c->weight, 0, torch::kFanOut, torch::kReLU);
+      if (auto* c = m->as<trex::Conv2d>()) nn::init::kaiming_normal_(c->weight, 0, torch::kFanOut, torch::kReLU);
     if (!zero_init_residual) return;
     for (auto& layer : layers)
       for (auto& block : layer->children()) block->as<BlockImpl>()->bn2->weight.zero_();
@@ -103,7 +103,7 @@ struct NetImpl : nn::Module {
   std::vector<std::string> names;
   StagePlan plan;
   std::vector<std::string> left_out;
-  nn::Conv2d conv1{nullptr};
+  trex::Conv2d conv1{nullptr};
   trex::BatchNorm2d bn1{nullptr};
   std::vector<nn::Sequential> layers;
   nn::Linear fc{nullptr};

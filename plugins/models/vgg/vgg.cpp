@@ -5,7 +5,7 @@
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/conv.h>
+#include "trex/plugin_kit/conv.h"
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
@@ -80,7 +80,7 @@ struct VggImpl : nn::Module {
     };
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       for (std::size_t c = 0; c < blocks[b].size(); ++c) {
-        std::vector<nn::AnyModule> conv{nn::AnyModule(nn::Conv2d(nn::Conv2dOptions(in, blocks[b][c], 3).padding(1)))};
+        std::vector<nn::AnyModule> conv{nn::AnyModule(trex::Conv2d(nn::Conv2dOptions(in, blocks[b][c], 3).padding(1)))};
         if (options.batch_norm()) conv.emplace_back(trex::BatchNorm2d(blocks[b][c]));
         conv.emplace_back(nn::ReLU(nn::ReLUOptions(true)));
         add("block" + std::to_string(b + 1) + "_conv" + std::to_string(c + 1), std::move(conv));

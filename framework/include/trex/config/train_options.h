@@ -112,6 +112,7 @@ struct TrainOptions {
   std::int64_t prefetch = 4;  ///< batches queued ahead of the model
   std::string device = "cpu";
   bool channels_last = true;
+  bool winograd = true;                ///< fp32 3x3 convolutions by Winograd where the CPU has it (model/winograd.h)
   bool bf16 = false;                   ///< CPU autocast to bfloat16 (precision: bf16)
   std::string precision = "auto";      ///< auto | fp32 | bf16 (train/precision.h: choose_precision)
   std::string feature_cache = "auto";  ///< auto | memory | disk | off (feature_cache.h)

@@ -23,6 +23,8 @@ struct Precision {
   c10::Device device{c10::kCPU};
   bool channels_last = false;
   bool bf16 = false;  ///< autocast to bfloat16 on `device` (CPU or CUDA)
+  /// fp32 3x3 convolutions of trex::Conv2d layers by Winograd (model/winograd.h), training included.
+  bool winograd = false;
 
   /// `f` on `input`, moved to the device, in the memory format, under autocast when asked.
   template <typename F>
@@ -47,7 +49,9 @@ struct Precision {
   }
   /// "bf16 autocast, channels_last" and the like: what a run prints and records.
   std::string describe() const;
-  /// Puts `module`'s 4-D parameters in the memory format (channels_last: NHWC; else NCHW).
+  /// Puts `module`'s 4-D parameters in the memory format (channels_last: NHWC;
+  /// else NCHW), and hands its eligible trex::Conv2d layers to Winograd when
+  /// `winograd` (and back to torch's conv2d when not).
   void apply_to(torch::nn::Module& module) const;
 };
 
@@ -58,7 +62,8 @@ struct TrainOptions;
 /// runs natively (avx512_bf16 or amx_bf16; emulated, it was 10x slower than
 /// fp32 on this pool's machines); on CUDA only where `gpu_bf16` (see
 /// cuda_bf16_native); fp32 elsewhere. `why` says which. The memory format is
-/// train.channels_last's, whatever the precision.
+/// train.channels_last's, whatever the precision. Winograd where fp32 runs on
+/// a CPU that has it and train.winograd allows it.
 Precision choose_precision(const TrainOptions& t, const std::string& cpu_flags, std::string* why = nullptr,
                            bool gpu_bf16 = false);
 /// True when LibTorch sees a CUDA device with native bf16 (compute capability

@@ -13,6 +13,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
 #include <torch/csrc/jit/api/module.h>
+#include <torch/nn/options/conv.h>
 
 namespace trex {
 
@@ -24,6 +25,19 @@ bool winograd_available();
 /// weight [K, C, 3, 3]. The result has x's memory format.
 at::Tensor winograd_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                            bool relu);
+
+/// conv2d(x, weight, bias, stride 1, padding 1) by Winograd with autograd:
+/// forward, input gradient and weight (and bias) gradient all by oneDNN's
+/// Winograd primitives. For training fp32 models on AVX-512 CPUs (the
+/// convolutions trex::Conv2d hands it, plugin_kit/conv.h); channel counts that
+/// are multiples of 16. `bias` may be undefined.
+at::Tensor winograd_conv2d_train(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+
+/// Whether winograd_conv2d_train computes a layer of these options: 3x3,
+/// stride 1, padding 1 (zeros), undilated, ungrouped, channel counts that are
+/// multiples of 16 and at least 64 (where it measured faster than LibTorch's
+/// kernels in training).
+bool winograd_fits(const torch::nn::Conv2dOptions& options);
 
 /// Rewrites each 3x3, stride-1, padding-1, undilated, ungrouped convolution
 /// of the frozen `module` whose weight is a constant with channel counts that
