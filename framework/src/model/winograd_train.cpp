@@ -1,9 +1,10 @@
-// Winograd convolutions for training (winograd.h): oneDNN's Winograd
+// Winograd convolutions for training (model/winograd.h): oneDNN's Winograd
 // forward-training, backward-data and backward-weights primitives behind one
-// autograd function. Activations travel in nChw16c (the layout oneDNN's
-// Winograd takes) only inside this function: the input is reordered once and
-// kept for the weight gradient, the output and the input gradient come back in
-// the input's own memory format.
+// autograd function. Activations are in nChw16c (the layout oneDNN's Winograd
+// takes) only inside this function, in scratch buffers it keeps and reuses:
+// the output and the input gradient come back in the input's own memory
+// format, and the weight gradient reorders the saved input again rather than
+// keeping a blocked copy of every layer's input alive until backward.
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -39,12 +40,16 @@ Primitives make(const Dims& src, std::int64_t k, bool bias) {
   const auto fwd_desc =
       bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, s, w, b, d, one, one, one)
            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, s, w, d, one, one, one);
-  dnnl::convolution_forward::primitive_desc fwd_pd(fwd_desc, engine());
+  // The scratchpad is ours (kPad), one for all: oneDNN's own would be one per primitive, so per layer shape
+  // and batch size, each as large as the transformed tiles.
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::convolution_forward::primitive_desc fwd_pd(fwd_desc, attr, engine());
   dnnl::convolution_backward_data::primitive_desc data_pd(
-      dnnl::convolution_backward_data::desc(alg, s, w, d, one, one, one), engine(), fwd_pd);
+      dnnl::convolution_backward_data::desc(alg, s, w, d, one, one, one), attr, engine(), fwd_pd);
   const auto weights_desc = bias ? dnnl::convolution_backward_weights::desc(alg, s, w, b, d, one, one, one)
                                  : dnnl::convolution_backward_weights::desc(alg, s, w, d, one, one, one);
-  dnnl::convolution_backward_weights::primitive_desc weights_pd(weights_desc, engine(), fwd_pd);
+  dnnl::convolution_backward_weights::primitive_desc weights_pd(weights_desc, attr, engine(), fwd_pd);
   return {fwd_pd,
           data_pd,
           weights_pd,
@@ -70,7 +75,7 @@ const Primitives& primitives(const Dims& src, std::int64_t k, bool bias) {
 Dims dims(const at::Tensor& t) { return Dims(t.sizes().begin(), t.sizes().end()); }
 
 /// What a call holds in oneDNN's layouts; callers hold mutex().
-enum Role { kX, kY, kW, kDY, kDX, kDW, kRoles };
+enum Role { kX, kY, kW, kDY, kDX, kDW, kPad, kRoles };
 
 /// Bytes for `role` in layout `d`: one buffer per role, grown and never freed, reused by every call.
 at::Tensor scratch(Role role, const memory::desc& d) {
@@ -108,7 +113,8 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
     const memory yb = out(kY, p.fwd_pd.dst_desc());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, in(kX, x, p.fwd_pd.src_desc(), s)},
                                          {DNNL_ARG_WEIGHTS, in(kW, weight.contiguous(), p.fwd_pd.weights_desc(), s)},
-                                         {DNNL_ARG_DST, yb}};
+                                         {DNNL_ARG_DST, yb},
+                                         {DNNL_ARG_SCRATCHPAD, out(kPad, p.fwd_pd.scratchpad_desc())}};
     const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
     if (b.defined()) args.emplace(DNNL_ARG_BIAS, onednn::view(p.fwd_pd.bias_desc(), b));
     p.fwd.execute(s, args);
@@ -140,7 +146,8 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
       const memory dxb = out(kDX, p.data_pd.diff_src_desc());
       p.data.execute(s, {{DNNL_ARG_DIFF_DST, dyb},
                          {DNNL_ARG_WEIGHTS, in(kW, weight.contiguous(), p.data_pd.weights_desc(), s)},
-                         {DNNL_ARG_DIFF_SRC, dxb}});
+                         {DNNL_ARG_DIFF_SRC, dxb},
+                         {DNNL_ARG_SCRATCHPAD, out(kPad, p.data_pd.scratchpad_desc())}});
       dx = at::empty_like(x);
       back(dxb, dx, s);
     }
@@ -148,7 +155,8 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
       const memory dwb = out(kDW, p.weights_pd.diff_weights_desc());
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, in(kX, x, p.weights_pd.src_desc(), s)},
                                            {DNNL_ARG_DIFF_DST, dyb},
-                                           {DNNL_ARG_DIFF_WEIGHTS, dwb}};
+                                           {DNNL_ARG_DIFF_WEIGHTS, dwb},
+                                           {DNNL_ARG_SCRATCHPAD, out(kPad, p.weights_pd.scratchpad_desc())}};
       if (bias) {
         db = at::empty({weight.size(0)}, dy.options());
         args.emplace(DNNL_ARG_DIFF_BIAS, onednn::view(p.weights_pd.diff_bias_desc(), db));
