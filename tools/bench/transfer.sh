@@ -53,10 +53,19 @@ for ((i = 1; i <= REPS; i++)); do
     for mode in $MODES; do
       for cfg in ${configs[$mode]}; do
         IFS=- read -r precision layout cl <<< "$cfg"
-        p=$(peer "$m" "$mode" "$precision" "$layout" "${same_malloc[@]}")
+        # Who goes first alternates by rep: a trex run's first step ran up to 2x slower right after the
+        # JPEG writer or another program than after a trex run (InceptionV3 fine-tuning: 19-26 s against
+        # 11-13 s), so neither side may always be the one that follows the other.
+        if ((i % 2)); then
+          p=$(peer "$m" "$mode" "$precision" "$layout" "${same_malloc[@]}")
+          t=$(trex "$m" "$mode" "$precision" "$cl" auto)
+        else
+          t=$(trex "$m" "$mode" "$precision" "$cl" auto)
+          p=$(peer "$m" "$mode" "$precision" "$layout" "${same_malloc[@]}")
+        fi
         eager=-
         if [[ $mode == frozen && $EAGER == 1 ]]; then eager=$(trex "$m" "$mode" "$precision" "$cl" off); fi
-        row "$m $mode $precision-$layout $(trex "$m" "$mode" "$precision" "$cl" auto) $eager $p"
+        row "$m $mode $precision-$layout $t $eager $p"
       done
       if [[ $DEFAULT == 1 ]]; then
         row "$m $mode default $(trex "$m" "$mode" auto "" auto) - $(peer "$m" "$mode" fp32 nchw)"
