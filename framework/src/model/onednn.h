@@ -48,10 +48,10 @@ inline at::Tensor reorder_to(const at::Tensor& from, const dnnl::memory::desc& t
   return bytes;
 }
 
-/// `bytes` in oneDNN's layout `from` copied into the plain tensor `to`.
-inline void reorder_from(const at::Tensor& bytes, const dnnl::memory::desc& from, at::Tensor& to, dnnl::stream& s) {
-  dnnl::memory src = view(from, bytes), dst = view(plain(to), to);
-  dnnl::reorder(src, dst).execute(s, src, dst);
+/// `from` (in a oneDNN layout) copied into the plain tensor `to`.
+inline void reorder_from(dnnl::memory from, at::Tensor& to, dnnl::stream& s) {
+  dnnl::memory dst = view(plain(to), to);
+  dnnl::reorder(from, dst).execute(s, from, dst);
 }
 
 }  // namespace trex::onednn

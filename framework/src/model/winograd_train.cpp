@@ -93,11 +93,6 @@ memory in(Role role, const at::Tensor& from, const memory::desc& d, dnnl::stream
 
 memory out(Role role, const memory::desc& d) { return onednn::view(d, scratch(role, d)); }
 
-void back(memory from, at::Tensor& to, dnnl::stream& s) {
-  dnnl::memory dst = onednn::view(onednn::plain(to), to);
-  dnnl::reorder(from, dst).execute(s, from, dst);
-}
-
 class WinogradConv : public torch::autograd::Function<WinogradConv> {
  public:
   /// `bias_or_empty`: the bias, or an empty tensor for none.
@@ -118,7 +113,7 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
     const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
     if (b.defined()) args.emplace(DNNL_ARG_BIAS, onednn::view(p.fwd_pd.bias_desc(), b));
     p.fwd.execute(s, args);
-    back(yb, y, s);
+    onednn::reorder_from(yb, y, s);
     s.wait();
     ctx->save_for_backward({x, weight});
     ctx->saved_data["channels_last"] = format == at::MemoryFormat::ChannelsLast;
@@ -149,7 +144,7 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
                          {DNNL_ARG_DIFF_SRC, dxb},
                          {DNNL_ARG_SCRATCHPAD, out(kPad, p.data_pd.scratchpad_desc())}});
       dx = at::empty_like(x);
-      back(dxb, dx, s);
+      onednn::reorder_from(dxb, dx, s);
     }
     if (wanted.get(1) || wanted.get(2)) {
       const memory dwb = out(kDW, p.weights_pd.diff_weights_desc());
@@ -163,7 +158,7 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
       }
       p.weights.execute(s, args);
       dw = at::empty_like(weight);  // the weight's own strides, as the optimizer keeps them
-      back(dwb, dw, s);
+      onednn::reorder_from(dwb, dw, s);
     }
     s.wait();
     return {dx, wanted.get(1) ? dw : at::Tensor(), wanted.get(2) ? db : at::Tensor()};
