@@ -107,7 +107,7 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
     dnnl::stream s(engine());
     const memory yb = out(kY, p.fwd_pd.dst_desc());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, in(kX, x, p.fwd_pd.src_desc(), s)},
-                                         {DNNL_ARG_WEIGHTS, in(kW, weight.contiguous(), p.fwd_pd.weights_desc(), s)},
+                                         {DNNL_ARG_WEIGHTS, in(kW, weight, p.fwd_pd.weights_desc(), s)},
                                          {DNNL_ARG_DST, yb},
                                          {DNNL_ARG_SCRATCHPAD, out(kPad, p.fwd_pd.scratchpad_desc())}};
     const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
@@ -140,7 +140,7 @@ class WinogradConv : public torch::autograd::Function<WinogradConv> {
     if (wanted.get(0)) {
       const memory dxb = out(kDX, p.data_pd.diff_src_desc());
       p.data.execute(s, {{DNNL_ARG_DIFF_DST, dyb},
-                         {DNNL_ARG_WEIGHTS, in(kW, weight.contiguous(), p.data_pd.weights_desc(), s)},
+                         {DNNL_ARG_WEIGHTS, in(kW, weight, p.data_pd.weights_desc(), s)},
                          {DNNL_ARG_DIFF_SRC, dxb},
                          {DNNL_ARG_SCRATCHPAD, out(kPad, p.data_pd.scratchpad_desc())}});
       dx = at::empty_like(x);
