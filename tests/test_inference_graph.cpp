@@ -166,10 +166,10 @@ TEST_CASE("under bf16 autocast an inference graph runs in bf16 as close to fp32 
   CHECK(graph_error <= 3 * autocast_error);
   CHECK(relative_difference(got, eager) <= 5e-2);
   CHECK(torch::equal(bf16.run(x, std::ref(graph)), got));  // the same graph again: the same features
-  // The same modules in fp32 get an fp32 graph of their own: Winograd on AVX-512, else channels-last frozen
-  // (oneDNN's layouts lose from channels-last).
+  // The same modules in fp32 get an fp32 graph of their own: fused (with Winograd) on AVX-512, else
+  // channels-last frozen (oneDNN's layouts lose from channels-last).
   CHECK(relative_difference(graph(x), fp32) <= 1e-4);
-  CHECK(graph.forms() == std::vector<std::string>{"bf16 oneDNN", winograd_available() ? "Winograd" : "frozen"});
+  CHECK(graph.forms() == std::vector<std::string>{"bf16 oneDNN", winograd_available() ? "fused" : "frozen"});
   CHECK(graph.compiled() == 2);
 }
 
@@ -206,7 +206,7 @@ TEST_CASE("an inference graph compiles once per image size and again when the we
   CHECK(relative_difference(flat(b), want(b)) <= 1e-4);
   CHECK(relative_difference(flat(b), want(b)) <= 1e-4);
   CHECK(flat.compiled() == 3);
-  CHECK(flat.forms() == std::vector<std::string>(3, winograd_available() ? "Winograd" : "oneDNN"));
+  CHECK(flat.forms() == std::vector<std::string>(3, winograd_available() ? "fused" : "oneDNN"));
 }
 
 TEST_CASE("an inference graph checks a new batch's last image too, not only its first two", "[inference_graph]") {

@@ -41,7 +41,7 @@ Precision fp32_cpu(bool winograd) {
 
 TEST_CASE("winograd_conv2d_train equals conv2d and its input, weight and bias gradients within rounding",
           "[winograd]") {
-  if (!winograd_available()) return;  // test_winograd.cpp asserts that this is exactly the CPUs without AVX-512
+  if (!winograd_available()) return;  // test_fused_conv.cpp asserts that this is exactly the CPUs without AVX-512
   torch::manual_seed(5);
   const at::Tensor w = torch::randn({32, 16, 3, 3}) * 0.1, b = torch::randn({32});
   const auto direct = [](at::Tensor x, at::Tensor w, at::Tensor b) { return at::conv2d(x, w, b, 1, 1); };

@@ -1,6 +1,7 @@
 #include "trex/model/graph_variants.h"
 
 #include "trex/model/precision.h"
+#include "trex/model/fused_conv.h"
 #include "trex/model/winograd.h"
 
 #include <algorithm>
@@ -84,16 +85,19 @@ std::size_t to_dense_count(const torch::jit::Module& m) {
 /// would keep NCHW strides under contiguous(ChannelsLast) (model/precision.h).
 at::Tensor channels_last_weight(const at::Tensor& t) { return t.dim() == 4 ? in_channels_last(t) : t; }
 
-/// The channels-last graph with its 3x3 convolutions as oneDNN's Winograd
-/// (model/winograd.h); none for other input, without AVX-512, or where the
-/// graph has no convolution for it.
-std::optional<GraphVariant> winograd(const torch::jit::Module& frozen, const at::Tensor& x) {
-  if (x.dim() != 4 || !x.device().is_cpu() || x.scalar_type() != at::kFloat || !winograd_available())
-    return std::nullopt;
-  GraphVariant w{frozen.clone(), "Winograd", at::kFloat, at::MemoryFormat::ChannelsLast, kFp32Tolerance, false};
-  map_constants(w.module, channels_last_weight);
-  if (use_winograd(w.module) == 0) return std::nullopt;
-  return w;
+/// The channels-last graph with its convolutions as trex's own oneDNN
+/// primitives, the add and ReLU after each fused in, fp32 3x3 ones as
+/// Winograd (model/fused_conv.h); in `dtype` (its weights cast), for
+/// channels-last input or under `winograd` for any; none for other input or
+/// without AVX-512 (where it was not measured).
+std::optional<GraphVariant> fused(const torch::jit::Module& frozen, const at::Tensor& x, at::ScalarType dtype,
+                                  double tolerance) {
+  if (x.dim() != 4 || !x.device().is_cpu() || !winograd_available()) return std::nullopt;
+  GraphVariant v{frozen.clone(), "fused", dtype, at::MemoryFormat::ChannelsLast, tolerance, false};
+  map_constants(v.module, [dtype](const at::Tensor& t) { return channels_last_weight(t).to(dtype); });
+  if (use_fused_convs(v.module) == 0) return std::nullopt;
+  if (dtype == at::kBFloat16) v.form = "bf16 fused";
+  return v;
 }
 
 }  // namespace
@@ -129,11 +133,12 @@ std::vector<GraphVariant> graph_variants(const torch::jit::Module& traced, const
   }
   if (!channels_last(x)) out.push_back({frozen, "frozen", at::kFloat, same, kFp32Tolerance, x.dim() == 4});
   if (!bf16) {
-    // fp32 on AVX-512: Winograd first wherever the graph has 3x3 convolutions
-    // for it. Frozen, uncached, 1024 JPEGs, trex / PyTorch before -> after:
-    // ResNet-18 1.34 -> 1.85, VGG16 1.38 -> 1.73, InceptionV3 1.65 -> 1.91;
-    // ResNet-50, mostly 1x1 convolutions, 1.34 -> 1.38 (tools/bench/README.md).
-    if (auto w = winograd(frozen, x)) out.insert(out.begin(), std::move(*w));
+    // fp32 on AVX-512: trex's fused convolutions first, Winograd wherever the
+    // graph has 3x3 convolutions for it. Frozen, uncached, 1024 JPEGs, trex /
+    // PyTorch with Winograd alone (LibTorch's other convolutions, adds and
+    // ReLUs): ResNet-18 1.34 -> 1.85, VGG16 1.38 -> 1.73, InceptionV3 1.65 ->
+    // 1.91; ResNet-50, mostly 1x1 convolutions, 1.34 -> 1.38 (tools/bench/README.md).
+    if (auto f = fused(frozen, x, at::kFloat, kFp32Tolerance)) out.insert(out.begin(), std::move(*f));
     return out;
   }
   // Under bf16 autocast: the same graphs (BatchNorm folded in fp32) with bf16
@@ -144,6 +149,12 @@ std::vector<GraphVariant> graph_variants(const torch::jit::Module& traced, const
     map_constants(v.module, [](const at::Tensor& t) { return t.to(at::kBFloat16); });
     v.form = "bf16 " + v.form, v.dtype = at::kBFloat16, v.tolerance = kBf16Tolerance;
   }
+  // trex's fused convolutions in bf16 come after oneDNN's blocked layouts, which won where they are no
+  // fallback (s/batch, batch 64, from channels-last, bf16 oneDNN against fused: ResNet-50 0.82 against 0.86,
+  // VGG16 2.53 against 2.59; ResNet-18 lost, 0.333 against 0.303), and before the channels-last graph
+  // (InceptionV3 at 299 px, where oneDNN is a fallback: 1.12 -> 1.06; tools/bench/graph_variants.cpp).
+  const bool blocked_first = !out.empty() && out.front().form == "bf16 oneDNN";
+  if (auto f = fused(frozen, x, at::kBFloat16, kBf16Tolerance)) out.insert(out.begin() + blocked_first, std::move(*f));
   return out;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// What the Winograd convolutions (winograd.cpp, winograd_train.cpp) share:
-// oneDNN's CPU engine and tensors described to it. Internal to trex_model.
+// What trex's own oneDNN convolutions (fused_conv.cpp, winograd_train.cpp)
+// share: oneDNN's CPU engine and tensors described to it. Internal to trex_model.
 #include <cstdint>
 
 #include <ATen/ATen.h>
@@ -15,9 +15,14 @@ inline dnnl::engine& engine() {
   return e;
 }
 
-/// An fp32 tensor as oneDNN sees it: its sizes and its strides.
+/// oneDNN's name for an fp32 or bf16 tensor's element type.
+inline dnnl::memory::data_type data_type(const at::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+}
+
+/// An fp32 or bf16 tensor as oneDNN sees it: its sizes and its strides.
 inline dnnl::memory::desc plain(const at::Tensor& t) {
-  return dnnl::memory::desc(Dims(t.sizes().begin(), t.sizes().end()), dnnl::memory::data_type::f32,
+  return dnnl::memory::desc(Dims(t.sizes().begin(), t.sizes().end()), data_type(t),
                             Dims(t.strides().begin(), t.strides().end()));
 }
 
@@ -25,20 +30,35 @@ inline dnnl::memory::desc blocked16(const Dims& dims) {
   return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nChw16c);
 }
 
-/// Bytes for a tensor in oneDNN's layout `d` (blocked, Winograd), allocated by LibTorch.
+/// Bytes for a tensor in oneDNN's layout `d` (blocked, Winograd), allocated by
+/// LibTorch as elements of `like`'s type.
 inline at::Tensor buffer(const dnnl::memory::desc& d, const at::Tensor& like) {
-  return at::empty({static_cast<std::int64_t>(d.get_size() / sizeof(float))}, like.options());
+  const auto size = static_cast<std::int64_t>(like.element_size());
+  return at::empty({(static_cast<std::int64_t>(d.get_size()) + size - 1) / size}, like.options());
+}
+
+/// `slot`'s bytes, grown to hold layout `d` first: a scratch buffer reused
+/// call after call. Fresh buffers of a Winograd layer's size (GBs at 224 px)
+/// cost more in page faults than the convolution itself.
+inline at::Tensor grown(at::Tensor& slot, const dnnl::memory::desc& d) {
+  const auto floats = static_cast<std::int64_t>((d.get_size() + sizeof(float) - 1) / sizeof(float));
+  if (!slot.defined() || slot.numel() < floats) slot = at::empty({floats}, at::kFloat);
+  return slot;
 }
 
 inline dnnl::memory view(const dnnl::memory::desc& d, const at::Tensor& bytes) {
   return dnnl::memory(d, engine(), bytes.data_ptr());
 }
 
-/// `from` copied into `bytes` (large enough) in oneDNN's layout `to`.
+/// `from` copied into `to` (a oneDNN layout, in bytes large enough).
+inline void reorder_into(const at::Tensor& from, dnnl::memory to, dnnl::stream& s) {
+  dnnl::memory src = view(plain(from), from);
+  dnnl::reorder(src, to).execute(s, src, to);
+}
+
 inline void reorder_into(const at::Tensor& from, const dnnl::memory::desc& to, const at::Tensor& bytes,
                          dnnl::stream& s) {
-  dnnl::memory src = view(plain(from), from), dst = view(to, bytes);
-  dnnl::reorder(src, dst).execute(s, src, dst);
+  reorder_into(from, view(to, bytes), s);
 }
 
 /// `from` copied into new bytes in oneDNN's layout `to`.

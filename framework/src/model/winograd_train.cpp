@@ -80,9 +80,7 @@ enum Role { kX, kY, kW, kDY, kDX, kDW, kPad, kRoles };
 /// Bytes for `role` in layout `d`: one buffer per role, grown and never freed, reused by every call.
 at::Tensor scratch(Role role, const memory::desc& d) {
   static at::Tensor buffers[kRoles];
-  const auto floats = static_cast<std::int64_t>(d.get_size() / sizeof(float));
-  if (!buffers[role].defined() || buffers[role].numel() < floats) buffers[role] = at::empty({floats}, at::kFloat);
-  return buffers[role];
+  return onednn::grown(buffers[role], d);
 }
 
 memory in(Role role, const at::Tensor& from, const memory::desc& d, dnnl::stream& s) {

@@ -1,30 +1,19 @@
 #pragma once
-// Winograd convolutions for frozen fp32 backbones. LibTorch 1.13 runs every
-// convolution as oneDNN's direct algorithm; oneDNN itself also has
-// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions on AVX-512 CPUs, which
-// does about a quarter of the multiplications. Measured on a 2-core EPYC
-// (batch 64, reorders from and to channels-last included): 1.4x at 64
-// channels and 56 px, up to 2.6x at 256-512 channels (tools/bench/README.md).
-// Its rounding differs from the direct algorithm's by about 1e-5 relative
-// per layer, so it is used only where a graph variant is checked against the
-// eager modules (model/graph_variants.h).
-#include <cstddef>
-
+// Winograd convolutions in fp32. LibTorch 1.13 runs every convolution as
+// oneDNN's direct algorithm; oneDNN itself also has Winograd F(4x4, 3x3) for
+// 3x3 stride-1 convolutions on AVX-512 CPUs, which does about a quarter of
+// the multiplications. Measured on a 2-core EPYC (batch 64, reorders from and
+// to channels-last included): 1.4x at 64 channels and 56 px, up to 2.6x at
+// 256-512 channels (tools/bench/README.md). Frozen backbones get it through
+// their fused convolutions (model/fused_conv.h); trained layers through
+// winograd_conv2d_train.
 #include <ATen/core/Tensor.h>
-#include <c10/util/Optional.h>
-#include <torch/csrc/jit/api/module.h>
 #include <torch/nn/options/conv.h>
 
 namespace trex {
 
 /// Whether this CPU and oneDNN run fp32 Winograd (AVX-512); checked once.
 bool winograd_available();
-
-/// conv2d(x, weight, bias, stride 1, padding 1), then ReLU when `relu`, by
-/// oneDNN's Winograd algorithm. `x`: fp32 [N, C, H, W] in any dense layout;
-/// weight [K, C, 3, 3]. The result has x's memory format.
-at::Tensor winograd_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
-                           bool relu);
 
 /// conv2d(x, weight, bias, stride 1, padding 1) by Winograd with autograd:
 /// forward, input gradient and weight (and bias) gradient all by oneDNN's
@@ -38,11 +27,5 @@ at::Tensor winograd_conv2d_train(const at::Tensor& x, const at::Tensor& weight, 
 /// multiples of 16 and at least 64 (where it measured faster than LibTorch's
 /// kernels in training).
 bool winograd_fits(const torch::nn::Conv2dOptions& options);
-
-/// Rewrites each 3x3, stride-1, padding-1, undilated, ungrouped convolution
-/// of the frozen `module` whose weight is a constant with channel counts that
-/// are multiples of 16 into trex::winograd_conv2d, with a ReLU that is its
-/// only use folded in. Returns how many it rewrote.
-std::size_t use_winograd(torch::jit::Module& module);
 
 }  // namespace trex

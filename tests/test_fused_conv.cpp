@@ -1,0 +1,204 @@
+// Frozen backbones' fused convolutions (model/fused_conv.h): the op equals
+// conv2d, its residual add and its ReLU within rounding, for every geometry,
+// layout and type it takes; a frozen graph's convolutions become it with the
+// add and ReLU after each folded in, never past a write to their input; and a
+// packed weight never outlives its graph's weight.
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include "helpers.h"
+#include "trex/model/fused_conv.h"
+#include "trex/model/graph_variants.h"
+#include "trex/model/inference_graph.h"
+#include "trex/model/precision.h"
+#include "trex/model/winograd.h"
+// Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
+#include <catch2/catch.hpp>
+
+using namespace trex;
+using namespace trex::test;
+
+namespace {
+
+/// oneDNN's Winograd kernels need AVX-512 (its avx512_core: F, BW, VL and DQ).
+bool cpu_has_avx512_core() {
+  const std::string flags = cpu_flags();
+  for (const char* f : {"avx512f", "avx512bw", "avx512vl", "avx512dq"})
+    if (!has_flag(flags, f)) return false;
+  return true;
+}
+
+torch::nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t stride = 1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1));
+}
+
+std::size_t count(const torch::jit::Module& m, const char* kind) {
+  std::size_t n = 0;
+  for (const torch::jit::Node* node : m.get_method("forward").graph()->nodes())
+    n += node->kind() == c10::Symbol::fromQualString(kind);
+  return n;
+}
+
+std::size_t convs(const torch::jit::Module& m) { return count(m, "aten::conv2d") + count(m, "aten::_convolution"); }
+
+/// What the op computes, by LibTorch's own ops.
+at::Tensor reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, std::vector<std::int64_t> stride,
+                     std::vector<std::int64_t> padding, std::vector<std::int64_t> dilation, const at::Tensor& r,
+                     bool relu) {
+  at::Tensor y = at::conv2d(x, w, b, stride, padding, dilation);
+  if (r.defined()) y = y + r;
+  return relu ? at::relu(y) : y;
+}
+
+}  // namespace
+
+TEST_CASE("Winograd is there exactly where the CPU has AVX-512", "[inference_graph][fused_conv]") {
+  REQUIRE(winograd_available() == cpu_has_avx512_core());
+}
+
+TEST_CASE("a fused convolution equals conv2d, its residual add and its ReLU within rounding",
+          "[inference_graph][fused_conv]") {
+  torch::manual_seed(3);
+  torch::NoGradGuard no_grad;
+  struct Geometry {
+    std::int64_t in, out, kernel;
+    std::vector<std::int64_t> stride, padding, dilation;
+    bool winograd;
+  };
+  // Sizes that are no tile multiple; 1x1, 7x7 stride 2, 1x7, dilated, odd strides.
+  const std::vector<Geometry> geometries{{16, 32, 3, {1, 1}, {1, 1}, {1, 1}, true},
+                                         {16, 32, 3, {1, 1}, {1, 1}, {1, 1}, false},
+                                         {24, 40, 1, {1, 1}, {0, 0}, {1, 1}, false},
+                                         {3, 16, 7, {2, 2}, {3, 3}, {1, 1}, false},
+                                         {16, 8, 3, {2, 1}, {0, 2}, {2, 1}, false}};
+  for (const auto& g : geometries)
+    for (const auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast})
+      for (const bool with_bias : {true, false})
+        for (const bool with_residual : {true, false})
+          for (const bool relu : {true, false}) {
+            const at::Tensor x = torch::randn({5, g.in, 13, 11}).contiguous(format);
+            const at::Tensor w = torch::randn({g.out, g.in, g.kernel, g.kernel}) * 0.1;
+            const at::Tensor b = with_bias ? torch::randn({g.out}) : at::Tensor();
+            const at::Tensor plain = at::conv2d(x, w, b, g.stride, g.padding, g.dilation);
+            const at::Tensor r = with_residual ? torch::randn_like(plain) : at::Tensor();
+            INFO(g.in << "->" << g.out << " k" << g.kernel << " stride " << g.stride << " padding " << g.padding
+                      << " dilation " << g.dilation << (g.winograd ? " Winograd" : " direct")
+                      << (format == at::MemoryFormat::Contiguous ? " NCHW" : " NHWC") << " bias " << with_bias
+                      << " residual " << with_residual << " relu " << relu);
+            const at::Tensor want = reference(x, w, b, g.stride, g.padding, g.dilation, r, relu);
+            const at::Tensor got = fused_conv2d(x, w, b, g.stride, g.padding, g.dilation, g.winograd, r, relu);
+            CHECK(got.sizes() == want.sizes());
+            CHECK(relative_difference(got, want) <= 1e-4);
+            CHECK(got.is_contiguous(format));
+            if (g.winograd && winograd_available())
+              CHECK(relative_difference(got, want) > 0);  // another algorithm: it rounds differently
+          }
+  // bf16: rounds like LibTorch's bf16 convolution, to a bf16 result.
+  const at::Tensor x = torch::randn({4, 32, 12, 12}).to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor w = (torch::randn({48, 32, 3, 3}) * 0.1).to(at::kBFloat16);
+  const at::Tensor b = torch::randn({48}).to(at::kBFloat16), r = torch::randn({4, 48, 12, 12}).to(at::kBFloat16);
+  const at::Tensor got = fused_conv2d(x, w, b, {1, 1}, {1, 1}, {1, 1}, true, r, true);
+  CHECK(got.scalar_type() == at::kBFloat16);
+  CHECK(relative_difference(got, reference(x.to(at::kFloat), w.to(at::kFloat), b.to(at::kFloat), {1, 1}, {1, 1}, {1, 1},
+                                           r.to(at::kFloat), true)) <= 2e-2);
+  // A residual of other sizes is an error, not a broadcast.
+  CHECK_THROWS(fused_conv2d(x, w, b, {1, 1}, {1, 1}, {1, 1}, false, r.narrow(2, 0, 6), true));
+}
+
+TEST_CASE("a frozen graph's convolutions run fused with the add and ReLU after them; Winograd where it fits",
+          "[inference_graph][fused_conv]") {
+  torch::manual_seed(4);
+  torch::NoGradGuard no_grad;
+  // Winograd-eligible: 16->32 and 32->32 (3x3, stride 1, padding 1). Not: 3 input channels, stride 2.
+  torch::nn::Sequential net(conv(3, 16), torch::nn::Functional(torch::relu), conv(16, 32),
+                            torch::nn::Functional(torch::relu), conv(32, 32), conv(32, 32, 2));
+  net->eval();
+  const auto forward = [&](const at::Tensor& in) { return net->forward(in); };
+  const at::Tensor x = torch::randn({4, 3, 20, 20});
+  const torch::jit::Module traced = trace_module(*net, forward, x, "__torch__.fused");
+  torch::jit::Module frozen = torch::jit::freeze(traced);
+  REQUIRE(convs(frozen) == 4);
+  REQUIRE(count(frozen, "aten::relu") + count(frozen, "aten::relu_") == 2);
+  CHECK(use_fused_convs(frozen) == 4);
+  CHECK(count(frozen, "trex::fused_conv2d") == 4);
+  CHECK(convs(frozen) == 0);
+  CHECK(count(frozen, "aten::relu") + count(frozen, "aten::relu_") == 0);  // both folded
+  std::size_t winograd = 0;
+  for (const torch::jit::Node* n : frozen.get_method("forward").graph()->nodes())
+    if (n->kind() == c10::Symbol::fromQualString("trex::fused_conv2d"))
+      winograd += torch::jit::toIValue(n->input(6))->toBool();
+  CHECK(winograd == (winograd_available() ? 2 : 0));
+
+  auto variants = graph_variants(traced, x);
+  REQUIRE_FALSE(variants.empty());
+  CHECK((variants.front().form == "fused") == winograd_available());
+  const at::Tensor want = net->forward(x);
+  for (auto& v : variants) {
+    INFO(v.form);
+    CHECK(relative_difference(run_variant(v, x), want) <= 1e-4);
+  }
+  // The first graph gone, another with other weights (perhaps at the same addresses) gets its own packed weights.
+  variants.clear();
+  for (auto& p : net->parameters()) p.mul_(-0.5);
+  auto again = graph_variants(trace_module(*net, forward, x, "__torch__.fused2"), x);
+  CHECK(relative_difference(run_variant(again.front(), x), net->forward(x)) <= 1e-4);
+  // Under bf16 autocast: fused in bf16 after oneDNN's blocked layouts, and no Winograd (oneDNN has it for fp32 only).
+  Precision bf16{c10::Device(c10::kCPU), true, true};
+  bf16.set_autocast(true);
+  const at::Tensor x_cl = x.contiguous(at::MemoryFormat::ChannelsLast), autocast_want = net->forward(x_cl);
+  auto half = graph_variants(traced, x_cl);
+  bf16.set_autocast(false);
+  REQUIRE(half.size() >= 2);
+  CHECK(half[0].form == "bf16 oneDNN");
+  CHECK((half[1].form == "bf16 fused") == winograd_available());
+  for (auto& v : half) {
+    INFO(v.form);
+    CHECK(relative_difference(run_variant(v, x_cl), autocast_want) <= kBf16Tolerance);
+    for (const torch::jit::Node* n : v.module.get_method("forward").graph()->nodes())
+      if (n->kind() == c10::Symbol::fromQualString("trex::fused_conv2d"))
+        CHECK_FALSE(torch::jit::toIValue(n->input(6))->toBool());
+  }
+}
+
+namespace {
+
+/// A residual block whose shortcut is computed after the main path's last
+/// convolution (as torchvision's Bottleneck computes its downsample), and one
+/// whose main path input is written in place between its convolution and the add.
+struct Residual : torch::nn::Module {
+  torch::nn::Conv2d main{nullptr}, shortcut{nullptr};
+  bool write_between;
+  explicit Residual(bool write) : write_between(write) {
+    main = register_module("main", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 32, 1)));
+    shortcut = register_module("shortcut", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 32, 1)));
+  }
+  at::Tensor forward(at::Tensor x) {
+    at::Tensor in = x * 1;
+    at::Tensor out = main->forward(in);
+    if (write_between) in.mul_(-1);  // the shortcut sees the negated input; the main path must not
+    at::Tensor identity = shortcut->forward(in);
+    out += identity;
+    return torch::relu(out);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a convolution moves down to its residual add only where no write to its input lies between",
+          "[inference_graph][fused_conv]") {
+  torch::manual_seed(5);
+  torch::NoGradGuard no_grad;
+  for (const bool write : {false, true}) {
+    INFO((write ? "a write between" : "no write between"));
+    auto block = std::make_shared<Residual>(write);
+    block->eval();
+    const auto forward = [&](const at::Tensor& in) { return block->forward(in); };
+    const at::Tensor x = torch::randn({3, 16, 9, 9}).contiguous(at::MemoryFormat::ChannelsLast);
+    torch::jit::Module frozen = torch::jit::freeze(trace_module(*block, forward, x, "__torch__.residual"));
+    REQUIRE(convs(frozen) == 2);
+    CHECK(use_fused_convs(frozen) == 2);
+    const bool added = count(frozen, "aten::add") + count(frozen, "aten::add_") == 0;
+    CHECK(added == !write);
+    CHECK(relative_difference(frozen.forward({x}).toTensor(), block->forward(x)) <= 1e-5);
+  }
+}
