@@ -10,6 +10,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
 namespace trex {
@@ -87,12 +88,11 @@ at::Tensor channels_last_weight(const at::Tensor& t) { return t.dim() == 4 ? in_
 
 /// The channels-last graph with its convolutions as trex's own oneDNN
 /// primitives, the add and ReLU after each fused in, fp32 3x3 ones as
-/// Winograd (model/fused_conv.h); in `dtype` (its weights cast), for
-/// channels-last input or under `winograd` for any; none for other input or
-/// without AVX-512 (where it was not measured).
-std::optional<GraphVariant> fused(const torch::jit::Module& frozen, const at::Tensor& x, at::ScalarType dtype,
+/// Winograd (model/fused_conv.h), in `dtype` (its weights cast); none for
+/// other than images on the CPU or without AVX-512 (where it was not measured).
+std::optional<GraphVariant> fused(const torch::jit::Module& frozen, bool cpu_images, at::ScalarType dtype,
                                   double tolerance) {
-  if (x.dim() != 4 || !x.device().is_cpu() || !winograd_available()) return std::nullopt;
+  if (!cpu_images || !winograd_available()) return std::nullopt;
   GraphVariant v{frozen.clone(), "fused", dtype, at::MemoryFormat::ChannelsLast, tolerance, false};
   map_constants(v.module, [dtype](const at::Tensor& t) { return channels_last_weight(t).to(dtype); });
   if (use_fused_convs(v.module) == 0) return std::nullopt;
@@ -100,66 +100,105 @@ std::optional<GraphVariant> fused(const torch::jit::Module& frozen, const at::Te
   return v;
 }
 
+/// `build` run without autocast, which freezing and the passes would record into the graph.
+VariantBuilder without_autocast(VariantBuilder build) {
+  return [build]() {
+    NoAutocast fp32;
+    return build();
+  };
+}
+
+/// `build`'s graph with bf16 weights, fed bf16. Autocast's eager modules cast
+/// every weight per batch and run BatchNorm as a pass of its own (ResNet-50,
+/// channels-last, s/batch: eager 0.84, frozen 0.77, oneDNN 0.72).
+VariantBuilder in_bf16(VariantBuilder build) {
+  return [build]() {
+    auto v = build();
+    if (v) {
+      map_constants(v->module, [](const at::Tensor& t) { return t.to(at::kBFloat16); });
+      v->form = "bf16 " + v->form, v->dtype = at::kBFloat16, v->tolerance = kBf16Tolerance;
+    }
+    return v;
+  };
+}
+
 }  // namespace
 
 NoAutocast::NoAutocast() : was_(at::autocast::is_cpu_enabled()) { at::autocast::set_cpu_enabled(false); }
 NoAutocast::~NoAutocast() { at::autocast::set_cpu_enabled(was_); }
 
-std::vector<GraphVariant> graph_variants(const torch::jit::Module& traced, const at::Tensor& x) {
-  const bool bf16 = at::autocast::is_cpu_enabled();
-  NoAutocast fp32;  // freezing would insert autocast's casts into the graph
+std::vector<VariantBuilder> graph_variant_builders(const torch::jit::Module& traced, const at::Tensor& x) {
+  const bool bf16 = at::autocast::is_cpu_enabled(), cpu = x.device().is_cpu(), images = x.dim() == 4 && cpu;
+  const bool cl = channels_last(x), fp32_input = x.scalar_type() == at::kFloat;
   const auto same = x.dim() == 4 ? x.suggest_memory_format() : at::MemoryFormat::Contiguous;
+  NoAutocast fp32;  // freezing would insert autocast's casts into the graph
   const torch::jit::Module frozen = torch::jit::freeze(traced);
-  std::vector<GraphVariant> out;
   // oneDNN's blocked layouts: converted once in and once out they won (s/batch,
   // batch 64, fp32 NCHW: ResNet-18 0.93 -> 0.69, ResNet-50 1.86 -> 1.50; bf16
   // channels-last: 0.33 -> 0.29, 0.84 -> 0.72); converted around each
   // concatenation they lost (InceptionV3 bf16 1.09 -> 1.85): a fallback there.
-  if (x.scalar_type() == at::kFloat && x.device().is_cpu())
-    if (auto m = one_dnn(frozen))
-      out.push_back({*m, "oneDNN", at::kFloat, same, kFp32Tolerance, to_dense_count(*m) > 1});
+  const VariantBuilder blocked = [=]() -> std::optional<GraphVariant> {
+    if (!fp32_input || !cpu) return std::nullopt;
+    auto m = one_dnn(frozen);
+    if (!m) return std::nullopt;
+    return GraphVariant{*m, "oneDNN", at::kFloat, same, kFp32Tolerance, to_dense_count(*m) > 1};
+  };
   // Channels-last convolutions beat NCHW ones in 1.13 (fp32 frozen, s/batch:
   // ResNet-18 0.93 -> 0.64, ResNet-50 1.86 -> 1.62, InceptionV3 at 299 px 3.32
   // -> 2.25), so a graph fed NCHW gets a channels-last twin, and the NCHW
   // graph is a fallback.
-  if (x.dim() == 4 && x.device().is_cpu()) {
-    GraphVariant cl{frozen.clone(), "channels-last frozen", at::kFloat, at::MemoryFormat::ChannelsLast, kFp32Tolerance,
-                    false};
-    map_constants(cl.module, channels_last_weight);
-    if (channels_last(x)) cl.form = "frozen";
-    // In fp32 from channels-last input, oneDNN's reorders in and out lose
-    // (ResNet-18 0.64 against 0.73, ResNet-50 1.62 against 1.80): frozen first.
-    out.insert(channels_last(x) && !bf16 ? out.begin() : out.end(), std::move(cl));
-  }
-  if (!channels_last(x)) out.push_back({frozen, "frozen", at::kFloat, same, kFp32Tolerance, x.dim() == 4});
+  const VariantBuilder twin = [=]() -> std::optional<GraphVariant> {
+    if (!images) return std::nullopt;
+    GraphVariant v{frozen.clone(), cl ? "frozen" : "channels-last frozen",
+                   at::kFloat,     at::MemoryFormat::ChannelsLast,
+                   kFp32Tolerance, false};
+    map_constants(v.module, channels_last_weight);
+    return v;
+  };
+  const VariantBuilder nchw = [=]() -> std::optional<GraphVariant> {
+    if (cl) return std::nullopt;
+    return GraphVariant{frozen, "frozen", at::kFloat, same, kFp32Tolerance, x.dim() == 4};
+  };
+  std::vector<VariantBuilder> order;
   if (!bf16) {
     // fp32 on AVX-512: trex's fused convolutions first, Winograd wherever the
-    // graph has 3x3 convolutions for it. Frozen, uncached, 1024 JPEGs, trex /
-    // PyTorch with Winograd alone (LibTorch's other convolutions, adds and
-    // ReLUs): ResNet-18 1.34 -> 1.85, VGG16 1.38 -> 1.73, InceptionV3 1.65 ->
-    // 1.91; ResNet-50, mostly 1x1 convolutions, 1.34 -> 1.38 (tools/bench/README.md).
-    if (auto f = fused(frozen, x, at::kFloat, kFp32Tolerance)) out.insert(out.begin(), std::move(*f));
-    return out;
+    // graph has 3x3 convolutions for it (s/batch, batch 64, channels-last
+    // frozen against fused: ResNet-50 1.63 -> 1.37, ResNet-18 0.61 -> 0.42,
+    // VGG16 5.17 -> 2.63, InceptionV3 at 299 px 2.27 -> 1.99;
+    // tools/bench/graph_variants.cpp). Then, in fp32 from channels-last input,
+    // oneDNN's reorders in and out lose (ResNet-18 0.64 against 0.73,
+    // ResNet-50 1.62 against 1.80): frozen before them.
+    const VariantBuilder f = [=] { return fused(frozen, images, at::kFloat, kFp32Tolerance); };
+    order =
+        cl ? std::vector<VariantBuilder>{f, twin, blocked, nchw} : std::vector<VariantBuilder>{f, blocked, twin, nchw};
+  } else {
+    // trex's fused convolutions in bf16 come after oneDNN's blocked layouts,
+    // which won where they are no fallback (s/batch, batch 64, from
+    // channels-last, bf16 oneDNN against fused: ResNet-50 0.82 against 0.86,
+    // VGG16 2.53 against 2.59; ResNet-18 the exception, 0.333 against 0.303),
+    // and before the channels-last graph (InceptionV3 at 299 px, where oneDNN
+    // is a fallback: 1.12 -> 1.06; tools/bench/graph_variants.cpp).
+    const VariantBuilder f = [=] { return fused(frozen, images, at::kBFloat16, kBf16Tolerance); };
+    order = {in_bf16(blocked), f, in_bf16(twin), in_bf16(nchw)};
   }
-  // Under bf16 autocast: the same graphs (BatchNorm folded in fp32) with bf16
-  // weights, fed bf16. Autocast's eager modules cast every weight per batch
-  // and run BatchNorm as a pass of its own (ResNet-50, channels-last, s/batch:
-  // eager 0.84, frozen 0.77, oneDNN 0.72).
-  for (auto& v : out) {
-    map_constants(v.module, [](const at::Tensor& t) { return t.to(at::kBFloat16); });
-    v.form = "bf16 " + v.form, v.dtype = at::kBFloat16, v.tolerance = kBf16Tolerance;
-  }
-  // trex's fused convolutions in bf16 come after oneDNN's blocked layouts, which won where they are no
-  // fallback (s/batch, batch 64, from channels-last, bf16 oneDNN against fused: ResNet-50 0.82 against 0.86,
-  // VGG16 2.53 against 2.59; ResNet-18 lost, 0.333 against 0.303), and before the channels-last graph
-  // (InceptionV3 at 299 px, where oneDNN is a fallback: 1.12 -> 1.06; tools/bench/graph_variants.cpp).
-  const bool blocked_first = !out.empty() && out.front().form == "bf16 oneDNN";
-  if (auto f = fused(frozen, x, at::kBFloat16, kBf16Tolerance)) out.insert(out.begin() + blocked_first, std::move(*f));
+  for (auto& build : order) build = without_autocast(build);
+  return order;
+}
+
+std::vector<GraphVariant> graph_variants(const torch::jit::Module& traced, const at::Tensor& x) {
+  std::vector<GraphVariant> out;
+  for (const auto& build : graph_variant_builders(traced, x))
+    if (auto v = build()) out.push_back(std::move(*v));
   return out;
 }
 
 at::Tensor run_variant(GraphVariant& v, const at::Tensor& x) {
   NoAutocast as_compiled;
+  // The graph as the passes left it: the executor's own profiling and
+  // specialising per input shape cost InceptionV3 in bf16 2.4 s on the first
+  // batch and 0.75 s on the second (1.15 s a batch after), and gain nothing
+  // once freezing and the variant's passes have run.
+  torch::jit::GraphOptimizerEnabledGuard as_rewritten(false);
   const at::Tensor y = v.module.forward({x.to(v.dtype).contiguous(v.layout)}).toTensor();
   return y.dim() == 4 && x.dim() == 4 ? y.contiguous(x.suggest_memory_format()) : y;
 }

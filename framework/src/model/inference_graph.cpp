@@ -108,20 +108,33 @@ InferenceGraph::Graph InferenceGraph::compile(const std::string& key, const at::
   const at::Tensor x = whole ? whole_batch : first_rows(whole_batch);
   at::Tensor want;
   if (const auto traced = trace_in_eval(x, &want)) {
-    auto variants = graph_variants(*traced, x);
     if (at::autocast::is_cpu_enabled()) want = forward_(x);  // what the eager modules give under autocast
-    // The first variant that gives what the eager modules give on this very
-    // input, fallbacks last. A fixed order, not a race timed in the run: the
-    // same run computes the same features, resumed or not.
-    std::stable_partition(variants.begin(), variants.end(), [](const GraphVariant& v) { return !v.fallback; });
-    for (auto& v : variants) {
+    const auto fits = [&](GraphVariant& v) {
       try {
-        if (agrees(run_variant(v, x), want, x.size(0), at::arange(x.size(0), at::TensorOptions(at::kLong)),
-                   v.tolerance))
-          return Graph{key, std::move(v), {x.size(0)}};
+        return agrees(run_variant(v, x), want, x.size(0), at::arange(x.size(0), at::TensorOptions(at::kLong)),
+                      v.tolerance);
       } catch (const std::exception&) {  // an op a pass rewrote fails on this shape: the next variant
+        return false;
       }
+    };
+    // The first variant that gives what the eager modules give on this very
+    // input, fallbacks last, each built only when its turn comes. A fixed
+    // order, not a race timed in the run: the same run computes the same
+    // features, resumed or not.
+    std::vector<GraphVariant> fallbacks;
+    for (const auto& build : graph_variant_builders(*traced, x)) {
+      std::optional<GraphVariant> v;
+      try {
+        v = build();
+      } catch (const std::exception&) {  // a pass that fails on this graph: the next variant
+      }
+      if (v && v->fallback)
+        fallbacks.push_back(std::move(*v));
+      else if (v && fits(*v))
+        return Graph{key, std::move(*v), {x.size(0)}};
     }
+    for (auto& v : fallbacks)
+      if (fits(v)) return Graph{key, std::move(v), {x.size(0)}};
   }
   return Graph{key, std::nullopt, {}};  // eager it is
 }

@@ -5,6 +5,8 @@
 // (optimize_for_inference), in channels-last, and under bf16 autocast with
 // bf16 weights. Their order is the measured one (the reasons beside each):
 // the inference graph takes the first that gives the eager output.
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,12 +33,18 @@ struct GraphVariant {
   bool fallback;            ///< measured slower where another variant runs: used only if none of those does
 };
 
+/// One variant, built when called: none where its pass fails or it does not apply.
+using VariantBuilder = std::function<std::optional<GraphVariant>()>;
+
 /// The variants of `traced` (a module traced in eval mode and fp32 on `x`'s
 /// kind of input) worth trying for `x`, the first choice first, the fallbacks
-/// among them marked; under bf16 autocast (at::autocast::is_cpu_enabled())
-/// the bf16 ones. A pass that fails leaves its variant out. All are built,
-/// though the first usually serves: a lazy list would save part of the
-/// first batch's compile.
+/// among them marked once built; under bf16 autocast
+/// (at::autocast::is_cpu_enabled()) the bf16 ones. Built one by one, as they
+/// are tried: the first usually serves, and the others' passes
+/// (optimize_for_inference, freezing a clone) would cost the first batch.
+std::vector<VariantBuilder> graph_variant_builders(const torch::jit::Module& traced, const at::Tensor& x);
+
+/// All of them built, in that order (tests, tools/bench/graph_variants.cpp).
 std::vector<GraphVariant> graph_variants(const torch::jit::Module& traced, const at::Tensor& x);
 
 /// `x` through `v`, cast and laid out for it, without autocast (which the
