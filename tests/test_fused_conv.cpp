@@ -101,8 +101,16 @@ TEST_CASE("a fused convolution equals conv2d, its residual add and its ReLU with
   CHECK(got.scalar_type() == at::kBFloat16);
   CHECK(relative_difference(got, reference(x.to(at::kFloat), w.to(at::kFloat), b.to(at::kFloat), {1, 1}, {1, 1}, {1, 1},
                                            r.to(at::kFloat), true)) <= 2e-2);
-  // A residual of other sizes is an error, not a broadcast.
+  // A residual of other sizes is an error, not a broadcast; so is a geometry conv2d would refuse (the op is
+  // callable from any TorchScript: a stride of 0 must not divide by zero).
   CHECK_THROWS(fused_conv2d(x, w, b, {1, 1}, {1, 1}, {1, 1}, false, r.narrow(2, 0, 6), true));
+  CHECK_THROWS(fused_conv2d(x, w, b, {0, 1}, {1, 1}, {1, 1}, false, c10::nullopt, true));
+  CHECK_THROWS(fused_conv2d(x, w, b, {1, 1}, {-1, 1}, {1, 1}, false, c10::nullopt, true));
+  CHECK_THROWS(fused_conv2d(x, w, b, {1, 1}, {1, 1}, {1, 0}, false, c10::nullopt, true));
+  CHECK_THROWS(fused_conv2d(x, w, b, {1, 1, 1}, {1, 1}, {1, 1}, false, c10::nullopt, true));
+  // A kernel larger than the padded image: LibTorch's own error, not an empty or garbage result.
+  CHECK_THROWS(fused_conv2d(x, (torch::randn({48, 32, 15, 15})).to(at::kBFloat16), b, {1, 1}, {0, 0}, {1, 1}, false,
+                            c10::nullopt, false));
 }
 
 TEST_CASE("a frozen graph's convolutions run fused with the add and ReLU after them; Winograd where it fits",

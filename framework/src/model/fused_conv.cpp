@@ -148,8 +148,11 @@ dnnl::memory scratch(Role role, const memory::desc& d) {
   return onednn::view(d, onednn::grown(buffers[role], d));
 }
 
-std::vector<std::int64_t> pair(const std::vector<std::int64_t>& v) {
-  TORCH_CHECK(v.size() == 1 || v.size() == 2, "fused_conv2d: expected 1 or 2 values for stride, padding, dilation");
+/// `v` as two values, each at least `least`: the op is callable from any
+/// TorchScript, and a stride of 0 would divide by zero in Problem::dst().
+std::vector<std::int64_t> pair(const std::vector<std::int64_t>& v, const char* what, std::int64_t least) {
+  TORCH_CHECK(v.size() == 1 || v.size() == 2, "fused_conv2d: expected 1 or 2 values for ", what);
+  TORCH_CHECK(*std::min_element(v.begin(), v.end()) >= least, "fused_conv2d: ", what, " must be at least ", least);
   return v.size() == 2 ? v : std::vector<std::int64_t>{v[0], v[0]};
 }
 
@@ -208,9 +211,9 @@ at::Tensor fused_conv2d(const at::Tensor& input, const at::Tensor& weight, const
   const at::Tensor x = input.contiguous(format);
   const Problem p{Dims(x.sizes().begin(), x.sizes().end()),
                   Dims(weight.sizes().begin(), weight.sizes().end()),
-                  pair(stride),
-                  pair(padding),
-                  pair(dilation),
+                  pair(stride, "stride", 1),
+                  pair(padding, "padding", 0),
+                  pair(dilation, "dilation", 1),
                   onednn::data_type(x),
                   format == at::MemoryFormat::ChannelsLast,
                   bias && bias->defined(),
