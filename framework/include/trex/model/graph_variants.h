@@ -2,9 +2,9 @@
 // The ways one traced frozen backbone can run as a graph (model/inference_graph.h
 // picks among them): frozen by LibTorch (BatchNorm folded into the
 // convolutions, constants propagated), in oneDNN's blocked layouts
-// (optimize_for_inference), in channels-last, and under bf16 autocast with
-// bf16 weights. Their order is the measured one (the reasons beside each):
-// the inference graph takes the first that gives the eager output.
+// (optimize_for_inference), in channels-last, with trex's fused convolutions
+// (model/fused_conv.h), and under bf16 autocast with bf16 weights. Their order is the measured one (the reasons beside
+// each): the inference graph takes the first that gives the eager output.
 #include <functional>
 #include <optional>
 #include <string>
@@ -26,7 +26,7 @@ constexpr double kBf16Tolerance = 5e-2;
 
 struct GraphVariant {
   torch::jit::Module module;
-  std::string form;         ///< "oneDNN", "frozen", "channels-last frozen", each with "bf16 " under autocast
+  std::string form;         ///< "fused", "oneDNN", "frozen", "channels-last frozen", each with "bf16 " under autocast
   at::ScalarType dtype;     ///< what its input is cast to
   at::MemoryFormat layout;  ///< and laid out as
   double tolerance;         ///< how far from the eager output it may be (relative)

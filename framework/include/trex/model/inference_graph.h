@@ -1,8 +1,8 @@
 #pragma once
 // A frozen part of a network run as an inference graph: traced into
 // TorchScript and run as one of its variants (model/graph_variants.h: frozen
-// with BatchNorm folded, oneDNN's blocked layouts, channels-last; bf16 weights
-// under bf16 autocast): the first that gives the eager output. A frozen
+// with BatchNorm folded, oneDNN's blocked layouts, channels-last, trex's fused
+// convolutions; bf16 weights under bf16 autocast): the first that gives the eager output. A frozen
 // ResNet-18 at 224 px ran at 82 img/s this way against 42 eager
 // (tools/bench/transfer.sh).
 #include <cstdint>
