@@ -154,13 +154,15 @@ TEST_CASE("trex bench-loader times the spec's training loader alone, epoch by ep
                                             ", height: 24, width: 24, test_fraction: 0.25}\n"
                                             "augment: {train: [random_flip, normalize], eval: "
                                             "[normalize]}\nmodel: {type: resnet18}\n"
-                                            "train: {batch_size: 4, workers: 2}\n");
+                                            "train: {batch_size: 4, loader: threads, workers: 2}\n");
   auto r = run_command(trex_binary() + " bench-loader " + spec + " --epochs 2 --set train.batch_size=5");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   // 12 images, a quarter held out for test: the 9 of the train split, in batches of the --set size.
   CHECK_THAT(r.output, Contains("train loader: 9 images, batch 5, 2 workers") && Contains("3x24x24 out"));
   CHECK_THAT(r.output, Contains("epoch 1/2  9 images") && Contains("epoch 2/2  9 images") && Contains("img/s"));
+  r = run_command(trex_binary() + " bench-loader " + spec + " --set train.loader=auto --set train.threads=2");
+  CHECK_THAT(r.output, Contains("train loader: 9 images, batch 4, inline in 2 threads"));
   // A spec error is the spec's, named as `trex run` names it.
   r = run_command(trex_binary() + " bench-loader " + spec + " --set train.workers=-1");
   CHECK(r.exit_code == 1);

@@ -143,9 +143,12 @@ TEST_CASE("the same seed gives the same run whatever the number of loader thread
   TempDir d;
   const std::string spec = write_file(d.file("e2e.yaml"), kSpec);
   std::vector<std::vector<std::string>> results;
+  // Inline (the default on a CPU), then one and three loader threads.
   for (const char* workers : {"0", "1", "3"}) {
     const std::string store = d.file(std::string("w") + workers + ".db");
-    auto r = run_command(trex_cmd(store, "run " + spec + " --set train.epochs=2 --set train.workers=" + workers));
+    auto r =
+        run_command(trex_cmd(store, "run " + spec + " --set train.epochs=2 --set train.loader=" +
+                                        (workers[0] == '0' ? "auto" : "threads") + " --set train.workers=" + workers));
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     results.push_back(epoch_rows(store, latest_run(store)));

@@ -30,7 +30,8 @@ struct Args {
 // so it draws the augmentations `trex run` would.
 double epoch_seconds(const Experiment& parts, const ResolvedSpec& spec, std::int64_t epoch, std::size_t* images) {
   const TrainOptions& t = spec.train;
-  LoaderOptions lo{t.batch_size, true, t.workers, t.prefetch, spec.seed, epoch, kTrainStream, parts.input_shape};
+  LoaderOptions lo{t.batch_size, true,  t.loader_threads(), t.prefetch,
+                   spec.seed,    epoch, kTrainStream,       parts.input_shape};
   const auto start = std::chrono::steady_clock::now();
   BatchLoader loader(*parts.dataset, parts.plan.train, parts.train_pipeline, lo);
   *images = 0;
@@ -46,9 +47,12 @@ int bench_loader(const Args& a) {
   at::set_num_threads(t.threads > 0 ? static_cast<int>(t.threads) : cores);  // as trex run sets it
   const Experiment parts = build_data(spec, *registry);
   if (parts.plan.train.empty()) throw std::runtime_error(a.spec + ": the train split is empty; nothing to load");
-  std::cout << fmt::format("train loader: {} images, batch {}, {} workers, prefetch {}, {}x{}x{} out\n",
-                           parts.plan.train.size(), t.batch_size, t.workers, t.prefetch, parts.input_shape.channels,
-                           parts.input_shape.height, parts.input_shape.width);
+  const std::string where = t.loader_threads() > 0
+                                ? fmt::format("{} workers, prefetch {}", t.loader_threads(), t.prefetch)
+                                : fmt::format("inline in {} threads", at::get_num_threads());
+  std::cout << fmt::format("train loader: {} images, batch {}, {}, {}x{}x{} out\n", parts.plan.train.size(),
+                           t.batch_size, where, parts.input_shape.channels, parts.input_shape.height,
+                           parts.input_shape.width);
   for (int epoch = 1; epoch <= a.epochs; ++epoch) {
     std::size_t images = 0;
     const double s = epoch_seconds(parts, spec, epoch, &images);

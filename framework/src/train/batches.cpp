@@ -105,7 +105,7 @@ FeatureSet Batches::compute(const char* name, const std::vector<SampleRef>& set,
   torch::NoGradGuard no_grad;
   const bool was_training = module_.is_training();
   module_.eval();
-  LoaderOptions lo{t_.batch_size, false, t_.workers, t_.prefetch, spec_.seed, 0, stream, parts_.input_shape};
+  LoaderOptions lo{t_.batch_size, false, t_.loader_threads(), t_.prefetch, spec_.seed, 0, stream, parts_.input_shape};
   BatchLoader loader(*parts_.dataset, set, pipeline, lo);
   std::vector<at::Tensor> features, targets;
   while (auto batch = loader.next()) {
@@ -141,7 +141,8 @@ Pass Batches::pass(const char* name, const std::vector<SampleRef>& set, const Pi
     pass.cached = std::make_unique<CachedBatches>(cached, local, shuffle, spec_.seed, epoch, stream, shard);
     return pass;
   }
-  LoaderOptions lo{local, shuffle, t_.workers, t_.prefetch, spec_.seed, epoch, stream, parts_.input_shape, shard};
+  LoaderOptions lo{local, shuffle, t_.loader_threads(), t_.prefetch, spec_.seed,
+                   epoch, stream,  parts_.input_shape,  shard};
   pass.loader = std::make_unique<BatchLoader>(*parts_.dataset, set, pipeline, lo);
   return pass;
 }

@@ -107,9 +107,10 @@ struct TrainOptions {
   MixOptions mixup;
   EmaOptions ema;
   TtaOptions tta;
-  std::int64_t threads = 0;   ///< intra-op threads; 0 = all cores
-  std::int64_t workers = 2;   ///< data loader threads
-  std::int64_t prefetch = 4;  ///< batches queued ahead of the model
+  std::int64_t threads = 0;     ///< intra-op threads; 0 = all cores
+  std::string loader = "auto";  ///< auto | inline | threads (loader_threads())
+  std::int64_t workers = 2;     ///< loader threads when the loader runs in threads
+  std::int64_t prefetch = 4;    ///< batches queued ahead of the model
   std::string device = "cpu";
   bool channels_last = true;
   bool winograd = true;                ///< fp32 3x3 convolutions by Winograd where the CPU has it (model/winograd.h)
@@ -123,6 +124,10 @@ struct TrainOptions {
   /// Whether 0-based `epoch` ends with a validation pass: val_begin, every
   /// val_interval epochs after it, and always the last epoch.
   bool validates(std::int64_t epoch) const;
+  /// The loader threads a pass runs: `workers` for loader: threads (auto on a
+  /// GPU), 0 for inline (auto on the CPU): the training threads decode each
+  /// batch between steps (data/loader.h).
+  std::int64_t loader_threads() const;
   /// The 0-based epoch of the first validation.
   std::int64_t first_validation() const { return std::min(val_begin, epochs) - 1; }
 };

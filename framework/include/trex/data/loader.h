@@ -55,6 +55,8 @@ constexpr std::uint64_t kTrainStream = 1, kValStream = 2, kTestStream = 3;
 struct LoaderOptions {
   std::int64_t batch_size = 128;
   bool shuffle = false;
+  /// Loader threads decoding up to `prefetch` batches ahead; 0: next()
+  /// decodes each batch itself, in parallel over ATen's intra-op threads.
   std::int64_t workers = 2;
   std::int64_t prefetch = 4;
   std::uint64_t seed = 0;
@@ -82,7 +84,8 @@ class BatchLoader {
                                         std::uint64_t stream);
 
  private:
-  Batch make(std::size_t k) const;
+  /// Batch k; `parallel`: its samples spread over ATen's intra-op threads.
+  Batch make(std::size_t k, bool parallel) const;
   void work();
 
   const Dataset& dataset_;
