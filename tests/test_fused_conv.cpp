@@ -93,6 +93,12 @@ TEST_CASE("a fused convolution equals conv2d, its residual add and its ReLU with
             if (g.winograd && winograd_available())
               CHECK(relative_difference(got, want) > 0);  // another algorithm: it rounds differently
           }
+  // Winograd runs 16 images a call: a batch of 37 in three parts, each image where it belongs.
+  const at::Tensor many = torch::randn({37, 16, 9, 10}).contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor many_w = torch::randn({32, 16, 3, 3}) * 0.1, many_b = torch::randn({32});
+  const at::Tensor many_r = torch::randn({37, 32, 9, 10}).contiguous(at::MemoryFormat::ChannelsLast);
+  CHECK(relative_difference(fused_conv2d(many, many_w, many_b, {1, 1}, {1, 1}, {1, 1}, true, many_r, true),
+                            reference(many, many_w, many_b, {1, 1}, {1, 1}, {1, 1}, many_r, true)) <= 1e-4);
   // bf16: rounds like LibTorch's bf16 convolution, to a bf16 result.
   const at::Tensor x = torch::randn({4, 32, 12, 12}).to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor w = (torch::randn({48, 32, 3, 3}) * 0.1).to(at::kBFloat16);
@@ -101,6 +107,23 @@ TEST_CASE("a fused convolution equals conv2d, its residual add and its ReLU with
   CHECK(got.scalar_type() == at::kBFloat16);
   CHECK(relative_difference(got, reference(x.to(at::kFloat), w.to(at::kFloat), b.to(at::kFloat), {1, 1}, {1, 1}, {1, 1},
                                            r.to(at::kFloat), true)) <= 2e-2);
+  // bf16 Winograd: in fp32, the activations converted on the way in and out, only where that pays (256
+  // channels at 28 px): it rounds unlike the direct kernel there, and is the direct kernel at 12 px above.
+  const at::Tensor big = torch::randn({1, 256, 28, 28}).to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor big_w = (torch::randn({256, 256, 3, 3}) * 0.02).to(at::kBFloat16);
+  const at::Tensor big_b = torch::randn({256}).to(at::kBFloat16),
+                   big_r = torch::randn({1, 256, 28, 28}).to(at::kBFloat16);
+  const at::Tensor wino = fused_conv2d(big, big_w, big_b, {1, 1}, {1, 1}, {1, 1}, true, big_r, true);
+  const at::Tensor direct = fused_conv2d(big, big_w, big_b, {1, 1}, {1, 1}, {1, 1}, false, big_r, true);
+  CHECK(wino.scalar_type() == at::kBFloat16);
+  CHECK(wino.is_contiguous(at::MemoryFormat::ChannelsLast));
+  const at::Tensor exact = reference(big.to(at::kFloat), big_w.to(at::kFloat), big_b.to(at::kFloat), {1, 1}, {1, 1},
+                                     {1, 1}, big_r.to(at::kFloat), true);
+  CHECK(relative_difference(wino, exact) <= 1e-2);
+  CHECK(relative_difference(direct, exact) <= 1e-2);
+  CHECK((relative_difference(wino, direct) > 0) == winograd_available());
+  CHECK(at::equal(fused_conv2d(x, w, b, {1, 1}, {1, 1}, {1, 1}, true, r, true),
+                  fused_conv2d(x, w, b, {1, 1}, {1, 1}, {1, 1}, false, r, true)));
   // A residual of other sizes is an error, not a broadcast; so is a geometry conv2d would refuse (the op is
   // callable from any TorchScript: a stride of 0 must not divide by zero).
   CHECK_THROWS(fused_conv2d(x, w, b, {1, 1}, {1, 1}, {1, 1}, false, r.narrow(2, 0, 6), true));
@@ -150,7 +173,8 @@ TEST_CASE("a frozen graph's convolutions run fused with the add and ReLU after t
   for (auto& p : net->parameters()) p.mul_(-0.5);
   auto again = graph_variants(trace_module(*net, forward, x, "__torch__.fused2"), x);
   CHECK(relative_difference(run_variant(again.front(), x), net->forward(x)) <= 1e-4);
-  // Under bf16 autocast: fused in bf16 after oneDNN's blocked layouts, and no Winograd (oneDNN has it for fp32 only).
+  // Under bf16 autocast: fused in bf16 after oneDNN's blocked layouts, the same convolutions marked for Winograd
+  // (which fused_conv2d runs direct at these channel counts, above).
   Precision bf16{c10::Device(c10::kCPU), true, true};
   bf16.set_autocast(true);
   const at::Tensor x_cl = x.contiguous(at::MemoryFormat::ChannelsLast), autocast_want = net->forward(x_cl);
@@ -162,9 +186,11 @@ TEST_CASE("a frozen graph's convolutions run fused with the add and ReLU after t
   for (auto& v : half) {
     INFO(v.form);
     CHECK(relative_difference(run_variant(v, x_cl), autocast_want) <= kBf16Tolerance);
+    std::size_t marked = 0;
     for (const torch::jit::Node* n : v.module.get_method("forward").graph()->nodes())
       if (n->kind() == c10::Symbol::fromQualString("trex::fused_conv2d"))
-        CHECK_FALSE(torch::jit::toIValue(n->input(6))->toBool());
+        marked += torch::jit::toIValue(n->input(6))->toBool();
+    CHECK(marked == (v.form == "bf16 fused" ? 2 : 0));
   }
 }
 
@@ -208,5 +234,37 @@ TEST_CASE("a convolution moves down to its residual add only where no write to i
     const bool added = count(frozen, "aten::add") + count(frozen, "aten::add_") == 0;
     CHECK(added == !write);
     CHECK(relative_difference(frozen.forward({x}).toTensor(), block->forward(x)) <= 1e-5);
+  }
+}
+
+TEST_CASE("bf16 graphs run fused first where fp32 Winograd pays: 256+ channels at 28+ px",
+          "[inference_graph][fused_conv]") {
+  torch::manual_seed(5);
+  torch::NoGradGuard no_grad;
+  CHECK(winograd_pays_in_bf16({64, 256, 56, 56}, {256, 256, 3, 3}));
+  CHECK(winograd_pays_in_bf16({1, 512, 28, 28}, {512, 512, 3, 3}));
+  CHECK_FALSE(winograd_pays_in_bf16({64, 256, 14, 14}, {256, 256, 3, 3}));  // too small an image
+  CHECK_FALSE(winograd_pays_in_bf16({64, 128, 56, 56}, {256, 128, 3, 3}));  // too few input channels
+  // A stride-2 stem, then 256 -> 256: at 28 px for a 56 px image, 14 px for a 28 px one.
+  torch::nn::Sequential net(conv(16, 256, 2), torch::nn::Functional(torch::relu), conv(256, 256));
+  net->eval();
+  const auto forward = [&](const at::Tensor& in) { return net->forward(in); };
+  for (const std::int64_t px : {56, 28}) {
+    INFO(px << " px");
+    const at::Tensor x = torch::randn({2, 16, px, px}).contiguous(at::MemoryFormat::ChannelsLast);
+    const torch::jit::Module traced = trace_module(*net, forward, x, "__torch__.bf16_winograd");
+    const std::size_t paying = bf16_winograd_convs(torch::jit::freeze(traced), x);
+    CHECK(paying == (px == 56 ? 1 : 0));
+    Precision bf16{c10::Device(c10::kCPU), true, true};
+    bf16.set_autocast(true);
+    const at::Tensor want = net->forward(x);
+    auto variants = graph_variants(traced, x);
+    bf16.set_autocast(false);
+    REQUIRE_FALSE(variants.empty());
+    CHECK(variants.front().form == (px == 56 && winograd_available() ? "bf16 fused" : "bf16 oneDNN"));
+    for (auto& v : variants) {
+      INFO(v.form);
+      CHECK(relative_difference(run_variant(v, x), want) <= kBf16Tolerance);
+    }
   }
 }

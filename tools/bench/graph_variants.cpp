@@ -3,6 +3,8 @@
 // images: the measurement behind the variants' fixed order.
 //   bench_graph_variants PLUGIN_DIR MODEL CUT SIZE [BATCH=64] [REPS=5] [bf16]
 // MODEL is a model plugin (resnet50, vgg16, inception_v3...), CUT one of its stages.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -29,6 +31,12 @@ double seconds(const std::function<void()>& f) {
   const auto t0 = std::chrono::steady_clock::now();
   f();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+long minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
 }
 
 double median(std::vector<double> v) {
@@ -66,12 +74,17 @@ int main(int argc, char** argv) {
   // What the first batch of a run pays: InferenceGraph traces, builds variants until one gives the eager
   // output (graph_variant_builders), and checks it; against building them all.
   InferenceGraph graph(model->module(), forward);
-  const double first = seconds([&] { graph(x); }), second = seconds([&] { graph(x); }),
-               third = seconds([&] { graph(x); });
+  std::vector<std::pair<double, long>> firsts;  // seconds and page faults of the first three batches
+  for (int i = 0; i < 3; ++i) {
+    const long faults = minor_faults();
+    const double s = seconds([&] { graph(x); });
+    firsts.emplace_back(s, minor_faults() - faults);
+  }
   std::vector<GraphVariant> variants;
   const double all = seconds([&] { variants = graph_variants(traced, x.narrow(0, 0, 2)); });
-  std::cout << "first batch through InferenceGraph (runs as " << graph.forms().at(0) << "): " << first
-            << " s, the next two " << second << " s and " << third << " s; building every variant: " << all << " s\n";
+  std::cout << "first batches through InferenceGraph (runs as " << graph.forms().at(0) << "):";
+  for (const auto& [s, faults] : firsts) std::cout << " " << s << " s (" << faults << " page faults)";
+  std::cout << "; building every variant: " << all << " s\n";
   const at::Tensor want = forward(x);
   std::vector<std::string> names{"eager"};
   std::vector<std::function<void()>> runs{[&] { forward(x); }};

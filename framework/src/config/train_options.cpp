@@ -338,8 +338,9 @@ TrainOptions resolve_train(const Node* node, const std::string& path, Diagnostic
 std::int64_t TrainOptions::loader_threads() const {
   // Inline on the CPU: loader threads beside a model that keeps every core
   // busy preempt its threads mid-step, and a parallel step waits for the
-  // slowest (frozen ResNet-50 in bf16 on 1,024 JPEGs, 2 cores: 0.93-1.0 s a
-  // step with 2 loader threads, 0.80-0.86 + 0.08 s of inline decoding).
+  // slowest (frozen ResNet-50 in bf16, 924 JPEGs, 2 cores, img/s, three
+  // alternated pairs: 2 loader threads 55.4, 58.4, 58.3; inline 64.6, 68.8,
+  // 64.9; the seed CNN and fast.yaml about equal; tools/bench/README.md).
   const bool in_threads = loader == "threads" || (loader == "auto" && device != "cpu");
   return in_threads ? workers : 0;
 }

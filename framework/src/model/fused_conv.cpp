@@ -23,6 +23,14 @@ using dnnl::memory;
 using onednn::Dims;
 using onednn::engine;
 
+/// Images per Winograd call. Its scratch (the transformed tiles and the
+/// blocked copies in and out) then holds 16 images, not the whole batch: less
+/// memory touched for the first time, and more of it in cache (s/batch, batch
+/// 64: VGG16 in bf16 first two batches 7.0 + 6.5 -> 3.5 + 2.6, then 2.33 ->
+/// 2.11; fp32 ResNet-50 2.54 + 1.63 -> 2.39 + 1.52, then 1.44 -> 1.40; 8
+/// images: VGG16 2.68).
+constexpr std::int64_t kWinogradImages = 16;
+
 /// One convolution as oneDNN is asked for it; the primitive cache's key.
 struct Problem {
   Dims src, weight, stride, padding, dilation;
@@ -116,8 +124,10 @@ at::Tensor packed_weight(Cache& c, const at::Tensor& weight, const memory::desc&
   drop_expired(c);
   dnnl::stream s(engine());
   // From NCHW strides: oneDNN reorders into its Winograd layout from plain
-  // layouts only (a channels-last weight: "could not create a primitive").
-  at::Tensor bytes = onednn::reorder_to(weight.contiguous(), layout, s);
+  // layouts only (a channels-last weight: "could not create a primitive"),
+  // and from the layout's own element type (a bf16 graph's Winograd layers).
+  const auto type = layout.data_type() == memory::data_type::bf16 ? at::kBFloat16 : at::kFloat;
+  at::Tensor bytes = onednn::reorder_to(weight.to(type).contiguous(), layout, s);
   s.wait();
   c.weights[weight.data_ptr()].push_back(
       {c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>(weight.getIntrusivePtr()), layout, bytes});
@@ -159,7 +169,8 @@ std::vector<std::int64_t> pair(const std::vector<std::int64_t>& v, const char* w
 /// The same computation by LibTorch's ops: where oneDNN has no primitive.
 at::Tensor unfused(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                    const Problem& p, const at::Tensor& residual) {
-  at::Tensor y = at::conv2d(x, weight, bias ? *bias : at::Tensor(), p.stride, p.padding, p.dilation);
+  at::Tensor y =
+      at::conv2d(x, weight.to(x.scalar_type()), bias ? *bias : at::Tensor(), p.stride, p.padding, p.dilation);
   if (residual.defined()) y.add_(residual);
   return p.relu ? y.relu_() : y;
 }
@@ -189,6 +200,15 @@ void execute(const Cache::Primitive& primitive, bool winograd, const at::Tensor&
 
 }  // namespace
 
+bool winograd_pays_in_bf16(const std::vector<std::int64_t>& x, const std::vector<std::int64_t>& weight) {
+  // By hand, batch 64, against oneDNN's bf16 direct kernel on channels-last:
+  // 256 channels at 56 px 1.22x, 512 at 28 1.41x; 512 at 14 1.12x, 256 at 14
+  // and 512 at 7 slower. In VGG16's bf16 graph (s/batch, batch 64): 256+
+  // channels at 28+ px 2.18, at 14+ px 2.21, 128+ channels at 28+ px 2.30,
+  // none 2.55 (tools/bench/graph_variants.cpp).
+  return x.size() == 4 && weight.size() == 4 && std::min(x[1], weight[0]) >= 256 && std::min(x[2], x[3]) >= 28;
+}
+
 bool winograd_available() {
   static const bool available = [] {
     const Problem p{{1, 16, 8, 8}, {16, 16, 3, 3}, {1, 1}, {1, 1}, {1, 1}, memory::data_type::f32,
@@ -209,15 +229,17 @@ at::Tensor fused_conv2d(const at::Tensor& input, const at::Tensor& weight, const
               "fused_conv2d: expected an ungrouped [K, ", input.size(1), ", kH, kW] weight of the input's type");
   const auto format = input.suggest_memory_format();
   const at::Tensor x = input.contiguous(format);
-  const Problem p{Dims(x.sizes().begin(), x.sizes().end()),
-                  Dims(weight.sizes().begin(), weight.sizes().end()),
+  const Dims src(x.sizes().begin(), x.sizes().end()), w(weight.sizes().begin(), weight.sizes().end());
+  const bool wino = winograd && (type == at::kFloat || winograd_pays_in_bf16(src, w));
+  const Problem p{src,
+                  w,
                   pair(stride, "stride", 1),
                   pair(padding, "padding", 0),
                   pair(dilation, "dilation", 1),
-                  onednn::data_type(x),
+                  wino ? memory::data_type::f32 : onednn::data_type(x),
                   format == at::MemoryFormat::ChannelsLast,
                   bias && bias->defined(),
-                  winograd && type == at::kFloat,
+                  wino,
                   residual && residual->defined(),
                   relu};
   const Dims dst = p.dst();
@@ -228,11 +250,24 @@ at::Tensor fused_conv2d(const at::Tensor& input, const at::Tensor& weight, const
                 "fused_conv2d: the residual must have the output's sizes and type");
   }
   const bool empty = x.numel() == 0 || *std::min_element(dst.begin(), dst.end()) <= 0;
-  const auto prepared = empty ? std::nullopt : prepare(p, weight);
+  const std::int64_t images = x.size(0), step = p.winograd ? std::min(images, kWinogradImages) : images;
+  Problem part = p;
+  part.src[0] = step;
+  auto prepared = empty ? std::nullopt : prepare(part, weight);
   if (!prepared) return unfused(x, weight, bias, p, r);  // LibTorch's result, or its error
   at::Tensor y = at::empty(dst, x.options().memory_format(format));
-  execute(prepared->first, p.winograd, prepared->second, x, p.bias ? bias->to(at::kFloat).contiguous() : at::Tensor(),
-          r, y);
+  const at::Tensor b = p.bias ? bias->to(at::kFloat).contiguous() : at::Tensor();
+  for (std::int64_t i = 0; i < images; i += step) {
+    if (const std::int64_t n = std::min(step, images - i); n != part.src[0]) {  // the last, smaller part
+      part.src[0] = n;
+      prepared = prepare(part, weight);
+      TORCH_CHECK(prepared, "fused_conv2d: oneDNN has no primitive for ", n, " images of a problem it takes ", step,
+                  " of");
+    }
+    at::Tensor out = y.narrow(0, i, part.src[0]);
+    execute(prepared->first, p.winograd, prepared->second, x.narrow(0, i, part.src[0]), b,
+            p.residual ? r.narrow(0, i, part.src[0]) : at::Tensor(), out);
+  }
   return y;
 }
 

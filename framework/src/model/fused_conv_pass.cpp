@@ -7,6 +7,8 @@
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/graph_rewrite_helper.h>
+#include <torch/csrc/jit/passes/symbolic_shape_analysis.h>
 
 #include "trex/model/fused_conv.h"
 #include "trex/model/winograd.h"
@@ -57,8 +59,9 @@ std::optional<Conv> match_conv(Node* n) {
       plain ? is_const_int(n->input(6), 1) : is_const_bool(n->input(6), false) && is_const_int(n->input(8), 1);
   if (!stride || !padding || !dilation || !ungrouped) return std::nullopt;
   const std::vector<std::int64_t> one{1, 1};
-  const bool winograd = type == at::kFloat && weight.size(2) == 3 && weight.size(3) == 3 && *stride == one &&
-                        *padding == one && *dilation == one && weight.size(0) % 16 == 0 && weight.size(1) % 16 == 0 &&
+  // bf16 ones too: fused_conv2d runs those as fp32 Winograd only where that pays.
+  const bool winograd = weight.size(2) == 3 && weight.size(3) == 3 && *stride == one && *padding == one &&
+                        *dilation == one && weight.size(0) % 16 == 0 && weight.size(1) % 16 == 0 &&
                         winograd_available();
   return Conv{n, weight, *stride, *padding, *dilation, winograd};
 }
@@ -113,6 +116,27 @@ void fuse(std::shared_ptr<torch::jit::Graph>& graph, const Conv& c) {
 }
 
 }  // namespace
+
+std::size_t bf16_winograd_convs(const torch::jit::Module& frozen, const at::Tensor& x) {
+  // On a copy: shape analysis knows aten::conv2d's sizes, not the trace's aten::_convolution.
+  auto graph = frozen.get_method("forward").graph()->copy();
+  if (graph->inputs().size() != 2) return 0;  // (self, x): a method of one input
+  graph->inputs()[1]->setType(c10::TensorType::create(x));
+  try {
+    torch::jit::graph_rewrite_helper::replaceConvolutionWithAtenConv(graph);
+    torch::jit::PropagateShapesOnGraph(graph);
+  } catch (const std::exception&) {  // sizes unknown: none counted
+    return 0;
+  }
+  std::size_t n = 0;
+  for (Node* node : graph->nodes()) {
+    const auto c = match_conv(node);
+    const auto in = node->inputs().empty() ? nullptr : node->input(0)->type()->cast<c10::TensorType>();
+    const auto sizes = in ? in->sizes().concrete_sizes() : c10::nullopt;
+    n += c && c->winograd && sizes && winograd_pays_in_bf16(*sizes, c->weight.sizes().vec());
+  }
+  return n;
+}
 
 std::size_t use_fused_convs(torch::jit::Module& module) {
   auto graph = module.get_method("forward").graph();

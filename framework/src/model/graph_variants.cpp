@@ -174,12 +174,16 @@ std::vector<VariantBuilder> graph_variant_builders(const torch::jit::Module& tra
   } else {
     // trex's fused convolutions in bf16 come after oneDNN's blocked layouts,
     // which won where they are no fallback (s/batch, batch 64, from
-    // channels-last, bf16 oneDNN against fused: ResNet-50 0.82 against 0.86,
-    // VGG16 2.53 against 2.59; ResNet-18 the exception, 0.333 against 0.303),
-    // and before the channels-last graph (InceptionV3 at 299 px, where oneDNN
-    // is a fallback: 1.12 -> 1.06; tools/bench/graph_variants.cpp).
+    // channels-last, bf16 oneDNN against fused: ResNet-50 0.82 against 0.86;
+    // ResNet-18 the exception, 0.333 against 0.303), and before the
+    // channels-last graph (InceptionV3 at 299 px, where oneDNN is a fallback:
+    // 1.12 -> 1.06; tools/bench/graph_variants.cpp). They come first where
+    // some of them run as fp32 Winograd (VGG16 at 224 px: 2.55 -> 2.17).
     const VariantBuilder f = [=] { return fused(frozen, images, at::kBFloat16, kBf16Tolerance); };
-    order = {in_bf16(blocked), f, in_bf16(twin), in_bf16(nchw)};
+    if (images && winograd_available() && bf16_winograd_convs(frozen, x) > 0)
+      order = {f, in_bf16(blocked), in_bf16(twin), in_bf16(nchw)};
+    else
+      order = {in_bf16(blocked), f, in_bf16(twin), in_bf16(nchw)};
   }
   for (auto& build : order) build = without_autocast(build);
   return order;

@@ -21,21 +21,35 @@
 namespace trex {
 
 /// relu?(conv2d(x, weight, bias, stride, padding, dilation) + residual?),
-/// ungrouped, as one oneDNN primitive: Winograd where `winograd` (fp32, 3x3,
+/// ungrouped, as one oneDNN primitive: Winograd where `winograd` (3x3,
 /// stride 1, padding 1, channel counts that are multiples of 16), else
 /// oneDNN's direct algorithm on channels-last. `x`, `weight` and `residual`:
-/// fp32 or bf16, all the same. Where oneDNN has no primitive for a problem it
-/// is LibTorch's own ops. The result is channels-last (any layout in: x's).
+/// fp32 or bf16, all the same. Winograd is fp32 only: bf16 ones run it with
+/// their activations converted on the way in and out where that is faster
+/// than bf16's direct kernel (256+ channels at 28+ px), else direct. Where
+/// oneDNN has no primitive for a problem it is LibTorch's own ops. The result
+/// is channels-last (any layout in: x's).
 at::Tensor fused_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
                         const std::vector<std::int64_t>& stride, const std::vector<std::int64_t>& padding,
                         const std::vector<std::int64_t>& dilation, bool winograd,
                         const c10::optional<at::Tensor>& residual, bool relu);
 
+/// Whether fused_conv2d runs a bf16 convolution of a [N, C, H, W] input `x`
+/// and a [K, C, 3, 3] weight as fp32 Winograd, where asked to: 256+ channels
+/// in and out at 28+ px.
+bool winograd_pays_in_bf16(const std::vector<std::int64_t>& x, const std::vector<std::int64_t>& weight);
+
+/// How many convolutions of the frozen `module` use_fused_convs would mark
+/// for Winograd that fused_conv2d runs as Winograd in bf16, for input `x`
+/// (by shape analysis: sizes only).
+std::size_t bf16_winograd_convs(const torch::jit::Module& module, const at::Tensor& x);
+
 /// Rewrites each ungrouped 2-D convolution of the frozen `module` whose
 /// weight is a constant (fp32 or bf16) into trex::fused_conv2d, folding in an
 /// add of another tensor that is its only use and a ReLU that is the only use
-/// of either; fp32 3x3 stride-1 ones with channel counts that are multiples of
-/// 16 as Winograd where winograd_available(). Returns how many it rewrote.
+/// of either; 3x3 stride-1 ones with channel counts that are multiples of 16
+/// as Winograd where winograd_available() (bf16 ones where it pays, above).
+/// Returns how many it rewrote.
 std::size_t use_fused_convs(torch::jit::Module& module);
 
 }  // namespace trex
