@@ -253,8 +253,9 @@ TEST_CASE("bf16 graphs run fused first where fp32 Winograd pays: 256+ channels a
     INFO(px << " px");
     const at::Tensor x = torch::randn({2, 16, px, px}).contiguous(at::MemoryFormat::ChannelsLast);
     const torch::jit::Module traced = trace_module(*net, forward, x, "__torch__.bf16_winograd");
-    const std::size_t paying = bf16_winograd_convs(torch::jit::freeze(traced), x);
-    CHECK(paying == (px == 56 ? 1 : 0));
+    const ConvSizes sizes = conv_sizes(torch::jit::freeze(traced), x);
+    CHECK(sizes.bf16_winograd == (px == 56 ? 1 : 0));
+    CHECK(sizes.largest_output == 256 * (px / 2) * (px / 2));
     Precision bf16{c10::Device(c10::kCPU), true, true};
     bf16.set_autocast(true);
     const at::Tensor want = net->forward(x);
@@ -267,4 +268,35 @@ TEST_CASE("bf16 graphs run fused first where fp32 Winograd pays: 256+ channels a
       CHECK(relative_difference(run_variant(v, x), want) <= kBf16Tolerance);
     }
   }
+}
+
+TEST_CASE("a fused graph with a large output an image runs in 16-image calls, the same as whole",
+          "[inference_graph][fused_conv]") {
+  if (!winograd_available()) return;  // no fused variant without AVX-512 (the test above checks which)
+  torch::manual_seed(6);
+  torch::NoGradGuard no_grad;
+  // 64 channels at 180 px: 2.07M elements an image, past kChunkedOutput; at 96 px 0.59M.
+  torch::nn::Sequential net(conv(3, 64), torch::nn::Functional(torch::relu), conv(64, 16, 2));
+  net->eval();
+  const auto forward = [&](const at::Tensor& in) { return net->forward(in); };
+  for (const std::int64_t px : {180, 96}) {
+    INFO(px << " px");
+    const at::Tensor two = torch::randn({2, 3, px, px}).contiguous(at::MemoryFormat::ChannelsLast);
+    auto variants = graph_variants(trace_module(*net, forward, two, "__torch__.chunked"), two);
+    REQUIRE_FALSE(variants.empty());
+    GraphVariant& v = variants.front();
+    REQUIRE(v.form == "fused");
+    CHECK(v.chunk == (px == 180 ? kChunkImages : 0));
+  }
+  const at::Tensor x = torch::randn({5, 3, 40, 40}).contiguous(at::MemoryFormat::ChannelsLast);
+  auto variants = graph_variants(trace_module(*net, forward, x.narrow(0, 0, 2), "__torch__.chunked"), x);
+  GraphVariant& v = variants.front();
+  v.chunk = 0;
+  const at::Tensor whole = run_variant(v, x);
+  v.chunk = 2;  // calls of 2, 2 and 1 images
+  const at::Tensor parts = run_variant(v, x);
+  CHECK(parts.sizes() == whole.sizes());
+  CHECK(parts.is_contiguous(at::MemoryFormat::ChannelsLast));
+  CHECK(relative_difference(parts, whole) <= 1e-6);
+  CHECK(relative_difference(parts, net->forward(x)) <= kFp32Tolerance);
 }

@@ -117,25 +117,30 @@ void fuse(std::shared_ptr<torch::jit::Graph>& graph, const Conv& c) {
 
 }  // namespace
 
-std::size_t bf16_winograd_convs(const torch::jit::Module& frozen, const at::Tensor& x) {
+ConvSizes conv_sizes(const torch::jit::Module& frozen, const at::Tensor& x) {
   // On a copy: shape analysis knows aten::conv2d's sizes, not the trace's aten::_convolution.
   auto graph = frozen.get_method("forward").graph()->copy();
-  if (graph->inputs().size() != 2) return 0;  // (self, x): a method of one input
+  if (graph->inputs().size() != 2) return {};  // (self, x): a method of one input
   graph->inputs()[1]->setType(c10::TensorType::create(x));
   try {
     torch::jit::graph_rewrite_helper::replaceConvolutionWithAtenConv(graph);
     torch::jit::PropagateShapesOnGraph(graph);
   } catch (const std::exception&) {  // sizes unknown: none counted
-    return 0;
+    return {};
   }
-  std::size_t n = 0;
+  const auto sizes_of = [](const Value* v) {
+    const auto t = v->type()->cast<c10::TensorType>();
+    return t ? t->sizes().concrete_sizes() : c10::nullopt;
+  };
+  ConvSizes out;
   for (Node* node : graph->nodes()) {
     const auto c = match_conv(node);
-    const auto in = node->inputs().empty() ? nullptr : node->input(0)->type()->cast<c10::TensorType>();
-    const auto sizes = in ? in->sizes().concrete_sizes() : c10::nullopt;
-    n += c && c->winograd && sizes && winograd_pays_in_bf16(*sizes, c->weight.sizes().vec());
+    if (!c) continue;
+    const auto in = sizes_of(node->input(0)), y = sizes_of(node->output());
+    out.bf16_winograd += c->winograd && in && winograd_pays_in_bf16(*in, c->weight.sizes().vec());
+    if (y && y->size() == 4) out.largest_output = std::max(out.largest_output, (*y)[1] * (*y)[2] * (*y)[3]);
   }
-  return n;
+  return out;
 }
 
 std::size_t use_fused_convs(torch::jit::Module& module) {

@@ -91,9 +91,10 @@ at::Tensor channels_last_weight(const at::Tensor& t) { return t.dim() == 4 ? in_
 /// Winograd (model/fused_conv.h), in `dtype` (its weights cast); none for
 /// other than images on the CPU or without AVX-512 (where it was not measured).
 std::optional<GraphVariant> fused(const torch::jit::Module& frozen, bool cpu_images, at::ScalarType dtype,
-                                  double tolerance) {
+                                  double tolerance, const ConvSizes& sizes) {
   if (!cpu_images || !winograd_available()) return std::nullopt;
   GraphVariant v{frozen.clone(), "fused", dtype, at::MemoryFormat::ChannelsLast, tolerance, false};
+  if (sizes.largest_output >= kChunkedOutput) v.chunk = kChunkImages;
   map_constants(v.module, [dtype](const at::Tensor& t) { return channels_last_weight(t).to(dtype); });
   if (use_fused_convs(v.module) == 0) return std::nullopt;
   if (dtype == at::kBFloat16) v.form = "bf16 fused";
@@ -133,6 +134,7 @@ std::vector<VariantBuilder> graph_variant_builders(const torch::jit::Module& tra
   const auto same = x.dim() == 4 ? x.suggest_memory_format() : at::MemoryFormat::Contiguous;
   NoAutocast fp32;  // freezing would insert autocast's casts into the graph
   const torch::jit::Module frozen = torch::jit::freeze(traced);
+  const ConvSizes sizes = images && winograd_available() ? conv_sizes(frozen, x) : ConvSizes{};
   // oneDNN's blocked layouts: converted once in and once out they won (s/batch,
   // batch 64, fp32 NCHW: ResNet-18 0.93 -> 0.69, ResNet-50 1.86 -> 1.50; bf16
   // channels-last: 0.33 -> 0.29, 0.84 -> 0.72); converted around each
@@ -168,7 +170,7 @@ std::vector<VariantBuilder> graph_variant_builders(const torch::jit::Module& tra
     // tools/bench/graph_variants.cpp). Then, in fp32 from channels-last input,
     // oneDNN's reorders in and out lose (ResNet-18 0.64 against 0.73,
     // ResNet-50 1.62 against 1.80): frozen before them.
-    const VariantBuilder f = [=] { return fused(frozen, images, at::kFloat, kFp32Tolerance); };
+    const VariantBuilder f = [=] { return fused(frozen, images, at::kFloat, kFp32Tolerance, sizes); };
     order =
         cl ? std::vector<VariantBuilder>{f, twin, blocked, nchw} : std::vector<VariantBuilder>{f, blocked, twin, nchw};
   } else {
@@ -179,8 +181,8 @@ std::vector<VariantBuilder> graph_variant_builders(const torch::jit::Module& tra
     // channels-last graph (InceptionV3 at 299 px, where oneDNN is a fallback:
     // 1.12 -> 1.06; tools/bench/graph_variants.cpp). They come first where
     // some of them run as fp32 Winograd (VGG16 at 224 px: 2.55 -> 2.17).
-    const VariantBuilder f = [=] { return fused(frozen, images, at::kBFloat16, kBf16Tolerance); };
-    if (images && winograd_available() && bf16_winograd_convs(frozen, x) > 0)
+    const VariantBuilder f = [=] { return fused(frozen, images, at::kBFloat16, kBf16Tolerance, sizes); };
+    if (sizes.bf16_winograd > 0)
       order = {f, in_bf16(blocked), in_bf16(twin), in_bf16(nchw)};
     else
       order = {in_bf16(blocked), f, in_bf16(twin), in_bf16(nchw)};
@@ -203,7 +205,17 @@ at::Tensor run_variant(GraphVariant& v, const at::Tensor& x) {
   // batch and 0.75 s on the second (1.15 s a batch after), and gain nothing
   // once freezing and the variant's passes have run.
   torch::jit::GraphOptimizerEnabledGuard as_rewritten(false);
-  const at::Tensor y = v.module.forward({x.to(v.dtype).contiguous(v.layout)}).toTensor();
+  const auto through = [&](const at::Tensor& part) {
+    return v.module.forward({part.to(v.dtype).contiguous(v.layout)}).toTensor();
+  };
+  at::Tensor y;
+  if (v.chunk > 0 && x.size(0) > v.chunk) {
+    std::vector<at::Tensor> parts;
+    for (const at::Tensor& part : x.split(v.chunk)) parts.push_back(through(part));
+    y = at::cat(parts);
+  } else {
+    y = through(x);
+  }
   return y.dim() == 4 && x.dim() == 4 ? y.contiguous(x.suggest_memory_format()) : y;
 }
 

@@ -128,6 +128,7 @@ InferenceGraph::Graph InferenceGraph::compile(const std::string& key, const at::
         v = build();
       } catch (const std::exception&) {  // a pass that fails on this graph: the next variant
       }
+      if (v && whole) v->chunk = 0;  // traced on this batch size: run whole, as traced
       if (v && v->fallback)
         fallbacks.push_back(std::move(*v));
       else if (v && fits(*v))
