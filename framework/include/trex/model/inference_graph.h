@@ -35,15 +35,16 @@ class InferenceGraph {
   InferenceGraph(std::shared_ptr<torch::nn::Module> module, Forward forward);
   /// `forward(x)` through the graph for x's sizes past the batch, dtype,
   /// layout and autocast state, compiled on first use. A graph is traced on
-  /// the batch's first rows (a trace costs an eager forward) and kept only if
-  /// it gives the eager output there (1e-4 relative; under bf16 autocast, where
-  /// the graph runs in bf16 throughout, 5e-2: both round), else that input
-  /// kind runs eager (and under autocast to another type). Each batch
-  /// size, the first included, is checked once: the graph's output must have
-  /// the batch's rows and its first rows must equal the eager modules' on them
-  /// (a trace may record sizes as constants); a size that fails gets a graph
-  /// traced on its whole batch. Any change to a tensor of the module (in place
-  /// or replaced: a checkpoint loaded) recompiles.
+  /// the batch's first rows (a trace costs an eager forward); its first
+  /// variant that gives the eager output on the batch serves (1e-4 relative;
+  /// under bf16 autocast, where the graph runs in bf16 throughout, 5e-2: both
+  /// round), else that input kind runs eager (and under autocast to another
+  /// type). Each batch size, the first included, is checked once: the graph's
+  /// output must have the batch's rows, and its first two and last rows must
+  /// equal the eager modules' on them (a trace may record sizes as
+  /// constants); a size that fails gets a graph traced on its whole batch.
+  /// Any change to a tensor of the module (in place or replaced: a checkpoint
+  /// loaded) recompiles.
   at::Tensor operator()(const at::Tensor& x);
   /// Graphs compiled so far (tests; a run prints nothing per compile).
   std::size_t compiled() const { return compiles_; }
@@ -55,12 +56,21 @@ class InferenceGraph {
     std::string key;
     std::optional<GraphVariant> variant;  ///< none: no variant gave the eager output; eager it is
     std::vector<std::int64_t> batches;    ///< batch sizes it gave the eager output for
+    /// Traced on a batch's first rows, no variant fit the batch: a size may be
+    /// a constant of the trace, so each batch size gets a graph traced on it.
+    bool per_size = false;
   };
   std::vector<std::pair<const void*, std::uint32_t>> fingerprint() const;
   /// The modules traced in eval mode and fp32 on `x`; `output` gets their output.
   std::optional<torch::jit::Module> trace_in_eval(const at::Tensor& x, at::Tensor* output) const;
-  /// The graph for `key` traced on `x`'s first rows, or on all of `x` (`whole`).
-  Graph compile(const std::string& key, const at::Tensor& x, bool whole) const;
+  struct Compiled {
+    Graph graph;
+    at::Tensor output;  ///< the batch through its variant; undefined where none fits
+  };
+  /// The graph for `key` traced on `batch`'s first rows, or on all of it
+  /// (`whole`), and its first variant that gives the eager output on the
+  /// batch as through() checks a new size.
+  Compiled compile(const std::string& key, const at::Tensor& batch, bool whole) const;
   /// `x` through `g`, checked as operator() says when its batch size is new;
   /// nullopt when that check fails.
   std::optional<at::Tensor> through(Graph& g, const at::Tensor& x) const;
