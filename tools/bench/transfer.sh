@@ -80,12 +80,16 @@ for line in open(sys.argv[1]):
     model, mode, config, graph, eager, peer = line.split()
     rows[(model, mode, config)].append((graph, eager, peer))
 med = lambda vals: statistics.median(float(v) for v in vals) if vals[0] != "-" else None
-print("| model | mode | precision | trex img/s | trex eager backbone | PyTorch img/s | trex / PyTorch | graph / eager |")
-print("|---|---|---|---|---|---|---|---|")
+# Two ratios: of the medians, and the median of each rep's own ratio (the two
+# sides of a rep ran back to back, so it pairs them on one state of the machine).
+print("| model | mode | precision | trex img/s | trex eager backbone | PyTorch img/s | trex / PyTorch "
+      "| per-rep ratio, median | graph / eager |")
+print("|---|---|---|---|---|---|---|---|---|")
 for (model, mode, config), reps in rows.items():
     g, e, p = (med([r[k] for r in reps]) for k in range(3))
     eager = f"{e:.1f}" if e else "-"
     gain = f"{g / e:.2f}" if e else "-"
     name = "default (trex's vs PyTorch fp32 NCHW, glibc malloc)" if config == "default" else config
-    print(f"| {model} | {mode} | {name} | {g:.1f} | {eager} | {p:.1f} | **{g / p:.2f}** | {gain} |")
+    paired = statistics.median(float(r[0]) / float(r[2]) for r in reps)
+    print(f"| {model} | {mode} | {name} | {g:.1f} | {eager} | {p:.1f} | **{g / p:.2f}** | {paired:.2f} | {gain} |")
 PY
