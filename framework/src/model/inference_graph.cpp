@@ -85,7 +85,7 @@ std::vector<std::pair<const void*, std::uint32_t>> InferenceGraph::fingerprint()
   return out;
 }
 
-std::optional<torch::jit::Module> InferenceGraph::trace_in_eval(const at::Tensor& x, at::Tensor* output) const {
+std::optional<torch::jit::Module> InferenceGraph::trace_in_eval(const at::Tensor& x) const {
   // Traced in eval mode, each module's own mode restored after (a parent's
   // train() would also switch the frozen BatchNorm layers under it), in fp32:
   // the bf16 variants cast the frozen graph, autocast's casts are not recorded.
@@ -95,7 +95,7 @@ std::optional<torch::jit::Module> InferenceGraph::trace_in_eval(const at::Tensor
   module_->eval();
   std::optional<torch::jit::Module> traced;
   try {
-    traced = trace_module(*module_, forward_, x, "__torch__.trex.InferenceGraph", output);
+    traced = trace_module(*module_, forward_, x, "__torch__.trex.InferenceGraph");
     traced->eval();
   } catch (const std::exception&) {  // a forward the tracer cannot record runs eager, as before
   }
@@ -106,7 +106,7 @@ std::optional<torch::jit::Module> InferenceGraph::trace_in_eval(const at::Tensor
 InferenceGraph::Compiled InferenceGraph::compile(const std::string& key, const at::Tensor& batch, bool whole) const {
   torch::NoGradGuard no_grad;
   const std::int64_t n = batch.size(0);
-  const auto traced = trace_in_eval(whole ? batch : first_rows(batch), nullptr);
+  const auto traced = trace_in_eval(whole ? batch : first_rows(batch));
   if (!traced) return {Graph{key, std::nullopt, {}}, {}};  // eager it is
   // Each variant is checked on this whole batch, at the rows through() checks
   // new batch sizes on, against the eager modules there: one check, and the

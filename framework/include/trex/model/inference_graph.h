@@ -61,8 +61,8 @@ class InferenceGraph {
     bool per_size = false;
   };
   std::vector<std::pair<const void*, std::uint32_t>> fingerprint() const;
-  /// The modules traced in eval mode and fp32 on `x`; `output` gets their output.
-  std::optional<torch::jit::Module> trace_in_eval(const at::Tensor& x, at::Tensor* output) const;
+  /// The modules traced in eval mode and fp32 on `x`.
+  std::optional<torch::jit::Module> trace_in_eval(const at::Tensor& x) const;
   struct Compiled {
     Graph graph;
     at::Tensor output;  ///< the batch through its variant; undefined where none fits
