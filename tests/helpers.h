@@ -9,10 +9,14 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "trex/config/yaml_loader.h"
+#include "trex/plugin/augmentation.h"
+#include "trex/registry/diagnostics.h"
 #include "trex/registry/registry.h"
 
 namespace trex::test {
@@ -97,6 +101,15 @@ inline const char* fashion_root() { return "/usr/share/datasets/fashion-mnist/";
 inline const Registry& built_plugins() {
   static Registry r({plugin_dir()});
   return r;
+}
+
+/// The built augmentation plugin a YAML map names (`{type: random_flip}`), made
+/// with its settings; throws, naming the YAML, where it does not resolve.
+inline std::shared_ptr<Augmentation> augmentation(const std::string& yaml) {
+  Diagnostics diag;
+  auto r = built_plugins().resolve(Kind::Augmentation, parse_yaml(yaml, "test"), "augment.train.0", diag);
+  if (!r) throw std::runtime_error("augmentation does not resolve: " + yaml);
+  return built_plugins().create_as<Augmentation>(*r, {});
 }
 
 }  // namespace trex::test

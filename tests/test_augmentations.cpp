@@ -19,14 +19,6 @@ using namespace trex::test;
 
 namespace {
 
-std::shared_ptr<Augmentation> make(const std::string& yaml) {
-  Diagnostics diag;
-  auto r = built_plugins().resolve(Kind::Augmentation, parse_yaml(yaml, "test"), "augment.train.0", diag);
-  INFO(yaml);
-  REQUIRE(r);
-  return built_plugins().create_as<Augmentation>(*r, {});
-}
-
 cv::Mat ramp(int h, int w, int channels) {
   cv::Mat m(h, w, CV_8UC(channels));
   for (int r = 0; r < h; ++r)
@@ -47,13 +39,13 @@ TEST_CASE("Keras-style augmentations are the identity at zero strength and deter
   for (const char* zero : {"{type: random_affine}", "{type: random_affine, zoom: [1.0, 1.0], fill_mode: wrap}",
                            "{type: brightness, range: [1.0, 1.0]}", "{type: channel_shift, range: 0}"}) {
     Rng rng(1);
-    CHECK(same(make(zero)->apply(img, rng), img));
+    CHECK(same(augmentation(zero)->apply(img, rng), img));
   }
   for (const char* aug :
        {"{type: random_affine, rotation: 30, width_shift: 0.2, height_shift: 0.2, shear: 10, zoom: [0.2]}",
         "{type: brightness, range: [0.5, 1.5]}", "{type: channel_shift, range: 40}"}) {
     INFO(aug);
-    auto a = make(aug);
+    auto a = augmentation(aug);
     Rng r1(7), r2(7), r3(8);
     const cv::Mat x = a->apply(img, r1), y = a->apply(img, r2), z = a->apply(img, r3);
     CHECK(same(x, y));
@@ -67,27 +59,28 @@ TEST_CASE("random_affine maps output pixels to input pixels about the centre, as
   const cv::Mat img = ramp(21, 21, 1);
   // zoom [0.5, 0.5]: output (r, c) samples input (o + 0.5 (r - o), o + 0.5 (c - o)), o = 10 (the centre).
   Rng rng(3);
-  const cv::Mat z = make("{type: random_affine, zoom: [0.5, 0.5]}")->apply(img, rng);
+  const cv::Mat z = augmentation("{type: random_affine, zoom: [0.5, 0.5]}")->apply(img, rng);
   CHECK(z.at<unsigned char>(10, 10) == img.at<unsigned char>(10, 10));
   CHECK(z.at<unsigned char>(4, 16) == img.at<unsigned char>(7, 13));  // (10 - 3, 10 + 3)
   // zoom 2 shrinks the picture: the corners fall outside and take cval.
-  const cv::Mat out = make("{type: random_affine, zoom: [2.0, 2.0], fill_mode: constant, cval: 200}")->apply(img, rng);
+  const cv::Mat out =
+      augmentation("{type: random_affine, zoom: [2.0, 2.0], fill_mode: constant, cval: 200}")->apply(img, rng);
   CHECK(out.at<unsigned char>(0, 0) == 200);
   CHECK(out.at<unsigned char>(20, 20) == 200);
   CHECK(out.at<unsigned char>(10, 10) == img.at<unsigned char>(10, 10));
   // nearest repeats the edge instead.
-  const cv::Mat edge = make("{type: random_affine, zoom: [2.0, 2.0], fill_mode: nearest}")->apply(img, rng);
+  const cv::Mat edge = augmentation("{type: random_affine, zoom: [2.0, 2.0], fill_mode: nearest}")->apply(img, rng);
   CHECK(edge.at<unsigned char>(0, 0) == img.at<unsigned char>(0, 0));
   // A rotation keeps a centred disk where it is.
   cv::Mat disk(41, 41, CV_8UC1, cv::Scalar(0));
   for (int r = 0; r < 41; ++r)
     for (int c = 0; c < 41; ++c)
       if ((r - 20) * (r - 20) + (c - 20) * (c - 20) <= 100) disk.at<unsigned char>(r, c) = 255;
-  const cv::Mat rotated = make("{type: random_affine, rotation: 90, fill_mode: constant}")->apply(disk, rng);
+  const cv::Mat rotated = augmentation("{type: random_affine, rotation: 90, fill_mode: constant}")->apply(disk, rng);
   CHECK(cv::norm(rotated, disk, cv::NORM_L1) / cv::norm(disk, cv::NORM_L1) <
         0.12);  // only the rim blurs; an off-centre turn moves the disk
   // Shifts stay within their range: the ramp's row gradient bounds the move.
-  const auto shift = make("{type: random_affine, height_shift: 3, fill_mode: wrap}");
+  const auto shift = augmentation("{type: random_affine, height_shift: 3, fill_mode: wrap}");
   for (int i = 0; i < 20; ++i) {
     const cv::Mat s = shift->apply(img, rng);
     const int moved = (static_cast<int>(s.at<unsigned char>(10, 10)) - img.at<unsigned char>(10, 10)) / 7;
@@ -98,8 +91,8 @@ TEST_CASE("random_affine maps output pixels to input pixels about the centre, as
 TEST_CASE("brightness and channel_shift stay in range", "[augment]") {
   const cv::Mat img = ramp(16, 16, 3);
   Rng rng(5);
-  auto bright = make("{type: brightness, range: [0.5, 1.5]}");
-  auto shift = make("{type: channel_shift, range: 60}");
+  auto bright = augmentation("{type: brightness, range: [0.5, 1.5]}");
+  auto shift = augmentation("{type: channel_shift, range: 60}");
   double lo = 0, hi = 0;
   cv::minMaxLoc(img.reshape(1), &lo, &hi);
   for (int i = 0; i < 20; ++i) {
@@ -110,8 +103,8 @@ TEST_CASE("brightness and channel_shift stay in range", "[augment]") {
     cv::minMaxLoc(shift->apply(img, rng).reshape(1), &slo, &shi);
     CHECK((slo >= lo && shi <= hi));  // clipped to the image's own range
   }
-  CHECK_THROWS(make("{type: brightness, range: [1.5, 0.5]}"));
-  CHECK_THROWS(make("{type: random_affine, zoom: [1.2]}"));
+  CHECK_THROWS(augmentation("{type: brightness, range: [1.5, 0.5]}"));
+  CHECK_THROWS(augmentation("{type: random_affine, zoom: [1.2]}"));
 }
 
 TEST_CASE("torchvision-style crops, erasing and colour jitter: shapes, ranges, identity at zero strength",
@@ -119,31 +112,32 @@ TEST_CASE("torchvision-style crops, erasing and colour jitter: shapes, ranges, i
   const cv::Mat img = ramp(30, 40, 3);
   Rng rng(11);
   // center_crop: torchvision's offsets, round((H - h) / 2).
-  auto center = make("{type: center_crop, height: 7, width: 9}");
+  auto center = augmentation("{type: center_crop, height: 7, width: 9}");
   const cv::Mat c = center->apply(img, rng);
   CHECK(same(c, img(cv::Rect(16, 12, 9, 7))));
   CHECK(center->output_shape({3, 30, 40}).height == 7);
-  CHECK(make("{type: center_crop, height: 34, width: 40}")->apply(img, rng).rows == 34);  // padded when larger
-  CHECK(same(make("{type: center_crop, height: 30, width: 40}")->apply(img, rng), img));
+  CHECK(augmentation("{type: center_crop, height: 34, width: 40}")->apply(img, rng).rows == 34);  // padded when larger
+  CHECK(same(augmentation("{type: center_crop, height: 30, width: 40}")->apply(img, rng), img));
   // random_resized_crop: always the set size; the whole image at scale 1 and the image's own ratio.
-  auto rrc = make("{type: random_resized_crop, height: 16, width: 20}");
+  auto rrc = augmentation("{type: random_resized_crop, height: 16, width: 20}");
   for (int i = 0; i < 10; ++i) CHECK(rrc->apply(img, rng).size() == cv::Size(20, 16));
   CHECK(same(
-      make("{type: random_resized_crop, height: 30, width: 40, scale: [1.0, 1.0], ratio: [1.3333333333, 1.3333333334]}")
+      augmentation(
+          "{type: random_resized_crop, height: 30, width: 40, scale: [1.0, 1.0], ratio: [1.3333333333, 1.3333333334]}")
           ->apply(img, rng),
       img));
   // random_erasing: the erased share of the area stays in scale.
   const cv::Mat ones(50, 50, CV_32FC1, cv::Scalar(1.0f));
-  auto erase = make("{type: random_erasing, scale: [0.1, 0.2], value: 0}");
+  auto erase = augmentation("{type: random_erasing, scale: [0.1, 0.2], value: 0}");
   for (int i = 0; i < 10; ++i) {
     const double erased = 1.0 - cv::sum(erase->apply(ones, rng))[0] / 2500.0;
     CHECK((erased > 0.08 && erased < 0.22));
   }
   // color_jitter: brightness scales, gray images ignore saturation and hue; zero strength is the identity.
-  CHECK(same(make("{type: color_jitter}")->apply(img, rng), img));
+  CHECK(same(augmentation("{type: color_jitter}")->apply(img, rng), img));
   const cv::Mat g = ramp(20, 20, 1);
-  CHECK(same(make("{type: color_jitter, saturation: 0.9, hue: 0.4}")->apply(g, rng), g));
-  auto jitter = make("{type: color_jitter, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}");
+  CHECK(same(augmentation("{type: color_jitter, saturation: 0.9, hue: 0.4}")->apply(g, rng), g));
+  auto jitter = augmentation("{type: color_jitter, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1}");
   Rng a(3), b(3);
   const cv::Mat j1 = jitter->apply(img, a), j2 = jitter->apply(img, b);
   CHECK(same(j1, j2));
@@ -155,8 +149,8 @@ TEST_CASE("random_flip alternate: a per-image coin in epoch 0, the other side in
   const cv::Mat img = ramp(6, 8, 1);
   cv::Mat mirrored;
   cv::flip(img, mirrored, 1);
-  auto alt = make("{type: random_flip, alternate: true}");
-  auto plain = make("{type: random_flip}");
+  auto alt = augmentation("{type: random_flip, alternate: true}");
+  auto plain = augmentation("{type: random_flip}");
   int flipped_first = 0, plain_alternations = 0;
   for (std::uint64_t pos = 0; pos < 400; ++pos) {
     std::vector<bool> seen;
@@ -212,7 +206,7 @@ TEST_CASE("the loader hands each sample its epoch and position: alternate flips 
   RowDataset ds;
   std::vector<SampleRef> set;
   for (std::size_t i = 0; i < 50; ++i) set.push_back({"train", i, 0});
-  const Pipeline pipeline({{make("{type: random_flip, alternate: true}"), 1.0, "random_flip", false}});
+  const Pipeline pipeline({{augmentation("{type: random_flip, alternate: true}"), 1.0, "random_flip", false}});
   // first byte of each image's row by position, per epoch: 5 i (as stored) or 5 i + 4 (flipped)
   auto firsts = [&](std::int64_t epoch) {
     LoaderOptions o;

@@ -61,13 +61,7 @@ std::vector<SampleRef> all_of(const Dataset& ds) {
   return set;
 }
 
-Pipeline random_flips() {
-  Diagnostics diag;
-  auto r = test::built_plugins().resolve(Kind::Augmentation, parse_yaml("{type: random_flip}", "test"),
-                                         "augment.train.0", diag);
-  REQUIRE(r);
-  return Pipeline({{test::built_plugins().create_as<Augmentation>(*r, {}), 1.0, "random_flip", false}});
-}
+Pipeline random_flips() { return Pipeline({{test::augmentation("{type: random_flip}"), 1.0, "random_flip", false}}); }
 
 std::vector<Batch> epoch_of(const Dataset& ds, const Pipeline& pipeline, std::int64_t workers) {
   LoaderOptions o;
