@@ -93,12 +93,16 @@ TEST_CASE("a fused convolution equals conv2d, its residual add and its ReLU with
             if (g.winograd && winograd_available())
               CHECK(relative_difference(got, want) > 0);  // another algorithm: it rounds differently
           }
-  // Winograd runs 16 images a call: a batch of 37 in three parts, each image where it belongs.
-  const at::Tensor many = torch::randn({37, 16, 9, 10}).contiguous(at::MemoryFormat::ChannelsLast);
+  // Winograd runs 16 images a call, each image where it belongs: 37 in three parts, the last of 5 images
+  // by a primitive of its own; 28 and 12 with a last part of 12 run by the 16-image primitive, padded.
   const at::Tensor many_w = torch::randn({32, 16, 3, 3}) * 0.1, many_b = torch::randn({32});
-  const at::Tensor many_r = torch::randn({37, 32, 9, 10}).contiguous(at::MemoryFormat::ChannelsLast);
-  CHECK(relative_difference(fused_conv2d(many, many_w, many_b, {1, 1}, {1, 1}, {1, 1}, true, many_r, true),
-                            reference(many, many_w, many_b, {1, 1}, {1, 1}, {1, 1}, many_r, true)) <= 1e-4);
+  for (const std::int64_t n : {37, 28, 12}) {
+    INFO(n << " images");
+    const at::Tensor many = torch::randn({n, 16, 9, 10}).contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor many_r = torch::randn({n, 32, 9, 10}).contiguous(at::MemoryFormat::ChannelsLast);
+    CHECK(relative_difference(fused_conv2d(many, many_w, many_b, {1, 1}, {1, 1}, {1, 1}, true, many_r, true),
+                              reference(many, many_w, many_b, {1, 1}, {1, 1}, {1, 1}, many_r, true)) <= 1e-4);
+  }
   // bf16: rounds like LibTorch's bf16 convolution, to a bf16 result.
   const at::Tensor x = torch::randn({4, 32, 12, 12}).to(at::kBFloat16).contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor w = (torch::randn({48, 32, 3, 3}) * 0.1).to(at::kBFloat16);
@@ -253,9 +257,13 @@ TEST_CASE("bf16 graphs run fused first where fp32 Winograd pays: 256+ channels a
     INFO(px << " px");
     const at::Tensor x = torch::randn({2, 16, px, px}).contiguous(at::MemoryFormat::ChannelsLast);
     const torch::jit::Module traced = trace_module(*net, forward, x, "__torch__.bf16_winograd");
-    const ConvSizes sizes = conv_sizes(torch::jit::freeze(traced), x);
-    CHECK(sizes.bf16_winograd == (px == 56 ? 1 : 0));
-    CHECK(sizes.largest_output == 256 * (px / 2) * (px / 2));
+    const torch::jit::Module frozen = torch::jit::freeze(traced);
+    // As the trace recorded them, and by shape analysis (the frozen graph's types carry no sizes).
+    for (const auto* sized : {&traced, &frozen}) {
+      const ConvSizes sizes = conv_sizes(*sized, frozen, x);
+      CHECK(sizes.bf16_winograd == (px == 56 ? 1 : 0));
+      CHECK(sizes.largest_output == 256 * (px / 2) * (px / 2));
+    }
     Precision bf16{c10::Device(c10::kCPU), true, true};
     bf16.set_autocast(true);
     const at::Tensor want = net->forward(x);
@@ -267,6 +275,32 @@ TEST_CASE("bf16 graphs run fused first where fp32 Winograd pays: 256+ channels a
       INFO(v.form);
       CHECK(relative_difference(run_variant(v, x), want) <= kBf16Tolerance);
     }
+  }
+}
+
+TEST_CASE("bf16 graphs that concatenate run fused first, oneDNN's blocked layouts a fallback after it",
+          "[inference_graph][fused_conv]") {
+  torch::manual_seed(8);
+  torch::NoGradGuard no_grad;
+  torch::nn::Sequential net(conv(16, 32), conv(16, 16));  // two branches of one input, as InceptionV3's blocks
+  net->eval();
+  const auto forward = [&](const at::Tensor& in) {
+    return torch::cat({net[0]->as<torch::nn::Conv2d>()->forward(in), net[1]->as<torch::nn::Conv2d>()->forward(in)}, 1)
+        .relu();
+  };
+  const at::Tensor x = torch::randn({2, 16, 12, 12}).contiguous(at::MemoryFormat::ChannelsLast);
+  const torch::jit::Module traced = trace_module(*net, forward, x, "__torch__.concatenating");
+  Precision bf16{c10::Device(c10::kCPU), true, true};
+  bf16.set_autocast(true);
+  const at::Tensor want = forward(x);
+  auto variants = graph_variants(traced, x);
+  bf16.set_autocast(false);
+  REQUIRE(variants.size() >= 2);
+  CHECK(variants[0].form == (winograd_available() ? "bf16 fused" : "bf16 oneDNN"));
+  for (auto& v : variants) {
+    INFO(v.form);
+    CHECK(v.fallback == (v.form == "bf16 oneDNN"));  // converted back around the concatenation
+    CHECK(relative_difference(run_variant(v, x), want) <= kBf16Tolerance);
   }
 }
 

@@ -73,14 +73,17 @@ std::optional<torch::jit::Module> one_dnn(const torch::jit::Module& frozen) {
   }
 }
 
-/// Where a oneDNN graph goes back to plain layouts: once at its end, or
-/// around every op the pass does not convert (InceptionV3's concatenations: 44).
-std::size_t to_dense_count(const torch::jit::Module& m) {
-  static const auto to_dense = c10::Symbol::fromQualString("aten::to_dense");
+/// How many nodes of `kind` the graph of `m` has.
+std::size_t count_nodes(const torch::jit::Module& m, const char* kind) {
+  const auto symbol = c10::Symbol::fromQualString(kind);
   std::size_t n = 0;
-  for (const torch::jit::Node* node : m.get_method("forward").graph()->nodes()) n += node->kind() == to_dense;
+  for (const torch::jit::Node* node : m.get_method("forward").graph()->nodes()) n += node->kind() == symbol;
   return n;
 }
+
+/// Where a oneDNN graph goes back to plain layouts: once at its end, or
+/// around every op the pass does not convert (InceptionV3's concatenations: 44).
+std::size_t to_dense_count(const torch::jit::Module& m) { return count_nodes(m, "aten::to_dense"); }
 
 /// In exact channels-last strides: a one-channel weight (a grayscale stem's)
 /// would keep NCHW strides under contiguous(ChannelsLast) (model/precision.h).
@@ -134,7 +137,7 @@ std::vector<VariantBuilder> graph_variant_builders(const torch::jit::Module& tra
   const auto same = x.dim() == 4 ? x.suggest_memory_format() : at::MemoryFormat::Contiguous;
   NoAutocast fp32;  // freezing would insert autocast's casts into the graph
   const torch::jit::Module frozen = torch::jit::freeze(traced);
-  const ConvSizes sizes = images && winograd_available() ? conv_sizes(frozen, x) : ConvSizes{};
+  const ConvSizes sizes = images && winograd_available() ? conv_sizes(traced, frozen, x) : ConvSizes{};
   // oneDNN's blocked layouts: converted once in and once out they won (s/batch,
   // batch 64, fp32 NCHW: ResNet-18 0.93 -> 0.69, ResNet-50 1.86 -> 1.50; bf16
   // channels-last: 0.33 -> 0.29, 0.84 -> 0.72); converted around each
@@ -180,9 +183,11 @@ std::vector<VariantBuilder> graph_variant_builders(const torch::jit::Module& tra
     // ResNet-18 the exception, 0.333 against 0.303), and before the
     // channels-last graph (InceptionV3 at 299 px, where oneDNN is a fallback:
     // 1.12 -> 1.06; tools/bench/graph_variants.cpp). They come first where
-    // some of them run as fp32 Winograd (VGG16 at 224 px: 2.55 -> 2.17).
+    // some of them run as fp32 Winograd (VGG16 at 224 px: 2.55 -> 2.17), and
+    // where the graph concatenates, which makes oneDNN's a fallback: then it
+    // is not built at all when fused wins (InceptionV3: 0.24 s of the first batch).
     const VariantBuilder f = [=] { return fused(frozen, images, at::kBFloat16, kBf16Tolerance, sizes); };
-    if (sizes.bf16_winograd > 0)
+    if (sizes.bf16_winograd > 0 || count_nodes(frozen, "aten::cat") > 0)
       order = {f, in_bf16(blocked), in_bf16(twin), in_bf16(nchw)};
     else
       order = {in_bf16(blocked), f, in_bf16(twin), in_bf16(nchw)};

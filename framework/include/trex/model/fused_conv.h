@@ -40,15 +40,16 @@ at::Tensor fused_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10
 /// in and out at 28+ px.
 bool winograd_pays_in_bf16(const std::vector<std::int64_t>& x, const std::vector<std::int64_t>& weight);
 
-/// What shape analysis of the frozen `module` for input `x` says of its
-/// convolutions (sizes only; zeros where it cannot tell).
+/// The sizes of the frozen `module`'s convolutions for input `x`: as `traced`
+/// (the module before freezing) recorded them, or else by shape analysis
+/// (zeros where it cannot tell).
 struct ConvSizes {
   /// How many use_fused_convs would mark for Winograd that fused_conv2d runs as Winograd in bf16.
   std::size_t bf16_winograd = 0;
   /// The most elements one image's output of one of them has (VGG16 at 224 px: 64 x 224 x 224).
   std::int64_t largest_output = 0;
 };
-ConvSizes conv_sizes(const torch::jit::Module& module, const at::Tensor& x);
+ConvSizes conv_sizes(const torch::jit::Module& traced, const torch::jit::Module& module, const at::Tensor& x);
 
 /// Rewrites each ungrouped 2-D convolution of the frozen `module` whose
 /// weight is a constant (fp32 or bf16) into trex::fused_conv2d, folding in an
