@@ -183,7 +183,7 @@ at::Tensor unfused(const at::Tensor& x, const at::Tensor& weight, const c10::opt
   return p.relu ? y.relu_() : y;
 }
 
-/// The first images(t) images of the blocked buffer `m`, which holds more.
+/// The first t.size(0) images of the blocked buffer `m` (which may hold more), in t's sizes.
 memory first_images(const memory& m, const at::Tensor& t) {
   return memory(onednn::blocked16(Dims(t.sizes().begin(), t.sizes().end())), engine(), m.get_data_handle());
 }
