@@ -3,7 +3,7 @@
 
   fashion_mnist_fast.py [--seed S] [--epochs E] [--threads T] [--precision bf16|fp32] [--translate T]
                         [--widths W1 W2 W3] [--val-fraction F] [--erase P LO HI RLO RHI] [--alternate-flip]
-                        [--batch-size B] [--lr LR] [--label-smoothing S] [--root DIR]
+                        [--batch-size B] [--lr LR] [--label-smoothing S] [--val-begin E] [--root DIR]
 
 Same semantics as the trex recipe: a stratified validation split held out of train (10% by default); RandomCrop(28,
 padding=2) + RandomHorizontalFlip + Normalize through a DataLoader; He et al.'s small-image ResNet with
@@ -12,7 +12,8 @@ each block; batch 256 (--batch-size); SGD with Nesterov momentum, peak lr 0.8 (-
 weights only (not on BatchNorm or biases); OneCycleLR with pct_start 0.4 and momentum cycling, stepped per batch; label
 smoothing 0.1 (--label-smoothing); an EMA of the weights and BN
 statistics (decay 0.99 with the (1+n)/(10+n) warm-up); validation and test on the average with flip TTA;
-the checkpoint with the best validation accuracy scores the test set once. With --val-fraction 0 the whole
+the checkpoint with the best validation accuracy scores the test set once; --val-begin E validates only from
+epoch E on and after the last, as trex's train.val_begin (the epochs before train only). With --val-fraction 0 the whole
 train split trains on a fixed schedule and the final average scores the test set once. --erase adds
 RandomErasing(p, scale, ratio, value 0) after Normalize, as trex's random_erasing. --alternate-flip flips
 as random_flip's `alternate`: a fixed random coin per image in epoch 1, the other side in each next epoch
@@ -189,6 +190,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=256, help="trex's train.batch_size")
     ap.add_argument("--lr", type=float, default=0.8, help="trex's train.optimizer.lr (one_cycle's peak)")
     ap.add_argument("--label-smoothing", type=float, default=0.1, help="trex's train.loss.label_smoothing")
+    ap.add_argument("--val-begin", type=int, default=1, help="trex's train.val_begin")
     ap.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -238,6 +240,9 @@ def main():
             sched.step()
             ema.update()
         if not len(val_idx):  # a fixed schedule: the last average scores the test set
+            print(f"epoch {epoch} minutes {minutes():.3f} train_loss {loss.item():.4f}", flush=True)
+            continue
+        if epoch < min(a.val_begin, a.epochs):
             print(f"epoch {epoch} minutes {minutes():.3f} train_loss {loss.item():.4f}", flush=True)
             continue
         acc = accuracy(ema.model, val, fmt, bf16, a.translate)

@@ -55,8 +55,9 @@ def check_twin(spec_text):
 
 
 def twin_flags(spec_text):
-    """fast.yaml's widths, validation split, batch size, peak lr, label smoothing, TTA translation, random erasing and
-    alternating flips, as the twin's flags (the rest it hard-codes and check_twin holds fast.yaml to)."""
+    """fast.yaml's widths, validation split, first validated epoch, batch size, peak lr, label smoothing, TTA
+    translation, random erasing and alternating flips, as the twin's flags (the rest it hard-codes and check_twin
+    holds fast.yaml to)."""
     widths = re.search(r"^\s+widths:\s*\[([0-9, ]+)\]", spec_text, re.M)
     if not widths:
         sys.exit("time_to_accuracy: fast.yaml names no model.widths list for the twin to read")
@@ -64,6 +65,11 @@ def twin_flags(spec_text):
     translate = re.search(r"^\s+tta:.*\btranslate:\s*(\d+)", spec_text, re.M)
     flags = ["--widths", *widths.group(1).replace(",", " ").split(), "--val-fraction", val.group(1) if val else "0.1",
              "--translate", translate.group(1) if translate else "0"]
+    val_begin = re.search(r"^[^#\n]*\bval_begin:\s*(\d+)", spec_text, re.M)
+    if val_begin:
+        flags += ["--val-begin", val_begin.group(1)]
+    if re.search(r"^[^#\n]*\bval_interval:", spec_text, re.M):
+        sys.exit("time_to_accuracy: the twin validates every epoch from val_begin; drop fast.yaml's val_interval")
     for key, flag in (("batch_size", "--batch-size"), ("lr", "--lr"), ("label_smoothing", "--label-smoothing")):
         value = re.search(rf"^[^#\n]*\b{key}:\s*([0-9.eE+-]+)", spec_text, re.M)  # not in a comment
         if not value:
