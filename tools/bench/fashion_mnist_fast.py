@@ -239,10 +239,8 @@ def main():
             opt.step()
             sched.step()
             ema.update()
-        if not len(val_idx):  # a fixed schedule: the last average scores the test set
-            print(f"epoch {epoch} minutes {minutes():.3f} train_loss {loss.item():.4f}", flush=True)
-            continue
-        if epoch < min(a.val_begin, a.epochs):
+        # a fixed schedule (the last average scores the test set), or an epoch before --val-begin: train only
+        if not len(val_idx) or epoch < min(a.val_begin, a.epochs):
             print(f"epoch {epoch} minutes {minutes():.3f} train_loss {loss.item():.4f}", flush=True)
             continue
         acc = accuracy(ema.model, val, fmt, bf16, a.translate)
