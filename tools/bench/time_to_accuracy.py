@@ -54,6 +54,12 @@ def check_twin(spec_text):
                  "; bring tools/bench/fashion_mnist_fast.py (and TWIN_RECIPE) in step first")
 
 
+def spec_value(spec_text, key):
+    """The number after `key:` on a line of fast.yaml that is not a comment, or None."""
+    value = re.search(rf"^[^#\n]*\b{key}:\s*([0-9.eE+-]+)", spec_text, re.M)
+    return value.group(1) if value else None
+
+
 def twin_flags(spec_text):
     """fast.yaml's widths, validation split, first validated epoch, batch size, peak lr, label smoothing, TTA
     translation, random erasing and alternating flips, as the twin's flags (the rest it hard-codes and check_twin
@@ -65,16 +71,15 @@ def twin_flags(spec_text):
     translate = re.search(r"^\s+tta:.*\btranslate:\s*(\d+)", spec_text, re.M)
     flags = ["--widths", *widths.group(1).replace(",", " ").split(), "--val-fraction", val.group(1) if val else "0.1",
              "--translate", translate.group(1) if translate else "0"]
-    val_begin = re.search(r"^[^#\n]*\bval_begin:\s*(\d+)", spec_text, re.M)
-    if val_begin:
-        flags += ["--val-begin", val_begin.group(1)]
-    if re.search(r"^[^#\n]*\bval_interval:", spec_text, re.M):
+    if spec_value(spec_text, "val_begin"):
+        flags += ["--val-begin", spec_value(spec_text, "val_begin")]
+    if re.search(r"^[^#\n]*\bval_interval:", spec_text, re.M):  # any value, even one spec_value cannot read
         sys.exit("time_to_accuracy: the twin validates every epoch from val_begin; drop fast.yaml's val_interval")
     for key, flag in (("batch_size", "--batch-size"), ("lr", "--lr"), ("label_smoothing", "--label-smoothing")):
-        value = re.search(rf"^[^#\n]*\b{key}:\s*([0-9.eE+-]+)", spec_text, re.M)  # not in a comment
+        value = spec_value(spec_text, key)
         if not value:
             sys.exit(f"time_to_accuracy: fast.yaml names no {key} for the twin to read")
-        flags += [flag, value.group(1)]
+        flags += [flag, value]
     erase = re.search(r"type: random_erasing, p: ([0-9.]+), scale: \[([0-9.]+), ([0-9.]+)\], "
                       r"ratio: \[([0-9.]+), ([0-9.]+)\]", spec_text)
     if "random_erasing" in spec_text and not erase:
