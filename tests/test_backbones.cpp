@@ -173,7 +173,7 @@ TEST_CASE("weight import reports missing, unexpected and mismatched keys by name
   }
 }
 
-TEST_CASE("a backbone cut at a stage builds nothing past it; a whole weights file loads into it", "[backbones]") {
+TEST_CASE("a backbone cut at a stage builds nothing past it, and a whole weights file loads into it", "[backbones]") {
   INFO("the reference is Debian's python3-torchvision; tools/setup.sh installs it");
   REQUIRE(python_has("torchvision"));
   struct Case {

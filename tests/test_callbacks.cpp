@@ -113,7 +113,7 @@ TEST_CASE("train.val_begin and val_interval: which epochs validate, the last alw
   CHECK(t.first_validation() == 7);
 }
 
-TEST_CASE("an epoch without validation keeps the best checkpoint and early stopping's count; last.pt is written",
+TEST_CASE("an epoch without validation keeps the best checkpoint and early stopping's count, and last.pt is written",
           "[callbacks]") {
   TempDir d;
   TrainOptions t;
@@ -159,8 +159,9 @@ TEST_CASE("an epoch without validation keeps the best checkpoint and early stopp
   CHECK_FALSE(train_only(0).holds("val_loss"));
 }
 
-TEST_CASE("checkpoints: keep drops the others at the end; restore_best picks the weights the test set is scored with",
-          "[callbacks]") {
+TEST_CASE(
+    "checkpoints: keep drops the others at the end, and restore_best picks the weights the test set is scored with",
+    "[callbacks]") {
   TempDir d;
   TrainerState state;
   for (const char* keep : {"both", "best", "last", "none"}) {
@@ -192,7 +193,7 @@ TEST_CASE("checkpoints: keep drops the others at the end; restore_best picks the
   CHECK(Checkpointer(t, true, d.str(), state, [](const std::string&, bool) {}).writes());  // restoring needs best.pt
 }
 
-TEST_CASE("callbacks are called in the order they were added; early stopping counts before the checkpoint saves",
+TEST_CASE("callbacks are called in the order they were added, and early stopping counts before the checkpoint saves",
           "[callbacks]") {
   std::vector<std::string> calls;
   Recorder a(calls, "a"), b(calls, "b");

@@ -140,7 +140,7 @@ TEST_CASE("a fused convolution equals conv2d, its residual add and its ReLU with
                             c10::nullopt, false));
 }
 
-TEST_CASE("a frozen graph's convolutions run fused with the add and ReLU after them; Winograd where it fits",
+TEST_CASE("a frozen graph's convolutions run fused with the add and ReLU after them, by Winograd where it fits",
           "[inference_graph][fused_conv]") {
   torch::manual_seed(4);
   torch::NoGradGuard no_grad;

@@ -9,12 +9,13 @@
 #include "helpers.h"
 #include "trex/config/train_options.h"
 #include "trex/model/precision.h"
+#include "trex/model/winograd.h"
 // Catch2 last: glog (through LibTorch) defines its own CHECK, which must not win.
 #include <catch2/catch.hpp>
 
 using namespace trex;
 
-TEST_CASE("precision auto follows the CPU's native bf16; fp32, bf16 and the bf16 alias as asked", "[spec]") {
+TEST_CASE("precision auto follows the CPU's native bf16, and fp32, bf16 and the bf16 alias go as asked", "[spec]") {
   const std::string avx2 = " fpu sse2 avx2 fma", zen4 = " avx2 avx512f avx512_bf16", spr = " avx512f amx_bf16 amx_tile";
   TrainOptions t;
   t.precision = "auto";
@@ -28,8 +29,9 @@ TEST_CASE("precision auto follows the CPU's native bf16; fp32, bf16 and the bf16
   }
   const Precision slow = choose_precision(t, avx2, &why);
   CHECK_FALSE(slow.bf16);
-  CHECK(slow.channels_last);  // the default, measured faster in fp32 too
-  CHECK(slow.describe() == "fp32, channels_last");
+  CHECK(slow.channels_last);                     // the default, measured faster in fp32 too
+  CHECK(slow.winograd == winograd_available());  // fp32 Winograd: this machine's AVX-512, not the flags given
+  CHECK(slow.describe() == std::string("fp32, channels_last") + (slow.winograd ? ", Winograd 3x3" : ""));
   CHECK(why.find("no native bf16") != std::string::npos);
   // avx512_bf16 must be a whole flag, not part of another name.
   CHECK_FALSE(choose_precision(t, " avx512_bf16x", nullptr).bf16);

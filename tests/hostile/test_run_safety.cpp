@@ -75,7 +75,7 @@ TEST_CASE("a second writer of a running run is refused with the holder's pid", "
   CHECK(Store(store, true).run(id).status == "completed");
 }
 
-TEST_CASE("a resume that would drop stored epochs is refused; --restart starts again", "[hostile][e2e]") {
+TEST_CASE("a resume that would drop stored epochs is refused, and --restart starts again", "[hostile][e2e]") {
   TempDir d;
   const std::string spec = write_file(d.file("s.yaml"), kSpec), store = d.file("trex.db");
   kill_now(run_until(store, spec, "commit", "3", d.file("marker")));
