@@ -69,12 +69,13 @@ def twin_flags(spec_text):
     widths = re.search(r"^\s+widths:\s*\[([0-9, ]+)\]", spec_text, re.M)
     if not widths:
         sys.exit("time_to_accuracy: fast.yaml names no model.widths list for the twin to read")
-    val = re.search(r"^\s+val_fraction:\s*([0-9.]+)", spec_text, re.M)
     translate = re.search(r"^\s+tta:.*\btranslate:\s*(\d+)", spec_text, re.M)
-    flags = ["--widths", *widths.group(1).replace(",", " ").split(), "--val-fraction", val.group(1) if val else "0.1",
+    flags = ["--widths", *widths.group(1).replace(",", " ").split(),
+             "--val-fraction", spec_value(spec_text, "val_fraction") or "0.1",
              "--translate", translate.group(1) if translate else "0"]
-    if spec_value(spec_text, "val_begin"):
-        flags += ["--val-begin", spec_value(spec_text, "val_begin")]
+    val_begin = spec_value(spec_text, "val_begin")
+    if val_begin:
+        flags += ["--val-begin", val_begin]
     if re.search(r"^[^#\n]*\bval_interval:", spec_text, re.M):  # any value, even one spec_value cannot read
         sys.exit("time_to_accuracy: the twin validates every epoch from val_begin; drop fast.yaml's val_interval")
     for key, flag in (("batch_size", "--batch-size"), ("lr", "--lr"), ("label_smoothing", "--label-smoothing")):
