@@ -216,3 +216,90 @@ TEST_CASE("test-time augmentation: views, shifts and the mean of their logits", 
   tta.translate = 5;
   CHECK_THROWS_WITH(tta_views(tta, x), Contains("train.tta.translate 5"));
 }
+
+namespace {
+
+/// A spec the PyTorch twin of fast.yaml can run (tools/bench/fashion_mnist_fast.py), in flow and block style.
+const std::string kTwinSpec = R"(data: {type: fashion_mnist, val_fraction: 0}
+augment:
+  train:
+    - {type: random_crop, padding: 2}
+    - {type: random_flip, horizontal: true}
+    - {type: normalize, mean: [0.2860], std: [0.3530]}
+  eval:
+    - {type: normalize, mean: [0.2860], std: [0.3530]}
+model: {type: resnet_cifar, widths: [16, 32, 64], blocks: [1, 1, 1], zero_init_residual: true}
+train:
+  epochs: 2
+  batch_size: 128
+  optimizer:
+    type: sgd
+    lr: 0.4
+    momentum: 0.9
+    nesterov: true
+    weight_decay: 1.0e-4
+    norm_decay_mult: 0
+    bias_decay_mult: 0
+  schedule: {type: one_cycle, pct_start: 0.4, cycle_momentum: true}
+  loss: {label_smoothing: 0.1}
+  ema: {decay: 0.99}
+  tta: {flip: true}
+  checkpoint: {monitor: train_loss}
+)";
+
+/// `time_to_accuracy.py --check` on `text`: the twin's flags, or the refusal.
+CommandResult twin_check(TempDir& d, const std::string& text) {
+  write_file(d.file("spec.yaml"), text);
+  return run_command("TREX=" + trex_binary() + " /usr/bin/python3 " + source_dir() +
+                     "/tools/bench/time_to_accuracy.py --check " + d.file("spec.yaml"));
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("the time-to-accuracy bench reads the resolved spec and refuses one its twin cannot run", "[recipe][bench]") {
+  REQUIRE(python_has("yaml"));
+  TempDir d;
+  auto ok = twin_check(d, kTwinSpec);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output ==
+        "--widths 16 32 64 --val-fraction 0 --translate 0 --val-begin 1 --batch-size 128 --lr 0.4 "
+        "--label-smoothing 0.1\n");
+  // A held-out split with a late first validation, alternating flips and random erasing become flags.
+  const std::string split = replaced(replaced(replaced(kTwinSpec, "val_fraction: 0}", "val_fraction: 0.1}"),
+                                              "monitor: train_loss", "monitor: val_accuracy"),
+                                     "epochs: 2", "epochs: 2\n  val_begin: 2");
+  const std::string erase = "std: [0.3530]}\n    - {type: random_erasing, p: 0.5, scale: [0.02, 0.2]}\n  eval";
+  auto flags = twin_check(d, replaced(replaced(split, "horizontal: true}", "horizontal: true, alternate: true}"),
+                                      "std: [0.3530]}\n  eval", erase));
+  CHECK(flags.exit_code == 0);
+  CHECK_THAT(flags.output, Contains("--val-fraction 0.1 --translate 0 --val-begin 2 ") &&
+                               Contains("--erase 0.5 0.02 0.2 0.3 3.3 --alternate-flip\n"));
+  auto pipeline = twin_check(d, replaced(kTwinSpec, "horizontal: true}",
+                                         "horizontal: true}\n    - {type: center_crop, height: 28, width: 28}"));
+  CHECK(pipeline.exit_code != 0);
+  CHECK_THAT(pipeline.output, Contains("augment.train: the twin has random_crop, random_flip, normalize"));
+  // Values the twin hard-codes: a near miss is refused with the key named (a substring check passed these).
+  for (const auto& [from, to, key] : std::vector<std::array<std::string, 3>>{
+           {"momentum: 0.9", "momentum: 0.95", "train.optimizer.momentum: 0.95 (the twin has 0.9)"},
+           {"padding: 2}", "padding: 20}", "augment.train[0].padding: 20 (the twin has 2)"},
+           {"decay: 0.99}", "decay: 0.995}", "train.ema.decay: 0.995 (the twin has 0.99)"},
+           {"monitor: train_loss", "monitor: val_loss", "train.checkpoint.monitor: 'val_loss'"}}) {
+    auto r = twin_check(d, replaced(kTwinSpec, from, to));
+    INFO(to << "\n" << r.output);
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.output, Contains(key));
+  }
+  auto invalid = twin_check(d, kTwinSpec + "  bogus: [\n");
+  CHECK(invalid.exit_code != 0);
+  CHECK_THAT(invalid.output, Contains("trex validate") && Contains("spec.yaml"));
+  // The shipped recipe stays one the twin runs.
+  CHECK(run_command("TREX=" + trex_binary() + " /usr/bin/python3 " + source_dir() +
+                    "/tools/bench/time_to_accuracy.py --check " + source_dir() + "/experiments/fashion_mnist/fast.yaml")
+            .exit_code == 0);
+}

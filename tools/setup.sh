@@ -9,6 +9,7 @@ packages=(
   libopenblas0-pthread            # LibTorch falls back to the ~20x slower reference BLAS without it
   dataset-fashion-mnist opencv-doc  # real data: Fashion-MNIST IDX files, OpenCV's digits.png
   python3-torch python3-torchvision # reference peer for tests and benchmarks (never on trex's run path)
+  python3-yaml                      # the time-to-accuracy bench reads `trex validate`'s resolved spec
   gnuplot-nox fonts-dejavu-core     # report and EDA charts (pngcairo terminal)
   libcpp-httplib-dev                # trex ui's HTTP server
   chromium                          # headless browser for the dashboard test

@@ -10,6 +10,11 @@ accuracy over trex's mean wall time to its own, and it counts only when trex's m
 PyTorch's: then trex reached PyTorch's final accuracy no later than its own end. TREX_EPOCHS runs trex on a
 shorter (or longer) one-cycle schedule than the twin's EPOCHS: trex's time to the twin's accuracy measured
 as its own run at that budget, and printed as such.
+
+fast.yaml is read as trex resolves it (`trex validate`: bases merged, defaults filled), and the bench refuses
+to run where it differs from what the twin hard-codes. `time_to_accuracy.py --check SPEC` prints the twin's
+flags for SPEC, or that refusal, and runs nothing (the tests call it). TREX names the trex binary
+(build/bin/trex).
 """
 import os
 import re
@@ -17,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import yaml
 
 
 def run(name, cmd):
@@ -43,53 +50,101 @@ def run(name, cmd):
     return test, total
 
 
-# What tools/bench/fashion_mnist_fast.py hard-codes; the bench refuses to compare if fast.yaml moved on.
-TWIN_RECIPE = ["blocks: [1, 1, 1]", "zero_init_residual: true", "type: sgd",
-               "momentum: 0.9", "nesterov: true", "weight_decay: 1.0e-4", "norm_decay_mult: 0", "bias_decay_mult: 0",
-               "pct_start: 0.4", "cycle_momentum: true", "decay: 0.99", "flip: true", "padding: 2"]
+SPEC = "experiments/fashion_mnist/fast.yaml"
+TREX = os.environ.get("TREX", "build/bin/trex")
+
+# What tools/bench/fashion_mnist_fast.py hard-codes, as keys of the resolved spec; the bench refuses to compare if
+# fast.yaml moved on. Numbers compare as numbers (trex validate writes 1e4 as "1e+04", a string to YAML 1.1).
+TWIN_RECIPE = {
+    "data.type": "fashion_mnist", "data.limit": 0, "data.per_class_limit": 0, "data.train_per_class": 0,
+    "data.test_fraction": 0, "data.val_mode": "stratified", "model.type": "resnet_cifar", "model.blocks": [1, 1, 1],
+    "model.shortcut": "projection", "model.zero_init_residual": True, "model.weights": "", "train.grad_clip": 0,
+    "train.accumulate": 1, "train.val_interval": 1, "train.early_stopping": False, "train.optimizer.type": "sgd",
+    "train.optimizer.momentum": 0.9, "train.optimizer.nesterov": True, "train.optimizer.weight_decay": 1e-4,
+    "train.optimizer.norm_decay_mult": 0, "train.optimizer.bias_decay_mult": 0, "train.schedule.type": "one_cycle",
+    "train.schedule.warmup_epochs": 0, "train.schedule.pct_start": 0.4, "train.schedule.div_factor": 25,
+    "train.schedule.final_div_factor": 1e4, "train.schedule.cycle_momentum": True,
+    "train.schedule.base_momentum": 0.85, "train.schedule.max_momentum": 0.95, "train.loss.class_weights": "none",
+    "train.ema.decay": 0.99, "train.ema.warmup": True, "train.tta.flip": True, "train.mixup.mixup_alpha": 0,
+    "train.mixup.cutmix_alpha": 0,
+}
+# The twin's augmentation: RandomCrop(28, padding=2) + RandomHorizontalFlip + Normalize, RandomErasing optional.
+CROP = {"type": "random_crop", "height": 0, "width": 0, "padding": 2, "padding_mode": "constant", "fill": 0, "p": 1}
+FLIP = {"type": "random_flip", "horizontal": True, "vertical": False, "p": 1}
+NORMALIZE = {"type": "normalize", "mean": [0.2860], "std": [0.3530], "p": 1}
+ERASE = {"type": "random_erasing", "value": 0, "random": False}
 
 
-def check_twin(spec_text):
-    missing = [item for item in TWIN_RECIPE if item not in spec_text]
-    if missing:
-        sys.exit("time_to_accuracy: experiments/fashion_mnist/fast.yaml no longer says " + ", ".join(missing) +
-                 "; bring tools/bench/fashion_mnist_fast.py (and TWIN_RECIPE) in step first")
+def resolved_spec(spec_path):
+    """fast.yaml as trex trains it: `trex validate` merges its bases and fills every default, so the checks and the
+    twin's flags read the values trex uses, however the YAML is written (flow or block style, comments, defaults)."""
+    p = subprocess.run([TREX, "validate", spec_path], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"time_to_accuracy: `trex validate {spec_path}` failed:\n{p.stdout}{p.stderr}")
+    return yaml.safe_load(p.stdout)
 
 
-def spec_value(spec_text, key):
-    """The number after `key:` on a line of fast.yaml that is not a comment, or None."""
-    value = re.search(rf"^[^#\n]*\b{key}:\s*([0-9.eE+-]+)", spec_text, re.M)
-    return value.group(1) if value else None
+def same(actual, expected):
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and all(map(same, actual, expected))
+    if isinstance(expected, (int, float)):
+        try:
+            return float(actual) == float(expected)
+        except (TypeError, ValueError):
+            return False
+    return actual == expected
 
 
-def twin_flags(spec_text):
+def lookup(spec, key):
+    node = spec
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def differences(actual, expected, where):
+    """'where.key: actual (the twin has expected)' for each key of expected that actual does not match."""
+    return [f"{where}{key}: {lookup(actual, key)!r} (the twin has {value!r})"
+            for key, value in expected.items() if not same(lookup(actual, key), value)]
+
+
+def check_twin(spec, spec_path):
+    wrong = differences(spec, TWIN_RECIPE, "")
+    train, evaluate = spec["augment"]["train"], spec["augment"]["eval"]
+    if len(train) not in (3, 4) or (len(train) == 4 and train[3].get("type") != "random_erasing"):
+        wrong.append("augment.train: the twin has random_crop, random_flip, normalize[, random_erasing], not " +
+                     ", ".join(str(step.get("type")) for step in train))
+    else:
+        for i, expected in enumerate([CROP, FLIP, NORMALIZE, ERASE][:len(train)]):
+            wrong += differences(train[i], expected, f"augment.train[{i}].")
+    if len(evaluate) != 1:
+        wrong.append(f"augment.eval: the twin has normalize alone, not {len(evaluate)} steps")
+    else:
+        wrong += differences(evaluate[0], NORMALIZE, "augment.eval[0].")
+    # The twin's checkpoint: the best validation accuracy, or the last average on a fixed schedule.
+    monitor = "val_accuracy" if float(spec["data"]["val_fraction"]) > 0 else "train_loss"
+    wrong += differences(spec, {"train.checkpoint.monitor": monitor}, "")
+    if wrong:
+        sys.exit(f"time_to_accuracy: {spec_path} differs from what tools/bench/fashion_mnist_fast.py hard-codes: " +
+                 "; ".join(wrong) + ". Bring the twin (and TWIN_RECIPE) in step first")
+
+
+def twin_flags(spec):
     """fast.yaml's widths, validation split, first validated epoch, batch size, peak lr, label smoothing, TTA
     translation, random erasing and alternating flips, as the twin's flags (the rest it hard-codes and check_twin
     holds fast.yaml to)."""
-    widths = re.search(r"^\s+widths:\s*\[([0-9, ]+)\]", spec_text, re.M)
-    if not widths:
-        sys.exit("time_to_accuracy: fast.yaml names no model.widths list for the twin to read")
-    translate = re.search(r"^\s+tta:.*\btranslate:\s*(\d+)", spec_text, re.M)
-    flags = ["--widths", *widths.group(1).replace(",", " ").split(),
-             "--val-fraction", spec_value(spec_text, "val_fraction") or "0.1",
-             "--translate", translate.group(1) if translate else "0"]
-    val_begin = spec_value(spec_text, "val_begin")
-    if val_begin:
-        flags += ["--val-begin", val_begin]
-    if re.search(r"^[^#\n]*\bval_interval:", spec_text, re.M):  # any value, even one spec_value cannot read
-        sys.exit("time_to_accuracy: the twin validates every epoch from val_begin; drop fast.yaml's val_interval")
-    for key, flag in (("batch_size", "--batch-size"), ("lr", "--lr"), ("label_smoothing", "--label-smoothing")):
-        value = spec_value(spec_text, key)
-        if not value:
-            sys.exit(f"time_to_accuracy: fast.yaml names no {key} for the twin to read")
-        flags += [flag, value]
-    erase = re.search(r"type: random_erasing, p: ([0-9.]+), scale: \[([0-9.]+), ([0-9.]+)\], "
-                      r"ratio: \[([0-9.]+), ([0-9.]+)\]", spec_text)
-    if "random_erasing" in spec_text and not erase:
-        sys.exit("time_to_accuracy: write fast.yaml's random_erasing as {type: random_erasing, p: P, scale: [LO, HI], "
-                 "ratio: [LO, HI]} for the twin to read it")
-    alternate = re.search(r"type: random_flip\b[^}]*\balternate: true", spec_text)
-    return flags + (["--erase", *erase.groups()] if erase else []) + (["--alternate-flip"] if alternate else [])
+    train = spec["train"]
+    flags = ["--widths", *map(str, spec["model"]["widths"]), "--val-fraction", str(spec["data"]["val_fraction"]),
+             "--translate", str(train["tta"]["translate"]), "--val-begin", str(train["val_begin"]),
+             "--batch-size", str(train["batch_size"]), "--lr", str(train["optimizer"]["lr"]),
+             "--label-smoothing", str(train["loss"]["label_smoothing"])]
+    steps = spec["augment"]["train"]
+    if len(steps) == 4:
+        erase = steps[3]
+        flags += ["--erase", str(erase["p"]), *map(str, erase["scale"]), *map(str, erase["ratio"])]
+    return flags + (["--alternate-flip"] if steps[1]["alternate"] else [])
 
 
 def spread(values):
@@ -98,12 +153,16 @@ def spread(values):
 
 def main():
     seeds = os.environ.get("SEEDS", "42 1 2").split()
-    spec_text = open("experiments/fashion_mnist/fast.yaml").read()
-    check_twin(spec_text)
-    spec_epochs = re.search(r"^\s+epochs:\s*(\d+)", spec_text, re.M)
-    epochs, threads = os.environ.get("EPOCHS", spec_epochs.group(1)), os.environ.get("THREADS", "2")
+    if len(sys.argv) == 3 and sys.argv[1] == "--check":  # what the tests call: the twin's flags, or the refusal
+        spec = resolved_spec(sys.argv[2])
+        check_twin(spec, sys.argv[2])
+        print(" ".join(twin_flags(spec)))
+        return
+    spec = resolved_spec(SPEC)
+    check_twin(spec, SPEC)
+    epochs, threads = os.environ.get("EPOCHS", str(spec["train"]["epochs"])), os.environ.get("THREADS", "2")
     trex_epochs = os.environ.get("TREX_EPOCHS", epochs)
-    twin = twin_flags(spec_text)
+    twin = twin_flags(spec)
     precision = os.environ.get("PRECISION", "auto")
     store = sys.argv[1]
     flags = open("/proc/cpuinfo").read()
@@ -112,7 +171,7 @@ def main():
     results = {"trex": [], "pytorch": []}
     for seed in seeds:
         results["trex"].append(run("trex", [
-            "build/bin/trex", "run", "experiments/fashion_mnist/fast.yaml", "--store", store, "--set", f"seed={seed}",
+            TREX, "run", SPEC, "--store", store, "--set", f"seed={seed}",
             "--set", f"train.epochs={trex_epochs}", "--set", f"train.threads={threads}", "--set",
             f"train.precision={precision}"]))
         results["pytorch"].append(run("pytorch", [
