@@ -262,7 +262,8 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 
 }  // namespace
 
-TEST_CASE("the time-to-accuracy bench reads the resolved spec and refuses one its twin cannot run", "[recipe][bench]") {
+TEST_CASE("the time-to-accuracy bench reads the resolved spec and refuses one its twin cannot run",
+          "[recipe][time_to_accuracy]") {
   REQUIRE(python_has("yaml"));
   TempDir d;
   auto ok = twin_check(d, kTwinSpec);
