@@ -247,11 +247,14 @@ train:
   checkpoint: {monitor: train_loss}
 )";
 
-/// `time_to_accuracy.py --check` on `text`: the twin's flags, or the refusal.
+/// `time_to_accuracy.py --check` on the spec at `path`: the twin's flags, or the refusal.
+CommandResult twin_check(const std::string& path) {
+  return run_command("TREX=" + trex_binary() + " /usr/bin/python3 " + source_dir() +
+                     "/tools/bench/time_to_accuracy.py --check " + path);
+}
 CommandResult twin_check(TempDir& d, const std::string& text) {
   write_file(d.file("spec.yaml"), text);
-  return run_command("TREX=" + trex_binary() + " /usr/bin/python3 " + source_dir() +
-                     "/tools/bench/time_to_accuracy.py --check " + d.file("spec.yaml"));
+  return twin_check(d.file("spec.yaml"));
 }
 
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
@@ -300,7 +303,5 @@ TEST_CASE("the time-to-accuracy bench reads the resolved spec and refuses one it
   CHECK(invalid.exit_code != 0);
   CHECK_THAT(invalid.output, Contains("trex validate") && Contains("spec.yaml"));
   // The shipped recipe stays one the twin runs.
-  CHECK(run_command("TREX=" + trex_binary() + " /usr/bin/python3 " + source_dir() +
-                    "/tools/bench/time_to_accuracy.py --check " + source_dir() + "/experiments/fashion_mnist/fast.yaml")
-            .exit_code == 0);
+  CHECK(twin_check(source_dir() + "/experiments/fashion_mnist/fast.yaml").exit_code == 0);
 }

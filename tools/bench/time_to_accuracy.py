@@ -76,7 +76,7 @@ ERASE = {"type": "random_erasing", "value": 0, "random": False}
 
 
 def resolved_spec(spec_path):
-    """fast.yaml as trex trains it: `trex validate` merges its bases and fills every default, so the checks and the
+    """The spec as trex trains it: `trex validate` merges its bases and fills every default, so the checks and the
     twin's flags read the values trex uses, however the YAML is written (flow or block style, comments, defaults)."""
     p = subprocess.run([TREX, "validate", spec_path], capture_output=True, text=True)
     if p.returncode != 0:
